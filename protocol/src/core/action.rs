@@ -1,0 +1,104 @@
+//! What the core tells the shell to do.
+
+use super::peer::Attempt;
+use crate::{
+    ids::PeerId,
+    mesh_message::MeshMessage,
+    signaling::{IceCandidatePayload, SignalErrorCode, SignalMessage},
+};
+
+/// One output of the core, taken with [`MeshCore::poll_action`](super::MeshCore::poll_action).
+///
+/// The core emits `ClosePeer` before any new `CreateOffer`/`AcceptOffer` for a peer it had a
+/// connection with, so a shell holds at most one peer connection per peer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Open the signaling WebSocket; report `SignalingConnected` or `SignalingDisconnected`.
+    ConnectSignaling,
+    /// Send this frame on the signaling WebSocket (only emitted while it is connected).
+    SendSignal(SignalMessage),
+    /// Create a peer connection with a DataChannel labelled `"mesh"` and make an offer.
+    CreateOffer {
+        /// The remote peer.
+        peer: PeerId,
+        /// Tag every event of this connection with it.
+        attempt: Attempt,
+        /// Whether to restart ICE on an existing connection (the core currently always
+        /// asks for a fresh connection instead).
+        ice_restart: bool,
+    },
+    /// Create a peer connection, apply this remote offer and make an answer.
+    AcceptOffer {
+        /// The remote peer.
+        peer: PeerId,
+        /// Tag every event of this connection with it.
+        attempt: Attempt,
+        /// The remote offer.
+        sdp: String,
+    },
+    /// Apply this remote answer to the offering connection.
+    ApplyAnswer {
+        /// The remote peer.
+        peer: PeerId,
+        /// The connection it belongs to.
+        attempt: Attempt,
+        /// The remote answer.
+        sdp: String,
+    },
+    /// Add a remote ICE candidate (failures are harmless: it may belong to an older attempt).
+    AddIceCandidate {
+        /// The remote peer.
+        peer: PeerId,
+        /// The connection it belongs to.
+        attempt: Attempt,
+        /// The candidate.
+        candidate: IceCandidatePayload,
+    },
+    /// Close the peer connection and forget it.
+    ClosePeer {
+        /// The remote peer.
+        peer: PeerId,
+        /// The connection to close.
+        attempt: Attempt,
+    },
+    /// Send this keepalive `ping` or `pong` on the peer's channel.
+    SendKeepalive {
+        /// The remote peer.
+        peer: PeerId,
+        /// The message to send.
+        message: MeshMessage,
+    },
+    /// The DataChannel to `peer` opened (IPC `peer_connected`).
+    PeerConnected {
+        /// The remote peer.
+        peer: PeerId,
+    },
+    /// The open DataChannel to `peer` is gone (IPC `peer_disconnected`).
+    PeerDisconnected {
+        /// The remote peer.
+        peer: PeerId,
+    },
+    /// Hand this message to the application.
+    Deliver {
+        /// The sender.
+        peer: PeerId,
+        /// The message, untouched.
+        message: MeshMessage,
+        /// Round trip of the request this response answers, if the core tracked one.
+        rtt_ms: Option<u64>,
+    },
+    /// No response to a tracked request arrived in time.
+    RequestTimedOut {
+        /// The request's `request_id`.
+        request_id: String,
+        /// Where it was sent.
+        peer: PeerId,
+    },
+    /// The registry refused a frame; for the shell to log.
+    SignalingError {
+        /// The registry's code, if it sent a known one.
+        code: Option<SignalErrorCode>,
+        /// The registry's explanation (or the raw payload if it was unreadable).
+        message: String,
+    },
+}

@@ -1,0 +1,51 @@
+//! Tunables of the mesh core.
+
+use super::backoff::BackoffConfig;
+use crate::signaling::PeerKind;
+use std::time::Duration;
+
+/// Everything the core needs besides its own id; `Default` gives production values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Sent in the `register` payload.
+    pub kind: PeerKind,
+    /// DTLS fingerprint sent in the `register` payload, if the shell knows it.
+    pub fingerprint: Option<String>,
+    /// Seed of the jitter PRNG; give each process a different one (e.g. from the OS or
+    /// `crypto.getRandomValues`) so peers do not retry in lockstep.
+    pub rng_seed: u64,
+    /// Delays between signaling reconnect attempts.
+    pub signaling_backoff: BackoffConfig,
+    /// A signaling connection that stayed up this long resets the reconnect backoff.
+    pub stable_after: Duration,
+    /// Delays before the offerer re-offers a failed link or handshake (per peer).
+    pub reoffer_backoff: BackoffConfig,
+    /// A handshake whose channel is not open after this long is abandoned.
+    pub handshake_timeout: Duration,
+    /// How long a `Disconnected` transport may take to come back before the link fails.
+    pub disconnected_grace: Duration,
+    /// How often each open link is sent a keepalive ping.
+    pub keepalive_interval: Duration,
+    /// An open link from which nothing arrived for this long has failed.
+    pub link_timeout: Duration,
+    /// Remote candidates kept per peer while its remote description is not yet applied.
+    pub max_buffered_candidates: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            kind: PeerKind::Native,
+            fingerprint: None,
+            rng_seed: 0x6d65_7368_776f_726b,
+            signaling_backoff: BackoffConfig::default(),
+            stable_after: Duration::from_secs(10),
+            reoffer_backoff: BackoffConfig::default(),
+            handshake_timeout: Duration::from_secs(10),
+            disconnected_grace: Duration::from_secs(4),
+            keepalive_interval: Duration::from_secs(2),
+            link_timeout: Duration::from_secs(6),
+            max_buffered_candidates: 64,
+        }
+    }
+}

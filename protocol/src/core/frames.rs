@@ -1,0 +1,43 @@
+//! Builders for the signaling frames the core sends (PROTOCOL.md §1).
+
+use crate::{
+    ids::PeerId,
+    signaling::{
+        IceCandidatePayload, LinkInfo, LinkReportPayload, PeerKind, RegisterPayload, SdpPayload,
+        SignalMessage, SignalType,
+    },
+};
+
+/// The `register` frame announcing `from` and what kind of program it is.
+pub fn register(from: &PeerId, kind: PeerKind, fingerprint: Option<String>) -> SignalMessage {
+    let payload = RegisterPayload {
+        kind: Some(kind),
+        fingerprint,
+    };
+    SignalMessage::new(SignalType::Register, from.clone(), None, &payload)
+}
+
+/// An `offer` or `answer` frame carrying `sdp` to `to`.
+pub fn sdp(kind: SignalType, from: &PeerId, to: &PeerId, sdp: String) -> SignalMessage {
+    SignalMessage::new(kind, from.clone(), Some(to.clone()), &SdpPayload { sdp })
+}
+
+/// An `ice_candidate` frame carrying one local candidate to `to`.
+pub fn ice_candidate(from: &PeerId, to: &PeerId, candidate: &IceCandidatePayload) -> SignalMessage {
+    SignalMessage::new(
+        SignalType::IceCandidate,
+        from.clone(),
+        Some(to.clone()),
+        candidate,
+    )
+}
+
+/// The `link_report` frame telling the registry which links `from` has open now.
+pub fn link_report(from: &PeerId, links: Vec<LinkInfo>) -> SignalMessage {
+    SignalMessage::new(
+        SignalType::LinkReport,
+        from.clone(),
+        None,
+        &LinkReportPayload { links },
+    )
+}

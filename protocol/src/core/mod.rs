@@ -1,0 +1,297 @@
+//! The sans-IO mesh core: every mesh decision, no I/O.
+//!
+//! [`MeshCore`] is a deterministic state machine in the style of `quinn-proto`. It owns no
+//! sockets, clocks, threads or entropy, so the native sidecar (webrtc-rs) and the browser peer
+//! (web-sys) drive the very same logic and cannot drift apart.
+//!
+//! # Driving it
+//! ```text
+//! loop {
+//!     core.handle(event, now);                 // for every shell event, or
+//!     core.handle_timeout(now);                // when the time from next_timeout() is reached
+//!     while let Some(action) = core.poll_action() { /* perform it */ }
+//!     re-arm ONE timer at core.next_timeout()  // tokio::time::sleep_until / setTimeout
+//! }
+//! ```
+//! Calling `handle_timeout` early or late is harmless: it acts on whatever is due at `now`,
+//! and every deadline belongs to the current state, so a timer left over from an earlier
+//! attempt finds nothing to do.
+//!
+//! # Decisions
+//! - Offer rule: the smaller id offers. On glare the smaller id's offer stands; the larger
+//!   closes its own half-made connection and answers. Any other offer is accepted and
+//!   replaces whatever link existed (a restarted peer re-offers), with `PeerDisconnected`
+//!   first if that link was open.
+//! - Signaling frames produced while signaling is down are dropped, not queued: SDP and
+//!   candidates belong to one attempt, and after reconnect the `peer_list` makes the offerer
+//!   re-offer every peer without a link, while handshake timeouts retry stuck attempts.
+//! - The signaling backoff resets when a connection stayed up for `stable_after`; a
+//!   `peer_list` alone does not reset it, so a registry that accepts and then drops us at
+//!   once cannot make us reconnect in a tight loop.
+//! - Backoff uses equal jitter: a delay lies in `[ceiling/2, ceiling]`.
+//! - `peer_left` with `disconnected` closes only handshaking links; open channels live on
+//!   until their own liveness says otherwise. `revoked` closes everything at once.
+//! - Remote candidates that cannot be applied yet are buffered per peer (at most
+//!   `max_buffered_candidates`, later ones dropped); without any handshake they are dropped
+//!   after `handshake_timeout`.
+//! - Liveness: every open link is pinged each `keepalive_interval`; any data refreshes it;
+//!   `link_timeout` of silence fails the link. Keepalive round trips feed the `link_report`.
+//! - A response from a different peer than the request went to is delivered but does not
+//!   resolve the request; late responses are delivered with `rtt_ms: None`.
+
+mod action;
+mod backoff;
+mod config;
+mod correlator;
+mod event;
+mod frames;
+mod handshake;
+mod keepalive;
+mod liveness;
+mod peer;
+mod requests;
+mod rng;
+mod signaling_session;
+mod time;
+
+#[cfg(test)]
+mod tests;
+
+pub use action::Action;
+pub use backoff::{Backoff, BackoffConfig};
+pub use config::Config;
+pub use correlator::Correlator;
+pub use event::{ConnectionState, Event, SdpType};
+pub use frames::link_report;
+pub use keepalive::{is_keepalive, keepalive_ping, keepalive_pong, KEEPALIVE_PREFIX};
+pub use peer::{Attempt, LinkState, Role};
+pub use rng::Rng;
+pub use time::{millis, Time};
+
+use crate::{ids::PeerId, signaling::SignalMessage};
+use peer::{Link, Peer};
+use requests::PendingRequest;
+use std::collections::{BTreeMap, VecDeque};
+
+/// Where the signaling connection stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signaling {
+    /// `ConnectSignaling` emitted, outcome not reported yet.
+    Connecting,
+    /// Up since this time.
+    Connected { since: Time },
+    /// Down; emit `ConnectSignaling` at this time.
+    WaitingToReconnect { at: Time },
+}
+
+/// The mesh state machine of one peer. See the [module docs](self) for how to drive it.
+#[derive(Debug)]
+pub struct MeshCore {
+    me: PeerId,
+    config: Config,
+    /// Jitter source; seeded from the config so tests replay exactly.
+    rng: Rng,
+    signaling: Signaling,
+    signaling_backoff: Backoff,
+    /// Ordered so actions come out in the same order on every run and platform.
+    peers: BTreeMap<PeerId, Peer>,
+    requests: Correlator<PendingRequest>,
+    actions: VecDeque<Action>,
+    next_attempt: u64,
+    next_keepalive: u64,
+}
+
+impl MeshCore {
+    /// A core for peer `me`; its first action is `ConnectSignaling`.
+    pub fn new(me: PeerId, config: Config) -> Self {
+        Self {
+            me,
+            rng: Rng::new(config.rng_seed),
+            signaling: Signaling::Connecting,
+            signaling_backoff: Backoff::new(config.signaling_backoff),
+            config,
+            peers: BTreeMap::new(),
+            requests: Correlator::new(),
+            actions: VecDeque::from([Action::ConnectSignaling]),
+            next_attempt: 1,
+            next_keepalive: 1,
+        }
+    }
+
+    /// Feeds one event that happened at `now`.
+    pub fn handle(&mut self, event: Event, now: Time) {
+        match event {
+            Event::SignalingConnected => self.on_signaling_connected(now),
+            Event::SignalingDisconnected => self.on_signaling_disconnected(now),
+            Event::SignalReceived(frame) => self.on_signal(frame, now),
+            Event::LocalDescription {
+                peer,
+                attempt,
+                sdp_type,
+                sdp,
+            } => self.on_local_description(&peer, attempt, sdp_type, sdp),
+            Event::LocalCandidate {
+                peer,
+                attempt,
+                candidate,
+            } => self.on_local_candidate(&peer, attempt, &candidate),
+            Event::RemoteDescriptionApplied { peer, attempt } => {
+                self.on_remote_description_applied(&peer, attempt)
+            }
+            Event::ChannelOpened { peer, attempt } => self.on_channel_opened(&peer, attempt, now),
+            Event::ChannelClosed { peer, attempt } => self.on_transport_lost(&peer, attempt, now),
+            Event::ConnectionStateChanged {
+                peer,
+                attempt,
+                state,
+            } => self.on_connection_state(&peer, attempt, state, now),
+            Event::DataReceived { peer } => self.touch(&peer, now),
+            Event::MessageReceived { peer, message } => self.on_message(peer, message, now),
+            Event::RequestSent {
+                request_id,
+                peer,
+                timeout,
+            } => {
+                self.requests.insert(
+                    request_id,
+                    PendingRequest { peer, sent_at: now },
+                    now,
+                    timeout,
+                );
+            }
+            Event::ConnectRequested { peer } => self.on_connect_requested(&peer, now),
+        }
+    }
+
+    /// Acts on every deadline at or before `now`.
+    pub fn handle_timeout(&mut self, now: Time) {
+        self.signaling_timeout(now);
+        let ids: Vec<PeerId> = self.peers.keys().cloned().collect();
+        for id in ids {
+            self.peer_timeout(&id, now);
+            if self.peers.get(&id).is_some_and(Peer::is_forgettable) {
+                self.peers.remove(&id);
+            }
+        }
+        for (request_id, pending) in self.requests.expire(now) {
+            self.emit(Action::RequestTimedOut {
+                request_id,
+                peer: pending.peer,
+            });
+        }
+    }
+
+    /// When `handle_timeout` must next be called, if anything is pending.
+    pub fn next_timeout(&self) -> Option<Time> {
+        let signaling = match self.signaling {
+            Signaling::WaitingToReconnect { at } => Some(at),
+            Signaling::Connecting | Signaling::Connected { .. } => None,
+        };
+        let peers = self
+            .peers
+            .values()
+            .filter_map(|p| p.next_deadline(&self.config));
+        signaling
+            .into_iter()
+            .chain(peers)
+            .chain(self.requests.next_deadline())
+            .min()
+    }
+
+    /// The next thing the shell must do, oldest first.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// This peer's id.
+    pub fn id(&self) -> &PeerId {
+        &self.me
+    }
+
+    /// Peers with an open DataChannel, in id order.
+    pub fn connected_peers(&self) -> Vec<PeerId> {
+        self.peers
+            .iter()
+            .filter(|(_, p)| p.is_open())
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// What the core is doing about `peer`; `None` when nothing.
+    pub fn link_state(&self, peer: &PeerId) -> Option<LinkState> {
+        self.peers.get(peer).and_then(Peer::state)
+    }
+
+    /// Last keepalive round trip to `peer`, in milliseconds.
+    pub fn rtt_ms(&self, peer: &PeerId) -> Option<u64> {
+        self.peers.get(peer).and_then(|p| p.rtt_ms)
+    }
+
+    /// Whether the signaling WebSocket is up.
+    pub fn is_signaling_connected(&self) -> bool {
+        matches!(self.signaling, Signaling::Connected { .. })
+    }
+
+    /// The role this peer plays towards `peer`.
+    pub fn role_towards(&self, peer: &PeerId) -> Role {
+        Role::for_pair(&self.me, peer)
+    }
+
+    fn emit(&mut self, action: Action) {
+        self.actions.push_back(action);
+    }
+
+    /// Sends a frame, or drops it while signaling is down (see the module docs).
+    fn send_signal(&mut self, frame: SignalMessage) {
+        if self.is_signaling_connected() {
+            self.emit(Action::SendSignal(frame));
+        }
+    }
+
+    fn new_attempt(&mut self) -> Attempt {
+        let attempt = Attempt(self.next_attempt);
+        self.next_attempt += 1;
+        attempt
+    }
+
+    fn peer_entry(&mut self, id: &PeerId) -> &mut Peer {
+        let backoff = self.config.reoffer_backoff;
+        self.peers
+            .entry(id.clone())
+            .or_insert_with(|| Peer::new(backoff))
+    }
+
+    /// Replaces `peer`'s link with `link`, closing the connection it had. Emits
+    /// `PeerDisconnected` (and a new `link_report`) if that connection was open.
+    fn replace_link(&mut self, peer: &PeerId, link: Link) {
+        let old = std::mem::replace(&mut self.peer_entry(peer).link, link);
+        let was_open = matches!(old, Link::Open(_));
+        if was_open {
+            self.emit(Action::PeerDisconnected { peer: peer.clone() });
+        }
+        if let Some(attempt) = old.attempt() {
+            self.emit(Action::ClosePeer {
+                peer: peer.clone(),
+                attempt,
+            });
+        }
+        if was_open {
+            self.report_links();
+        }
+    }
+
+    fn peer_timeout(&mut self, id: &PeerId, now: Time) {
+        let Some(peer) = self.peers.get_mut(id) else {
+            return;
+        };
+        if peer.candidates_expire.is_some_and(|at| at <= now) {
+            peer.clear_candidates();
+        }
+        match &peer.link {
+            Link::Retrying { at } if *at <= now => self.retry_due(id, now),
+            Link::Handshake(h) if h.deadline <= now => self.drop_link(id, now),
+            Link::Open(_) => self.open_link_timeout(id, now),
+            _ => {}
+        }
+    }
+}

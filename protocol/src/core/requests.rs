@@ -1,0 +1,66 @@
+//! Messages from peers: keepalives consumed, responses matched to requests, the rest delivered.
+
+use super::{
+    keepalive::{is_keepalive, keepalive_pong},
+    time::millis,
+    Action, MeshCore, Time,
+};
+use crate::{
+    ids::PeerId,
+    mesh_message::{MeshMessage, MeshMessageType},
+};
+
+/// What the core remembers about a request the application sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct PendingRequest {
+    /// Where it went; only a response from there resolves it.
+    pub peer: PeerId,
+    pub sent_at: Time,
+}
+
+impl MeshCore {
+    pub(super) fn on_message(&mut self, peer: PeerId, message: MeshMessage, now: Time) {
+        self.touch(&peer, now);
+        if is_keepalive(&message) {
+            self.on_keepalive(peer, &message, now);
+            return;
+        }
+        let ours = message.kind.is_response()
+            && self
+                .requests
+                .get(&message.request_id)
+                .is_some_and(|p| p.peer == peer);
+        let rtt_ms = if ours {
+            self.requests
+                .resolve(&message.request_id)
+                .map(|p| millis(now.saturating_since(p.sent_at)))
+        } else {
+            None
+        };
+        self.emit(Action::Deliver {
+            peer,
+            message,
+            rtt_ms,
+        });
+    }
+
+    fn on_keepalive(&mut self, peer: PeerId, message: &MeshMessage, now: Time) {
+        match message.kind {
+            MeshMessageType::Ping => self.emit(Action::SendKeepalive {
+                peer,
+                message: keepalive_pong(message),
+            }),
+            _ => {
+                let Some(entry) = self.peers.get_mut(&peer) else {
+                    return;
+                };
+                let Some(open) = entry.open_mut() else { return };
+                if let Some((_, sent_at)) =
+                    open.ping_sent.take_if(|(id, _)| *id == message.request_id)
+                {
+                    entry.rtt_ms = Some(millis(now.saturating_since(sent_at)));
+                }
+            }
+        }
+    }
+}

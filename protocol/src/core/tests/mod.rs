@@ -1,0 +1,14 @@
+//! Deterministic tests of the mesh core on virtual time.
+//!
+//! `harness` simulates whole meshes (cores, registry, transport); the other files group the
+//! tests by the behaviour they prove. Tests that need one exact sequence of events drive a
+//! single core by hand instead.
+
+mod candidates;
+mod glare;
+mod handshake;
+mod harness;
+mod liveness;
+mod requests;
+mod signaling;
+mod units;

@@ -1,0 +1,80 @@
+//! Sidecar ⇄ local agent JSON lines over a Unix socket (PROTOCOL.md §3).
+
+use crate::{ids::PeerId, mesh_message::MeshMessage};
+use serde::{Deserialize, Serialize};
+
+/// Agent → sidecar.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "payload", rename_all = "snake_case")]
+pub enum IpcCommand {
+    /// Send one message to one peer.
+    Send {
+        /// The receiving peer.
+        target_peer: PeerId,
+        /// The message.
+        message: MeshMessage,
+    },
+    /// Send one message to every connected peer.
+    Broadcast {
+        /// The message.
+        message: MeshMessage,
+    },
+    /// Ask for the connected peers; answered with `peer_list`.
+    ListPeers {},
+    /// Ask the sidecar to connect to a peer now.
+    Connect {
+        /// The peer to connect to.
+        target_peer_id: PeerId,
+    },
+}
+
+impl IpcCommand {
+    /// Parses one line. A missing `payload` is read as `{}`, as Python's `dict.get` would.
+    pub fn parse_line(line: &str) -> Result<Self, serde_json::Error> {
+        let mut value: serde_json::Value = serde_json::from_str(line)?;
+        if let Some(obj) = value.as_object_mut() {
+            obj.entry("payload").or_insert_with(|| serde_json::json!({}));
+        }
+        serde_json::from_value(value)
+    }
+}
+
+/// Sidecar → agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "payload", rename_all = "snake_case")]
+pub enum IpcEvent {
+    /// A message arrived from a peer.
+    Message {
+        /// The sending peer.
+        from_peer: PeerId,
+        /// The message.
+        message: MeshMessage,
+    },
+    /// A DataChannel to this peer opened.
+    PeerConnected {
+        /// The peer.
+        peer_id: PeerId,
+    },
+    /// The DataChannel to this peer closed.
+    PeerDisconnected {
+        /// The peer.
+        peer_id: PeerId,
+    },
+    /// Answer to `list_peers`: peers with an open DataChannel.
+    PeerList {
+        /// The peers.
+        peers: Vec<PeerId>,
+    },
+    /// The last line was refused, or a send could not be delivered (ours).
+    Error {
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl IpcEvent {
+    /// Serializes to one line, without the trailing newline.
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}

@@ -1,0 +1,29 @@
+//! The meshwork wire contract and the sans-IO mesh core.
+//!
+//! This crate is compiled twice: natively into the registry and the sidecar, and to
+//! `wasm32-unknown-unknown` into the browser peer. It therefore owns no sockets, no clocks,
+//! no threads and no randomness source: everything that happens arrives as an event and
+//! everything that must happen leaves as an action (see [`core`]).
+//!
+//! # Layout
+//! - [`ids`]: `PeerId`, the identity every contract speaks of.
+//! - [`signaling`]: WebSocket signaling frames (PROTOCOL.md §1).
+//! - [`mesh_message`]: the JSON carried on the `mesh` DataChannel (§2).
+//! - [`ipc`]: sidecar ⇄ local agent JSON lines (§3).
+//! - [`rest`]: the registry's REST bodies (§4–5).
+//! - [`core`]: the mesh state machine: who offers, candidate buffering, link failure and
+//!   re-offer, signaling reconnect backoff, request correlation.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod core;
+pub mod ids;
+pub mod ipc;
+pub mod mesh_message;
+pub mod rest;
+pub mod signaling;
+
+pub use ids::PeerId;
+pub use ipc::{IpcCommand, IpcEvent};
+pub use mesh_message::{MeshMessage, MeshMessageType};
+pub use signaling::{SignalMessage, SignalType};

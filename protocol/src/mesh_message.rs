@@ -1,0 +1,141 @@
+//! The JSON carried on the `mesh` DataChannel (PROTOCOL.md §2).
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+/// A `MeshMessage` type. Unknown types are kept verbatim in [`MeshMessageType::Other`] so the
+/// transport passes them to the application instead of dropping them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum MeshMessageType {
+    /// Liveness probe; answered with `pong` echoing `request_id`.
+    Ping,
+    /// Answer to `ping`.
+    Pong,
+    /// Ask an agent to run a skill.
+    TaskRequest,
+    /// Result of a `task_request`.
+    TaskResponse,
+    /// Partial result of a streaming task.
+    TaskStreamChunk,
+    /// Ask which skills a peer has.
+    SkillQuery,
+    /// Answer to `skill_query`.
+    SkillResponse,
+    /// Status broadcast.
+    AgentStatus,
+    /// Free-form prompt to an agent.
+    AgentPrompt,
+    /// Answer to `agent_prompt`.
+    AgentResponse,
+    /// Partial answer to `agent_prompt`.
+    AgentStreamChunk,
+    /// Any other type, passed through untouched.
+    Other(String),
+}
+
+impl MeshMessageType {
+    /// The wire spelling.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Ping => "ping",
+            Self::Pong => "pong",
+            Self::TaskRequest => "task_request",
+            Self::TaskResponse => "task_response",
+            Self::TaskStreamChunk => "task_stream_chunk",
+            Self::SkillQuery => "skill_query",
+            Self::SkillResponse => "skill_response",
+            Self::AgentStatus => "agent_status",
+            Self::AgentPrompt => "agent_prompt",
+            Self::AgentResponse => "agent_response",
+            Self::AgentStreamChunk => "agent_stream_chunk",
+            Self::Other(s) => s,
+        }
+    }
+
+    /// Parses the wire spelling; never fails.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "ping" => Self::Ping,
+            "pong" => Self::Pong,
+            "task_request" => Self::TaskRequest,
+            "task_response" => Self::TaskResponse,
+            "task_stream_chunk" => Self::TaskStreamChunk,
+            "skill_query" => Self::SkillQuery,
+            "skill_response" => Self::SkillResponse,
+            "agent_status" => Self::AgentStatus,
+            "agent_prompt" => Self::AgentPrompt,
+            "agent_response" => Self::AgentResponse,
+            "agent_stream_chunk" => Self::AgentStreamChunk,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    /// Whether this type answers an earlier request with the same `request_id`.
+    pub fn is_response(&self) -> bool {
+        matches!(self, Self::Pong | Self::TaskResponse | Self::SkillResponse | Self::AgentResponse)
+    }
+}
+
+impl Serialize for MeshMessageType {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for MeshMessageType {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(Self::parse(&s))
+    }
+}
+
+fn empty_object() -> Value {
+    Value::Object(Map::new())
+}
+
+/// One application message between peers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeshMessage {
+    /// The message type (`type` on the wire).
+    #[serde(rename = "type")]
+    pub kind: MeshMessageType,
+    /// Correlates a response with its request.
+    #[serde(default)]
+    pub request_id: String,
+    /// The sending agent's name.
+    #[serde(default)]
+    pub source_agent: String,
+    /// The intended agent's name.
+    #[serde(default)]
+    pub target_agent: String,
+    /// Type-specific body.
+    #[serde(default = "empty_object")]
+    pub payload: Value,
+    /// Fields this version does not know, kept so they reach the application.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl MeshMessage {
+    /// Builds a message with no extra fields.
+    pub fn new(kind: MeshMessageType, request_id: impl Into<String>, payload: Value) -> Self {
+        Self {
+            kind,
+            request_id: request_id.into(),
+            source_agent: String::new(),
+            target_agent: String::new(),
+            payload,
+            extra: Map::new(),
+        }
+    }
+
+    /// Parses one DataChannel text message.
+    pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// Serializes to one DataChannel text message.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}

@@ -1,0 +1,260 @@
+//! WebSocket signaling frames (PROTOCOL.md §1).
+//!
+//! One JSON object per text frame: `{"type", "peer_id", "target_id"?, "payload"}`. The envelope
+//! keeps `payload` as raw JSON so the registry can relay offers, answers and candidates
+//! unchanged; [`SignalMessage::payload_as`] reads it as one of the typed payloads below.
+
+use crate::ids::PeerId;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde_json::Value;
+
+/// The closed set of signaling frame types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalType {
+    /// peer → registry: join; answered with `peer_list`.
+    Register,
+    /// registry → peer: the peers this one may connect to.
+    PeerList,
+    /// peer → peer: SDP offer.
+    Offer,
+    /// peer → peer: SDP answer.
+    Answer,
+    /// peer → peer: trickled ICE candidate.
+    IceCandidate,
+    /// peer → registry: keep-alive.
+    Heartbeat,
+    /// registry → peers: a permitted peer registered (new).
+    PeerJoined,
+    /// registry → peers: a peer left or was revoked (new).
+    PeerLeft,
+    /// registry → peer: the last frame was refused (new).
+    Error,
+    /// peer → registry: the links this peer has open, for the topology (new).
+    LinkReport,
+}
+
+impl SignalType {
+    /// Whether the registry relays this type to `target_id` rather than consuming it.
+    pub fn is_relayed(self) -> bool {
+        matches!(self, Self::Offer | Self::Answer | Self::IceCandidate)
+    }
+
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Register => "register",
+            Self::PeerList => "peer_list",
+            Self::Offer => "offer",
+            Self::Answer => "answer",
+            Self::IceCandidate => "ice_candidate",
+            Self::Heartbeat => "heartbeat",
+            Self::PeerJoined => "peer_joined",
+            Self::PeerLeft => "peer_left",
+            Self::Error => "error",
+            Self::LinkReport => "link_report",
+        }
+    }
+}
+
+fn empty_object() -> Value {
+    Value::Object(serde_json::Map::new())
+}
+
+/// One signaling frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignalMessage {
+    /// The frame type (`type` on the wire).
+    #[serde(rename = "type")]
+    pub kind: SignalType,
+    /// The sender; frames from the registry carry `"registry"`.
+    #[serde(default)]
+    pub peer_id: PeerId,
+    /// The recipient of a relayed frame; omitted when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_id: Option<PeerId>,
+    /// Type-specific body, `{}` by default.
+    #[serde(default = "empty_object")]
+    pub payload: Value,
+}
+
+/// The `peer_id` the registry puts on the frames it originates.
+pub const REGISTRY_PEER_ID: &str = "registry";
+
+impl SignalMessage {
+    /// Builds a frame with a typed payload.
+    pub fn new(
+        kind: SignalType,
+        peer_id: impl Into<PeerId>,
+        target_id: Option<PeerId>,
+        payload: &impl Serialize,
+    ) -> Self {
+        Self {
+            kind,
+            peer_id: peer_id.into(),
+            target_id,
+            payload: serde_json::to_value(payload).unwrap_or_else(|_| empty_object()),
+        }
+    }
+
+    /// Builds a frame originated by the registry.
+    pub fn from_registry(kind: SignalType, payload: &impl Serialize) -> Self {
+        Self::new(kind, REGISTRY_PEER_ID, None, payload)
+    }
+
+    /// Reads the payload as one of the typed payloads.
+    pub fn payload_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(&self.payload)
+    }
+
+    /// Parses a text frame.
+    pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// Serializes to a text frame.
+    pub fn to_json(&self) -> String {
+        // A struct of strings and a JSON value always serializes.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// What kind of program a peer is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeerKind {
+    /// A native sidecar (webrtc-rs).
+    #[default]
+    Native,
+    /// A browser tab (the wasm peer).
+    Browser,
+}
+
+/// `register` payload: optional self-description (ours).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RegisterPayload {
+    /// Native sidecar or browser tab.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<PeerKind>,
+    /// DTLS certificate fingerprint, `"sha-256 AB:CD:…"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+}
+
+/// `peer_list` payload.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct PeerListPayload {
+    /// Peers the recipient may connect to (never itself).
+    pub peers: Vec<PeerId>,
+}
+
+/// `offer` / `answer` payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SdpPayload {
+    /// The session description.
+    pub sdp: String,
+}
+
+/// `ice_candidate` payload, camelCase as browsers spell it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IceCandidatePayload {
+    /// `candidate:…` line; empty for end-of-candidates.
+    pub candidate: String,
+    /// Media stream id the candidate belongs to.
+    #[serde(rename = "sdpMid", default, skip_serializing_if = "Option::is_none")]
+    pub sdp_mid: Option<String>,
+    /// Index of the m-line the candidate belongs to.
+    #[serde(rename = "sdpMLineIndex", default, skip_serializing_if = "Option::is_none")]
+    pub sdp_m_line_index: Option<u16>,
+}
+
+/// `peer_joined` payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerJoinedPayload {
+    /// The peer that registered.
+    pub peer_id: PeerId,
+}
+
+/// Why a peer left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaveReason {
+    /// Its signaling socket closed; its DataChannels may still be alive.
+    #[default]
+    Disconnected,
+    /// An admin revoked it: drop it at once.
+    Revoked,
+}
+
+/// `peer_left` payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerLeftPayload {
+    /// The peer that left.
+    pub peer_id: PeerId,
+    /// Why it left.
+    #[serde(default)]
+    pub reason: LeaveReason,
+}
+
+/// The closed set of signaling error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalErrorCode {
+    /// Not JSON, or not a signaling frame.
+    Malformed,
+    /// Larger than the configured frame limit.
+    FrameTooLarge,
+    /// `peer_id` differs from the token's `sub`.
+    SenderMismatch,
+    /// `target_id` missing or not a connected peer.
+    UnknownTarget,
+    /// The sender may not talk to the target, or may not send this type.
+    NotPermitted,
+    /// A valid type that peers may not send (e.g. `peer_list`).
+    UnsupportedType,
+    /// Too many frames.
+    RateLimited,
+}
+
+/// `error` payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorPayload {
+    /// Machine-readable reason.
+    pub code: SignalErrorCode,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+/// ICE candidate type of a selected pair, as in RFC 8445.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CandidateType {
+    /// Direct host address.
+    Host,
+    /// Server-reflexive (learned from STUN).
+    Srflx,
+    /// Peer-reflexive (learned from connectivity checks).
+    Prflx,
+    /// Relayed through TURN.
+    Relay,
+}
+
+/// One open link in a `link_report`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkInfo {
+    /// The remote end of the DataChannel.
+    pub peer_id: PeerId,
+    /// Last measured round-trip time, milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<f64>,
+    /// Local candidate type of the selected pair.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate_type: Option<CandidateType>,
+}
+
+/// `link_report` payload (new): the complete set of links the sender has open now.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct LinkReportPayload {
+    /// Every open link; a report replaces the previous one.
+    pub links: Vec<LinkInfo>,
+}

@@ -1,0 +1,161 @@
+//! API keys (`API_KEYS_FILE`): `{"keys": {"ak_…": {"peer_id": "…", "role": "agent"}}}`.
+
+use super::secrets::{random_hex, sha256_hex};
+use crate::db::Db;
+use meshwork_protocol::{rest::Role, PeerId};
+use serde::Deserialize;
+use std::{collections::HashMap, path::Path};
+
+/// What an API key stands for.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct KeyEntry {
+    /// The peer id the key's tokens carry.
+    pub peer_id: PeerId,
+    /// The key's role (default `agent`).
+    #[serde(default = "default_role")]
+    pub role: Role,
+}
+
+fn default_role() -> Role {
+    Role::Agent
+}
+
+#[derive(Deserialize)]
+struct KeysFile {
+    keys: HashMap<String, KeyEntry>,
+}
+
+/// Errors loading the keys file: each stops the registry at startup.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiKeysError {
+    /// Named explicitly but absent.
+    #[error("API keys file {0} does not exist (unset API_KEYS_FILE or pass --dev for a dev key)")]
+    Missing(String),
+    /// Unreadable.
+    #[error("cannot read API keys file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not the expected JSON.
+    #[error("API keys file {path} is malformed: {source}")]
+    Malformed {
+        /// The file.
+        path: String,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// The store failed while persisting the dev key.
+    #[error("cannot persist the dev key: {0}")]
+    Store(#[from] rusqlite::Error),
+}
+
+/// How the keys were obtained, for the startup banner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeysSource {
+    /// Loaded from this file.
+    File(String),
+    /// Dev mode without a file: this generated key (persisted so restarts keep it).
+    DevKey {
+        /// The key to give an agent.
+        key: String,
+        /// Its peer id.
+        peer_id: PeerId,
+    },
+    /// No file and no dev mode: agents must pair instead.
+    None,
+}
+
+/// Peer id of the generated dev key; a chatixia agent named `dev-agent` matches it.
+pub const DEV_PEER_ID: &str = "dev-agent-sidecar";
+
+/// Loaded API keys, indexed by the key's SHA-256 so lookups never compare raw secrets.
+#[derive(Debug, Default)]
+pub struct ApiKeys {
+    by_hash: HashMap<String, KeyEntry>,
+}
+
+impl ApiKeys {
+    /// Loads the keys as the configuration asks.
+    pub fn load(
+        explicit: Option<&Path>,
+        dev: bool,
+        db: &Db,
+    ) -> Result<(Self, KeysSource), ApiKeysError> {
+        let path = explicit.unwrap_or(Path::new("api_keys.json"));
+        let shown = path.display().to_string();
+        if path.exists() {
+            let text = std::fs::read_to_string(path)
+                .map_err(|source| ApiKeysError::Read { path: shown.clone(), source })?;
+            let keys = Self::parse(&text)
+                .map_err(|source| ApiKeysError::Malformed { path: shown.clone(), source })?;
+            return Ok((keys, KeysSource::File(shown)));
+        }
+        if dev {
+            let key = db.setting_or_insert("dev_api_key", || format!("ak_dev_{}", random_hex(12)))?;
+            let peer_id = PeerId::new(DEV_PEER_ID);
+            let mut keys = Self::default();
+            keys.insert(&key, KeyEntry { peer_id: peer_id.clone(), role: Role::Agent });
+            return Ok((keys, KeysSource::DevKey { key, peer_id }));
+        }
+        if explicit.is_some() {
+            return Err(ApiKeysError::Missing(shown));
+        }
+        Ok((Self::default(), KeysSource::None))
+    }
+
+    /// Parses the file format.
+    pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
+        let file: KeysFile = serde_json::from_str(text)?;
+        let mut keys = Self::default();
+        for (key, entry) in file.keys {
+            keys.insert(&key, entry);
+        }
+        Ok(keys)
+    }
+
+    fn insert(&mut self, key: &str, entry: KeyEntry) {
+        self.by_hash.insert(sha256_hex(key), entry);
+    }
+
+    /// The entry for a presented key.
+    pub fn lookup(&self, key: &str) -> Option<&KeyEntry> {
+        self.by_hash.get(&sha256_hex(key))
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+
+    /// Whether there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_upstream_keys_file() {
+        let keys = ApiKeys::parse(
+            r#"{"keys": {"ak_dev_001": {"peer_id": "agent-001", "role": "agent"},
+                         "ak_x": {"peer_id": "x-sidecar"}}}"#,
+        )
+        .expect("valid file");
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys.lookup("ak_dev_001").map(|e| e.peer_id.as_str()), Some("agent-001"));
+        assert_eq!(keys.lookup("ak_x").map(|e| e.role), Some(Role::Agent));
+        assert!(keys.lookup("ak_nope").is_none());
+    }
+
+    #[test]
+    fn malformed_keys_file_is_an_error() {
+        assert!(ApiKeys::parse(r#"{"keys": ["ak_dev_001"]}"#).is_err());
+        assert!(ApiKeys::parse("not json").is_err());
+    }
+}

@@ -1,0 +1,9 @@
+//! Credentials: API keys (agents), JWTs (peers), the admin token, and the `Caller` extractor.
+
+pub mod admin;
+pub mod api_keys;
+pub mod caller;
+pub mod jwt;
+pub mod secrets;
+
+pub use caller::Caller;

@@ -1,0 +1,84 @@
+//! Command line and environment. Every flag has an environment fallback so a registry can be
+//! configured the way upstream's was (`PORT`, `SIGNALING_SECRET`, `API_KEYS_FILE`, `TURN_*`).
+
+use clap::{Parser, ValueEnum};
+use std::{net::IpAddr, path::PathBuf};
+
+/// Which routes are open without a credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Compat {
+    /// Every route that reveals or changes state needs a credential.
+    None,
+    /// Open the four routes chatixia 0.4 agents call without credentials.
+    Chatixia,
+}
+
+/// Registry configuration.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "meshwork-registry", version, about = "The meshwork registry and hub")]
+pub struct Config {
+    /// Address to listen on. Use 0.0.0.0 to accept agents from other machines.
+    #[arg(long, env = "HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Port to listen on (0 picks a free one; the chosen port is printed).
+    #[arg(long, env = "PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// Directory holding the database and generated secrets.
+    #[arg(long, env = "MESHWORK_DATA_DIR", default_value = "meshwork-data")]
+    pub data_dir: PathBuf,
+    /// Development mode: a missing API keys file yields a generated dev key.
+    #[arg(long, env = "MESHWORK_DEV")]
+    pub dev: bool,
+    /// Compatibility mode (`chatixia` opens the routes chatixia agents call unauthenticated).
+    #[arg(long, env = "MESHWORK_COMPAT", value_enum, default_value = "none")]
+    pub compat: Compat,
+    /// HS256 secret for JWTs; generated and persisted in the data dir when unset.
+    #[arg(long, env = "SIGNALING_SECRET", hide_env_values = true)]
+    pub signaling_secret: Option<String>,
+    /// API keys: `{"keys": {"ak_…": {"peer_id": "…", "role": "agent"}}}` (default api_keys.json).
+    #[arg(long, env = "API_KEYS_FILE")]
+    pub api_keys_file: Option<PathBuf>,
+    /// Admin token; generated and persisted in the data dir when unset.
+    #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// TURN server URL(s), comma-separated (e.g. `turn:127.0.0.1:3478`).
+    #[arg(long, env = "TURN_URL")]
+    pub turn_url: Option<String>,
+    /// coturn `static-auth-secret` for TURN REST credentials.
+    #[arg(long, env = "TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<String>,
+    /// Lifetime of TURN credentials, seconds.
+    #[arg(long, env = "TURN_TTL_SECS", default_value_t = 86_400)]
+    pub turn_ttl_secs: u64,
+    /// STUN server URL(s), comma-separated; none by default.
+    #[arg(long, env = "STUN_URLS")]
+    pub stun_urls: Option<String>,
+    /// Directory with the built hub (trunk's output).
+    #[arg(long, env = "HUB_DIST_DIR", default_value = "dist")]
+    pub hub_dist_dir: PathBuf,
+    /// Largest signaling frame answered normally; larger ones get an `error` frame.
+    #[arg(long, env = "MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
+    pub max_frame_bytes: usize,
+    /// Largest HTTP request body.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Lifetime of issued JWTs, seconds.
+    #[arg(long, env = "JWT_TTL_SECS", default_value_t = 300)]
+    pub jwt_ttl_secs: u64,
+    /// An agent is `active` while its last heartbeat is younger than this (seconds).
+    #[arg(long, env = "HEALTH_ACTIVE_SECS", default_value_t = 90.0)]
+    pub health_active_secs: f64,
+    /// An agent is `stale` while its last heartbeat is younger than this, else `offline`.
+    #[arg(long, env = "HEALTH_STALE_SECS", default_value_t = 270.0)]
+    pub health_stale_secs: f64,
+    /// How often health is re-derived and expired tasks are failed (milliseconds).
+    #[arg(long, env = "MAINTENANCE_INTERVAL_MS", default_value_t = 15_000)]
+    pub maintenance_interval_ms: u64,
+}
+
+impl Config {
+    /// The configuration with every default, for tests and embedding.
+    pub fn defaults() -> Self {
+        Self::parse_from(["meshwork-registry"])
+    }
+}

@@ -1,0 +1,97 @@
+//! The embedded SQLite store: the registry's durable state.
+//!
+//! One connection behind a mutex: every statement is short, SQLite serializes writers anyway,
+//! and WAL mode makes each committed transaction survive a SIGKILL of the process.
+//! See `docs/adr/0002-sqlite-with-rusqlite.md`.
+
+pub mod agents;
+pub mod settings;
+pub mod tasks;
+
+use rusqlite::Connection;
+use std::{
+    path::Path,
+    sync::{Mutex, MutexGuard},
+};
+
+/// Errors opening the store.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The data directory could not be created.
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// SQLite refused.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// The store.
+pub struct Db {
+    conn: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS agents (
+    agent_id       TEXT PRIMARY KEY,
+    owner_peer_id  TEXT NOT NULL,
+    info           TEXT NOT NULL,
+    registered_at  REAL NOT NULL,
+    last_heartbeat REAL NOT NULL,
+    health         TEXT NOT NULL DEFAULT 'active'
+);
+CREATE TABLE IF NOT EXISTS tasks (
+    id                TEXT PRIMARY KEY,
+    skill             TEXT NOT NULL,
+    target_agent_id   TEXT NOT NULL,
+    source_agent_id   TEXT NOT NULL,
+    assigned_agent_id TEXT NOT NULL,
+    payload           TEXT NOT NULL,
+    state             TEXT NOT NULL,
+    result            TEXT NOT NULL,
+    error             TEXT NOT NULL,
+    created_at        REAL NOT NULL,
+    updated_at        REAL NOT NULL,
+    ttl               INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks(state);
+";
+
+impl Db {
+    /// Opens (creating if needed) `registry.db` in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Self, DbError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| DbError::DataDir {
+            path: data_dir.display().to_string(),
+            source,
+        })?;
+        let conn = Connection::open(data_dir.join("registry.db"))?;
+        Self::init(conn)
+    }
+
+    /// An in-memory store, for unit tests.
+    pub fn in_memory() -> Result<Self, DbError> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, DbError> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self { conn: Mutex::new(conn) })
+    }
+
+    /// Locks the connection. A poisoned lock only means another handler panicked mid-call;
+    /// SQLite's own transactions keep the data consistent, so the connection is reused.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

@@ -1,0 +1,31 @@
+//! The meshwork registry: the control plane of the mesh.
+//!
+//! It relays signaling between peers, keeps agent records and their health, queues tasks for
+//! peers that cannot talk directly, hands out tokens and ICE configuration, builds the mesh
+//! topology from the links peers report, and serves the hub. It never carries agent-to-agent
+//! DataChannel traffic.
+//!
+//! # Layout
+//! - [`config`]: command line and environment.
+//! - [`state`]: `AppState`, one field per concern, shared behind an `Arc`.
+//! - [`db`]: the embedded SQLite store (agents, tasks, settings) — the durable state.
+//! - [`auth`]: API keys, JWTs, the admin token, and the `Caller` extractor.
+//! - [`routes`]: one file per REST resource, named after its URL.
+//! - [`signaling`]: the `/ws` relay: connections, peer table, link reports.
+//! - [`maintenance`]: the loop that derives health, requeues and expires tasks.
+//! - [`metrics`]: counters and the Prometheus text rendering.
+//! - [`error`]: `ApiError`, the `{"error": …}` responses.
+//! - [`clock`]: wall-clock helpers (unix seconds, RFC 3339).
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod maintenance;
+pub mod metrics;
+pub mod routes;
+pub mod server;
+pub mod signaling;
+pub mod state;

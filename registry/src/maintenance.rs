@@ -1,0 +1,63 @@
+//! The maintenance loop: derives agent health from heartbeat recency, returns the assigned
+//! tasks of agents that went offline to the queue, and fails tasks past their TTL.
+
+use crate::{clock::unix_now, config::Config, state::AppState};
+use meshwork_protocol::rest::Health;
+use std::{sync::Arc, time::Duration};
+
+/// Health of an agent whose last heartbeat was at `last_heartbeat` (unix seconds).
+pub fn derive_health(config: &Config, last_heartbeat: f64, now: f64) -> Health {
+    let age = now - last_heartbeat;
+    if age < config.health_active_secs {
+        Health::Active
+    } else if age < config.health_stale_secs {
+        Health::Stale
+    } else {
+        Health::Offline
+    }
+}
+
+/// One pass; returns (agents that changed health, tasks requeued, tasks expired).
+pub fn tick(state: &AppState, now: f64) -> rusqlite::Result<(usize, usize, usize)> {
+    let mut changed = 0;
+    let mut requeued = 0;
+    for agent in state.db.agents()? {
+        let health = derive_health(&state.config, agent.last_heartbeat, now);
+        if health == agent.stored_health {
+            continue;
+        }
+        changed += 1;
+        tracing::info!(
+            agent_id = %agent.info.agent_id,
+            from = agent.stored_health.as_str(),
+            to = health.as_str(),
+            "agent health changed"
+        );
+        state.db.set_agent_health(&agent.info.agent_id, health)?;
+        if health == Health::Offline {
+            requeued += state.db.requeue_assigned(&agent.info.agent_id, now)?;
+        }
+    }
+    let expired = state.db.expire_tasks(now)?;
+    if expired > 0 {
+        tracing::info!(expired, "tasks failed: TTL expired");
+    }
+    Ok((changed, requeued, expired))
+}
+
+/// Runs [`tick`] every `maintenance_interval_ms` until shutdown.
+pub async fn run(state: Arc<AppState>) {
+    let period = Duration::from_millis(state.config.maintenance_interval_ms.max(10));
+    let mut interval = tokio::time::interval(period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {
+                if let Err(e) = tick(&state, unix_now()) {
+                    tracing::error!(error = %e, "maintenance pass failed");
+                }
+            }
+            _ = state.shutdown.cancelled() => return,
+        }
+    }
+}

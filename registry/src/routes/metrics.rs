@@ -1,0 +1,17 @@
+//! `GET /metrics`: Prometheus text format; admin only (it reveals the state of the mesh).
+
+use crate::{auth::Caller, error::ApiError, state::AppState};
+use axum::{extract::State, http::header, response::IntoResponse};
+use std::sync::Arc;
+
+/// Renders the metrics.
+pub async fn render(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require_admin()?;
+    let counts = state.db.task_counts()?;
+    let tasks: Vec<(&str, u64)> = counts.iter().map(|(s, n)| (s.as_str(), *n)).collect();
+    let body = state.metrics.render(state.hub.connection_count(), &tasks);
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body))
+}

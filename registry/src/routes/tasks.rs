@@ -1,0 +1,144 @@
+//! `/api/hub/tasks[/{task_id}|/all]` and `/api/hub/heartbeat`: the task queue, the fallback
+//! tier when peers cannot talk directly.
+
+use super::{agents::owner_for, compat_open};
+use crate::{
+    auth::Caller,
+    clock::unix_now,
+    db::tasks::Transition,
+    error::{ApiError, ApiJson},
+    state::AppState,
+};
+use axum::{
+    extract::{Path, State},
+    Json,
+};
+use meshwork_protocol::{
+    rest::{
+        tasks::TaskUpdate, CreateTaskRequest, CreateTaskResponse, HeartbeatRequest,
+        HeartbeatResponse, StatusOk, Task, TaskState,
+    },
+    PeerId,
+};
+use std::sync::Arc;
+
+/// Longest TTL accepted (a week): a task nobody will ever run should not live forever.
+const MAX_TTL_SECS: u64 = 7 * 24 * 3600;
+
+/// `POST /api/hub/tasks`.
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateTaskRequest>,
+) -> Result<Json<CreateTaskResponse>, ApiError> {
+    caller.require_any(compat_open(&state))?;
+    if req.skill.is_empty() && req.target_agent_id.is_empty() {
+        return Err(ApiError::bad_request("a task needs a skill or a target_agent_id"));
+    }
+    let ttl = req.ttl.unwrap_or(300);
+    if ttl == 0 || ttl > MAX_TTL_SECS {
+        return Err(ApiError::bad_request(format!("ttl must be 1..={MAX_TTL_SECS} seconds")));
+    }
+    let now = unix_now();
+    let task = Task {
+        id: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
+        skill: req.skill,
+        target_agent_id: req.target_agent_id,
+        source_agent_id: req.source_agent_id,
+        assigned_agent_id: String::new(),
+        payload: if req.payload.is_null() { serde_json::json!({}) } else { req.payload },
+        state: TaskState::Pending,
+        result: String::new(),
+        error: String::new(),
+        created_at: now,
+        updated_at: now,
+        ttl,
+    };
+    state.db.insert_task(&task)?;
+    tracing::info!(task_id = %task.id, skill = %task.skill, target = %task.target_agent_id, "task queued");
+    Ok(Json(CreateTaskResponse { task_id: task.id }))
+}
+
+/// `GET /api/hub/tasks/all`.
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<Json<Vec<Task>>, ApiError> {
+    caller.require_any(false)?;
+    Ok(Json(state.db.tasks()?))
+}
+
+/// `GET /api/hub/tasks/{task_id}`.
+pub async fn get_one(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(task_id): Path<String>,
+) -> Result<Json<Task>, ApiError> {
+    caller.require_any(compat_open(&state))?;
+    state
+        .db
+        .task(&task_id)?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("task {task_id:?} not found")))
+}
+
+/// `POST /api/hub/tasks/{task_id}`: the assigned agent's owner (or the admin) reports the
+/// outcome; only legal transitions land.
+pub async fn update(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(task_id): Path<String>,
+    ApiJson(update): ApiJson<TaskUpdate>,
+) -> Result<Json<StatusOk>, ApiError> {
+    caller.require_identified()?;
+    let task = state
+        .db
+        .task(&task_id)?
+        .ok_or_else(|| ApiError::not_found(format!("task {task_id:?} not found")))?;
+    if update.state == TaskState::Assigned {
+        return Err(ApiError::conflict("tasks are assigned by heartbeats, not by updates"));
+    }
+    if caller != Caller::Admin {
+        let owner = match state.db.agent(&task.assigned_agent_id)? {
+            Some(agent) => agent.owner,
+            None => PeerId::default(),
+        };
+        if task.assigned_agent_id.is_empty() || !caller.owns(&owner) {
+            return Err(ApiError::forbidden(format!(
+                "task {task_id:?} is not assigned to an agent of yours"
+            )));
+        }
+    }
+    match state.db.transition_task(&task_id, update.state, &update.result, &update.error, unix_now())? {
+        Transition::Applied(task) => {
+            tracing::info!(task_id = %task.id, state = task.state.as_str(), "task updated");
+            Ok(Json(StatusOk::default()))
+        }
+        Transition::NotFound => Err(ApiError::not_found(format!("task {task_id:?} not found"))),
+        Transition::Illegal(from) => Err(ApiError::conflict(format!(
+            "illegal transition {} -> {}",
+            from.as_str(),
+            update.state.as_str()
+        ))),
+    }
+}
+
+/// `POST /api/hub/heartbeat`: refreshes the caller's agent and hands it its pending tasks.
+/// Bound to the credential: an agent cannot heartbeat as another and take its tasks.
+pub async fn heartbeat(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiJson(hb): ApiJson<HeartbeatRequest>,
+) -> Result<Json<HeartbeatResponse>, ApiError> {
+    if hb.agent_id.trim().is_empty() {
+        return Err(ApiError::bad_request("agent_id must not be empty"));
+    }
+    let owner = owner_for(&state, &caller, &hb.agent_id)?;
+    let now = unix_now();
+    let info = state.db.heartbeat_agent(&hb, &owner, now)?;
+    let pending_tasks = state.db.assign_pending(&hb.agent_id, &info.capabilities.skills, now)?;
+    if !pending_tasks.is_empty() {
+        tracing::info!(agent_id = %hb.agent_id, n = pending_tasks.len(), "tasks assigned");
+    }
+    Ok(Json(HeartbeatResponse { status: "ok".into(), pending_tasks }))
+}

@@ -1,0 +1,132 @@
+//! Startup: open the store, resolve secrets and keys, bind, print the hub URL, serve until
+//! SIGINT/SIGTERM, then drain.
+
+use crate::{
+    auth::{
+        admin::{self, AdminTokenSource},
+        api_keys::{ApiKeys, KeysSource},
+        jwt::JwtKeys,
+        secrets::random_hex,
+    },
+    config::{Compat, Config},
+    db::Db,
+    maintenance,
+    metrics::Metrics,
+    routes::{self, CHATIXIA_OPEN_ROUTES},
+    signaling::hub::SignalingHub,
+    state::AppState,
+};
+use anyhow::Context;
+use std::{net::SocketAddr, sync::Arc};
+use tokio_util::sync::CancellationToken;
+
+/// Upstream's well-known default secret; refused outside dev mode.
+pub const UPSTREAM_DEFAULT_SECRET: &str = "dev-secret-change-me";
+
+/// Builds the shared state from the configuration.
+pub fn build_state(config: Config) -> anyhow::Result<(Arc<AppState>, Vec<String>)> {
+    let db = Db::open(&config.data_dir).context("opening the registry database")?;
+    let mut banner = Vec::new();
+
+    let secret = match config.signaling_secret.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) if s == UPSTREAM_DEFAULT_SECRET && !config.dev => anyhow::bail!(
+            "SIGNALING_SECRET is upstream's published default; set a real secret or pass --dev"
+        ),
+        Some(s) => s.to_owned(),
+        None => db.setting_or_insert("signaling_secret", || random_hex(32))?,
+    };
+
+    let (api_keys, source) = ApiKeys::load(config.api_keys_file.as_deref(), config.dev, &db)?;
+    match source {
+        KeysSource::File(path) => banner.push(format!("API keys: {} from {path}", api_keys.len())),
+        KeysSource::DevKey { key, peer_id } => banner.push(format!(
+            "dev API key: {key} (peer id {peer_id}; a chatixia agent named `dev-agent` matches)"
+        )),
+        KeysSource::None => {
+            tracing::warn!("no API keys file (api_keys.json) and not in --dev mode: agents cannot get tokens");
+            banner.push("API keys: none (create api_keys.json, or run with --dev)".into());
+        }
+    }
+
+    let (admin_token, admin_source) = admin::resolve(config.admin_token.as_deref(), &db)?;
+    if admin_source == AdminTokenSource::Persisted {
+        banner.push(format!("admin token kept in {}", config.data_dir.join("registry.db").display()));
+    }
+
+    if config.compat == Compat::Chatixia {
+        tracing::warn!(
+            routes = ?CHATIXIA_OPEN_ROUTES,
+            "MESHWORK_COMPAT=chatixia: these routes accept requests without credentials"
+        );
+    }
+
+    let state = Arc::new(AppState {
+        jwt: JwtKeys::new(&secret, config.jwt_ttl_secs),
+        config,
+        db,
+        api_keys,
+        admin_token,
+        hub: SignalingHub::default(),
+        metrics: Metrics::default(),
+        shutdown: CancellationToken::new(),
+    });
+    Ok((state, banner))
+}
+
+/// Runs the registry until a shutdown signal.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let addr = SocketAddr::new(config.host, config.port);
+    let (state, banner) = build_state(config)?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    let local = listener.local_addr()?;
+    let shown_host = if local.ip().is_unspecified() { "127.0.0.1".to_owned() } else { local.ip().to_string() };
+    let base = format!("http://{shown_host}:{}", local.port());
+
+    // Machine-readable first line: tests and scripts wait for it.
+    println!("meshwork-registry listening on {base}");
+    for line in &banner {
+        println!("  {line}");
+    }
+    println!("  hub: {base}/?token={}", state.admin_token);
+
+    let maintenance = tokio::spawn(maintenance::run(state.clone()));
+    let app = routes::router(state.clone());
+    let shutdown = state.shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        shutdown.cancel();
+    });
+    let token = state.shutdown.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { token.cancelled().await })
+        .await
+        .context("serving")?;
+    let _ = maintenance.await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

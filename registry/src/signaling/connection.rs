@@ -1,0 +1,122 @@
+//! One signaling WebSocket: authenticated at upgrade, then a reader and a writer task joined by
+//! a bounded queue; either ending (or the connection being replaced) ends both.
+
+use super::frame::{error_frame, handle_text, Origin};
+use super::hub::OUTBOUND_QUEUE;
+use crate::{error::ApiError, state::AppState};
+use axum::{
+    extract::{
+        ws::{rejection::WebSocketUpgradeRejection, Message, WebSocket, WebSocketUpgrade},
+        Query, State,
+    },
+    http::HeaderMap,
+    response::{IntoResponse, Response},
+};
+use futures_util::{SinkExt, StreamExt};
+use meshwork_protocol::{signaling::SignalErrorCode, PeerId};
+use serde::Deserialize;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// The subprotocol a browser offers next to its token: `new WebSocket(url, ["meshwork", jwt])`.
+pub const SUBPROTOCOL: &str = "meshwork";
+
+/// `?token=` (upstream's way; browsers should prefer the subprotocol header).
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    token: Option<String>,
+}
+
+fn token_from_protocols(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get("sec-websocket-protocol")?.to_str().ok()?;
+    value.split(',').map(str::trim).find(|p| !p.is_empty() && *p != SUBPROTOCOL).map(str::to_owned)
+}
+
+/// `GET /ws`: checks the JWT, then upgrades.
+pub async fn ws_handler(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<TokenQuery>,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let Some(token) = query.token.filter(|t| !t.is_empty()).or_else(|| token_from_protocols(&headers))
+    else {
+        return ApiError::unauthorized("token required: ?token=<JWT> or Sec-WebSocket-Protocol")
+            .into_response();
+    };
+    let claims = match state.jwt.verify(&token) {
+        Ok(claims) => claims,
+        Err(e) => return ApiError::unauthorized(format!("invalid token: {e}")).into_response(),
+    };
+    let upgrade = match upgrade {
+        Ok(u) => u,
+        Err(rejection) => return rejection.into_response(),
+    };
+    // Frames up to this size are read and answered with `error` when over the configured
+    // limit; anything larger closes the socket (it would cost memory to even read it).
+    let hard_cap = state.config.max_frame_bytes.saturating_mul(4).max(1024 * 1024);
+    upgrade
+        .protocols([SUBPROTOCOL])
+        .max_message_size(hard_cap)
+        .max_frame_size(hard_cap)
+        .on_upgrade(move |socket| run(state, claims.sub, socket))
+}
+
+async fn run(state: Arc<AppState>, peer_id: PeerId, socket: WebSocket) {
+    let (mut sink, mut stream) = socket.split();
+    let (tx, mut rx) = mpsc::channel::<String>(OUTBOUND_QUEUE);
+    let kill = CancellationToken::new();
+    let conn_id = state.hub.connect(&peer_id, tx.clone(), kill.clone());
+    tracing::info!(peer_id = %peer_id, conn_id, "signaling connected");
+
+    let writer_kill = kill.clone();
+    let shutdown = state.shutdown.clone();
+    let mut writer = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                frame = rx.recv() => match frame {
+                    Some(frame) => {
+                        if sink.send(Message::Text(frame.into())).await.is_err() {
+                            return;
+                        }
+                    }
+                    None => break,
+                },
+                _ = writer_kill.cancelled() => break,
+                _ = shutdown.cancelled() => break,
+            }
+        }
+        let _ = sink.send(Message::Close(None)).await;
+    });
+
+    let reader_state = state.clone();
+    let reader_peer = peer_id.clone();
+    let mut reader = tokio::spawn(async move {
+        let origin = Origin { peer_id: &reader_peer, conn_id, tx: &tx };
+        while let Some(Ok(message)) = stream.next().await {
+            match message {
+                Message::Text(text) => handle_text(&reader_state, &origin, text.as_str()),
+                Message::Binary(_) => {
+                    reader_state.metrics.signal_error();
+                    let _ = tx.try_send(error_frame(
+                        SignalErrorCode::Malformed,
+                        "binary frames are not part of the protocol; send JSON text",
+                    ));
+                }
+                Message::Close(_) => break,
+                Message::Ping(_) | Message::Pong(_) => {}
+            }
+        }
+    });
+
+    tokio::select! {
+        _ = &mut writer => reader.abort(),
+        _ = &mut reader => {
+            kill.cancel();
+            let _ = writer.await;
+        }
+    }
+    state.hub.disconnect(&peer_id, conn_id);
+    tracing::info!(peer_id = %peer_id, conn_id, "signaling disconnected");
+}

@@ -1,0 +1,122 @@
+//! What to do with one text frame from a peer. Every refusal is an `error` frame back to the
+//! sender; the socket stays open.
+
+use super::hub::{peer_list_frame, RelayError};
+use crate::state::AppState;
+use meshwork_protocol::{
+    signaling::{ErrorPayload, LinkReportPayload, RegisterPayload, SignalErrorCode},
+    PeerId, SignalMessage, SignalType,
+};
+use tokio::sync::mpsc;
+
+/// The connection a frame arrived on.
+pub struct Origin<'a> {
+    /// The token's `sub`.
+    pub peer_id: &'a PeerId,
+    /// This connection's id in the hub.
+    pub conn_id: u64,
+    /// This connection's outbound queue (for replies).
+    pub tx: &'a mpsc::Sender<String>,
+}
+
+/// Builds an `error` frame.
+pub fn error_frame(code: SignalErrorCode, message: impl Into<String>) -> String {
+    SignalMessage::from_registry(SignalType::Error, &ErrorPayload { code, message: message.into() })
+        .to_json()
+}
+
+fn refuse(state: &AppState, origin: &Origin<'_>, code: SignalErrorCode, message: String) {
+    state.metrics.signal_error();
+    tracing::debug!(peer_id = %origin.peer_id, ?code, %message, "signaling frame refused");
+    let _ = origin.tx.try_send(error_frame(code, message));
+}
+
+/// Handles one text frame.
+pub fn handle_text(state: &AppState, origin: &Origin<'_>, text: &str) {
+    let limit = state.config.max_frame_bytes;
+    if text.len() > limit {
+        let message = format!("frame of {} bytes exceeds the {limit}-byte limit", text.len());
+        return refuse(state, origin, SignalErrorCode::FrameTooLarge, message);
+    }
+    let msg = match SignalMessage::parse(text) {
+        Ok(msg) => msg,
+        Err(e) => {
+            return refuse(state, origin, SignalErrorCode::Malformed, format!("malformed frame: {e}"))
+        }
+    };
+    if &msg.peer_id != origin.peer_id {
+        let message = format!(
+            "peer_id {:?} does not match your token's subject {:?}",
+            msg.peer_id.as_str(),
+            origin.peer_id.as_str()
+        );
+        return refuse(state, origin, SignalErrorCode::SenderMismatch, message);
+    }
+    match msg.kind {
+        SignalType::Register => register(state, origin, &msg),
+        SignalType::Heartbeat => {}
+        SignalType::Offer | SignalType::Answer | SignalType::IceCandidate => {
+            relay(state, origin, &msg, text)
+        }
+        SignalType::LinkReport => link_report(state, origin, &msg),
+        SignalType::PeerList | SignalType::PeerJoined | SignalType::PeerLeft | SignalType::Error => {
+            let message = format!("only the registry sends {}", msg.kind.as_str());
+            refuse(state, origin, SignalErrorCode::UnsupportedType, message)
+        }
+    }
+}
+
+fn register(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage) {
+    // Upstream sidecars send `"payload": null`.
+    let payload = if msg.payload.is_null() {
+        Ok(RegisterPayload::default())
+    } else {
+        msg.payload_as::<RegisterPayload>()
+    };
+    let payload = match payload {
+        Ok(p) => p,
+        Err(e) => {
+            let message = format!("invalid register payload: {e}");
+            return refuse(state, origin, SignalErrorCode::Malformed, message);
+        }
+    };
+    let kind = payload.kind.unwrap_or_default();
+    if let Some(peers) = state.hub.register(origin.peer_id, origin.conn_id, kind) {
+        tracing::info!(peer_id = %origin.peer_id, ?kind, peers = peers.len(), "peer registered");
+        let _ = origin.tx.try_send(peer_list_frame(peers));
+    }
+}
+
+fn relay(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage, text: &str) {
+    if !state.hub.is_registered(origin.peer_id, origin.conn_id) {
+        let message = format!("register before sending {}", msg.kind.as_str());
+        return refuse(state, origin, SignalErrorCode::NotPermitted, message);
+    }
+    let Some(target) = &msg.target_id else {
+        let message = format!("{} needs a target_id", msg.kind.as_str());
+        return refuse(state, origin, SignalErrorCode::UnknownTarget, message);
+    };
+    match state.hub.relay(target, text.to_owned()) {
+        Ok(()) => state.metrics.relayed(),
+        Err(RelayError::UnknownTarget) => {
+            let message = format!("unknown target {:?}", target.as_str());
+            refuse(state, origin, SignalErrorCode::UnknownTarget, message)
+        }
+        Err(RelayError::Congested) => {
+            let message = format!("target {:?} is not keeping up; frame dropped", target.as_str());
+            refuse(state, origin, SignalErrorCode::RateLimited, message)
+        }
+    }
+}
+
+fn link_report(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage) {
+    match msg.payload_as::<LinkReportPayload>() {
+        Ok(report) => {
+            state.hub.report_links(origin.peer_id, origin.conn_id, report.links);
+        }
+        Err(e) => {
+            let message = format!("invalid link_report payload: {e}");
+            refuse(state, origin, SignalErrorCode::Malformed, message)
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! Locates the workspace's binaries next to the running test executable.
+
+use std::path::PathBuf;
+
+/// Path of a workspace binary (`target/<profile>/<name>`); `MESHWORK_BIN_DIR` overrides.
+pub fn bin_path(name: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os("MESHWORK_BIN_DIR") {
+        return PathBuf::from(dir).join(name);
+    }
+    let exe = std::env::current_exe().unwrap_or_default();
+    let mut dir = exe.parent().map(PathBuf::from).unwrap_or_default();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} not found: build it first with `cargo build --workspace --bins` (or set MESHWORK_BIN_DIR)",
+        path.display()
+    );
+    path
+}
+
+/// A fresh, empty directory under the system temp dir.
+pub fn temp_dir(prefix: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "meshwork-{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+    dir
+}

@@ -1,0 +1,16 @@
+//! Test support for the end-to-end suites: start real meshwork processes on ephemeral
+//! loopback ports and talk to them over their real protocols.
+//!
+//! # Layout
+//! - [`bins`]: where the workspace's binaries are (built by `cargo build --workspace --bins`).
+//! - [`registry`]: `RegistryProcess`, a registry child process with its own data dir.
+//! - [`signal_client`]: a signaling WebSocket client that waits for frames with timeouts.
+//! - [`wait`]: polling with a deadline, for conditions that have no event to wait on.
+
+pub mod bins;
+pub mod registry;
+pub mod signal_client;
+pub mod wait;
+
+pub use registry::{RegistryOptions, RegistryProcess};
+pub use signal_client::SignalClient;

@@ -1,0 +1,171 @@
+//! `RegistryProcess`: the real `meshwork-registry` binary as a child process on an ephemeral
+//! loopback port, with its own data dir. Dropping it kills the process and removes the dir.
+
+use crate::bins::{bin_path, temp_dir};
+use serde_json::Value;
+use std::{
+    io::{BufRead, BufReader},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+/// How to start a registry.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryOptions {
+    /// Contents of an `api_keys.json` to write and pass as `API_KEYS_FILE`.
+    pub api_keys: Option<Value>,
+    /// `--dev`.
+    pub dev: bool,
+    /// `MESHWORK_COMPAT=chatixia`.
+    pub compat_chatixia: bool,
+    /// Extra environment variables.
+    pub env: Vec<(String, String)>,
+    /// Reuse this data dir (restart tests) instead of a fresh one.
+    pub data_dir: Option<PathBuf>,
+    /// Fixed port (restart tests); 0 picks one.
+    pub port: u16,
+}
+
+/// The admin token every test registry uses.
+pub const ADMIN_TOKEN: &str = "adm_test_token";
+
+/// A running registry.
+pub struct RegistryProcess {
+    child: Option<Child>,
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+    /// The port it listens on.
+    pub port: u16,
+    /// Its data dir.
+    pub data_dir: PathBuf,
+    /// Lines it printed after the first (banner).
+    pub banner: Vec<String>,
+    keep_data: bool,
+}
+
+impl RegistryProcess {
+    /// Starts a registry and waits (10 s at most) until it listens.
+    pub fn start(opts: RegistryOptions) -> Self {
+        let data_dir = opts.data_dir.clone().unwrap_or_else(|| temp_dir("registry"));
+        let mut cmd = Command::new(bin_path("meshwork-registry"));
+        cmd.arg("--port")
+            .arg(opts.port.to_string())
+            .arg("--host")
+            .arg("127.0.0.1")
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .arg("--hub-dist-dir")
+            .arg(data_dir.join("no-hub"))
+            .env("ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for var in ["PORT", "API_KEYS_FILE", "SIGNALING_SECRET", "MESHWORK_COMPAT", "MESHWORK_DEV"] {
+            cmd.env_remove(var);
+        }
+        if let Some(keys) = &opts.api_keys {
+            let path = data_dir.join("api_keys.json");
+            std::fs::write(&path, keys.to_string()).expect("writing api_keys.json");
+            cmd.arg("--api-keys-file").arg(path);
+        }
+        if opts.dev {
+            cmd.arg("--dev");
+        }
+        if opts.compat_chatixia {
+            cmd.env("MESHWORK_COMPAT", "chatixia");
+        }
+        for (k, v) in &opts.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawning meshwork-registry");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let first = match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                let status = child.wait().ok();
+                panic!("registry did not print its address within 10 s (exit: {status:?})");
+            }
+        };
+        let base_url = first
+            .strip_prefix("meshwork-registry listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .to_owned();
+        let port = base_url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+        let mut banner = Vec::new();
+        while let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            let hub = line.contains("hub: ");
+            banner.push(line);
+            if hub {
+                break;
+            }
+        }
+        Self { child: Some(child), base_url, port, data_dir, banner, keep_data: false }
+    }
+
+    /// `ws://127.0.0.1:PORT/ws`.
+    pub fn ws_url(&self) -> String {
+        format!("{}/ws", self.base_url.replacen("http://", "ws://", 1))
+    }
+
+    /// A URL under the registry.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// SIGKILL, keeping the data dir for a restart.
+    pub fn kill9(mut self) -> PathBuf {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.keep_data = true;
+        self.data_dir.clone()
+    }
+
+    /// SIGTERM and wait for a clean exit; returns whether it exited successfully.
+    pub fn terminate(mut self) -> bool {
+        let Some(mut child) = self.child.take() else { return false };
+        let pid = child.id().to_string();
+        let _ = Command::new("kill").arg("-TERM").arg(&pid).status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.success();
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The child's pid.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+}
+
+impl Drop for RegistryProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if !self.keep_data {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        }
+    }
+}
