@@ -33,7 +33,8 @@ impl IpcCommand {
     pub fn parse_line(line: &str) -> Result<Self, serde_json::Error> {
         let mut value: serde_json::Value = serde_json::from_str(line)?;
         if let Some(obj) = value.as_object_mut() {
-            obj.entry("payload").or_insert_with(|| serde_json::json!({}));
+            obj.entry("payload")
+                .or_insert_with(|| serde_json::json!({}));
         }
         serde_json::from_value(value)
     }

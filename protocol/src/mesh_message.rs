@@ -72,7 +72,10 @@ impl MeshMessageType {
 
     /// Whether this type answers an earlier request with the same `request_id`.
     pub fn is_response(&self) -> bool {
-        matches!(self, Self::Pong | Self::TaskResponse | Self::SkillResponse | Self::AgentResponse)
+        matches!(
+            self,
+            Self::Pong | Self::TaskResponse | Self::SkillResponse | Self::AgentResponse
+        )
     }
 }
 

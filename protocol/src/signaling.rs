@@ -164,7 +164,11 @@ pub struct IceCandidatePayload {
     #[serde(rename = "sdpMid", default, skip_serializing_if = "Option::is_none")]
     pub sdp_mid: Option<String>,
     /// Index of the m-line the candidate belongs to.
-    #[serde(rename = "sdpMLineIndex", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "sdpMLineIndex",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sdp_m_line_index: Option<u16>,
 }
 

@@ -15,7 +15,11 @@ pub enum Compat {
 
 /// Registry configuration.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "meshwork-registry", version, about = "The meshwork registry and hub")]
+#[command(
+    name = "meshwork-registry",
+    version,
+    about = "The meshwork registry and hub"
+)]
 pub struct Config {
     /// Address to listen on. Use 0.0.0.0 to accept agents from other machines.
     #[arg(long, env = "HOST", default_value = "127.0.0.1")]

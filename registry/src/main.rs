@@ -1,8 +1,8 @@
 //! `meshwork-registry`: runs the registry with its hub until SIGINT/SIGTERM.
 
 use clap::Parser;
-use std::io::IsTerminal;
 use meshwork_registry::{config::Config, server};
+use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]

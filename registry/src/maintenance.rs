@@ -33,9 +33,14 @@ pub fn tick(state: &AppState, now: f64) -> rusqlite::Result<(usize, usize, usize
             to = health.as_str(),
             "agent health changed"
         );
-        state.db.set_agent_health(&agent.info.agent_id, health)?;
+        state
+            .db
+            .set_agent_health(&agent.info.agent_id, health, agent.last_heartbeat)?;
         if health == Health::Offline {
-            requeued += state.db.requeue_assigned(&agent.info.agent_id, now)?;
+            let silent_since = now - state.config.health_stale_secs;
+            requeued += state
+                .db
+                .requeue_if_silent(&agent.info.agent_id, silent_since, now)?;
         }
     }
     let expired = state.db.expire_tasks(now)?;

@@ -19,7 +19,9 @@ use std::{
 use crate::state::AppState;
 
 /// Upper bounds (seconds) of the HTTP latency histogram buckets.
-const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
 
 #[derive(Default, Clone)]
 struct Histogram {
@@ -52,7 +54,9 @@ impl Metrics {
 
     fn observe(&self, method: &str, route: &str, seconds: f64) {
         let mut http = self.http.lock().unwrap_or_else(|p| p.into_inner());
-        let h = http.entry((method.to_owned(), route.to_owned())).or_default();
+        let h = http
+            .entry((method.to_owned(), route.to_owned()))
+            .or_default();
         h.count += 1;
         h.sum += seconds;
         for (i, bound) in BUCKETS.iter().enumerate() {
@@ -65,17 +69,26 @@ impl Metrics {
     /// Renders every metric; gauges read from the caller.
     pub fn render(&self, connected_peers: usize, tasks: &[(&str, u64)]) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP meshwork_connected_peers Peers holding a signaling connection.");
+        let _ = writeln!(
+            out,
+            "# HELP meshwork_connected_peers Peers holding a signaling connection."
+        );
         let _ = writeln!(out, "# TYPE meshwork_connected_peers gauge");
         let _ = writeln!(out, "meshwork_connected_peers {connected_peers}");
-        let _ = writeln!(out, "# HELP meshwork_signals_relayed_total Signaling frames relayed to a target.");
+        let _ = writeln!(
+            out,
+            "# HELP meshwork_signals_relayed_total Signaling frames relayed to a target."
+        );
         let _ = writeln!(out, "# TYPE meshwork_signals_relayed_total counter");
         let _ = writeln!(
             out,
             "meshwork_signals_relayed_total {}",
             self.signals_relayed.load(Ordering::Relaxed)
         );
-        let _ = writeln!(out, "# HELP meshwork_signal_errors_total Signaling frames refused.");
+        let _ = writeln!(
+            out,
+            "# HELP meshwork_signal_errors_total Signaling frames refused."
+        );
         let _ = writeln!(out, "# TYPE meshwork_signal_errors_total counter");
         let _ = writeln!(
             out,
@@ -87,8 +100,14 @@ impl Metrics {
         for (state, n) in tasks {
             let _ = writeln!(out, "meshwork_tasks{{state=\"{state}\"}} {n}");
         }
-        let _ = writeln!(out, "# HELP meshwork_http_request_duration_seconds HTTP latency.");
-        let _ = writeln!(out, "# TYPE meshwork_http_request_duration_seconds histogram");
+        let _ = writeln!(
+            out,
+            "# HELP meshwork_http_request_duration_seconds HTTP latency."
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE meshwork_http_request_duration_seconds histogram"
+        );
         let http = self.http.lock().unwrap_or_else(|p| p.into_inner()).clone();
         for ((method, route), h) in &http {
             let labels = format!("method=\"{method}\",route=\"{route}\"");
@@ -103,8 +122,16 @@ impl Metrics {
                 "meshwork_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
                 h.count
             );
-            let _ = writeln!(out, "meshwork_http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
-            let _ = writeln!(out, "meshwork_http_request_duration_seconds_count{{{labels}}} {}", h.count);
+            let _ = writeln!(
+                out,
+                "meshwork_http_request_duration_seconds_sum{{{labels}}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "meshwork_http_request_duration_seconds_count{{{labels}}} {}",
+                h.count
+            );
         }
         out
     }
@@ -120,6 +147,8 @@ pub async fn track_http(State(state): State<Arc<AppState>>, req: Request, next: 
         .unwrap_or_else(|| "unmatched".to_owned());
     let start = Instant::now();
     let response = next.run(req).await;
-    state.metrics.observe(&method, &route, start.elapsed().as_secs_f64());
+    state
+        .metrics
+        .observe(&method, &route, start.elapsed().as_secs_f64());
     response
 }

@@ -17,6 +17,7 @@ use crate::{
     state::AppState,
 };
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use std::{net::SocketAddr, sync::Arc};
 use tokio_util::sync::CancellationToken;
 
@@ -43,14 +44,19 @@ pub fn build_state(config: Config) -> anyhow::Result<(Arc<AppState>, Vec<String>
             "dev API key: {key} (peer id {peer_id}; a chatixia agent named `dev-agent` matches)"
         )),
         KeysSource::None => {
-            tracing::warn!("no API keys file (api_keys.json) and not in --dev mode: agents cannot get tokens");
+            tracing::warn!(
+                "no API keys file (api_keys.json) and not in --dev mode: agents cannot get tokens"
+            );
             banner.push("API keys: none (create api_keys.json, or run with --dev)".into());
         }
     }
 
     let (admin_token, admin_source) = admin::resolve(config.admin_token.as_deref(), &db)?;
     if admin_source == AdminTokenSource::Persisted {
-        banner.push(format!("admin token kept in {}", config.data_dir.join("registry.db").display()));
+        banner.push(format!(
+            "admin token kept in {}",
+            config.data_dir.join("registry.db").display()
+        ));
     }
 
     if config.compat == Compat::Chatixia {
@@ -81,7 +87,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {addr}"))?;
     let local = listener.local_addr()?;
-    let shown_host = if local.ip().is_unspecified() { "127.0.0.1".to_owned() } else { local.ip().to_string() };
+    // Signaling frames are small and latency-bound: never let Nagle hold one back.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
+    let shown_host = if local.ip().is_unspecified() {
+        "127.0.0.1".to_owned()
+    } else {
+        local.ip().to_string()
+    };
     let base = format!("http://{shown_host}:{}", local.port());
 
     // Machine-readable first line: tests and scripts wait for it.

@@ -26,6 +26,8 @@ pub struct RegistryOptions {
     pub data_dir: Option<PathBuf>,
     /// Fixed port (restart tests); 0 picks one.
     pub port: u16,
+    /// Serve the hub from here (default: a directory that does not exist).
+    pub hub_dist_dir: Option<PathBuf>,
 }
 
 /// The admin token every test registry uses.
@@ -48,7 +50,10 @@ pub struct RegistryProcess {
 impl RegistryProcess {
     /// Starts a registry and waits (10 s at most) until it listens.
     pub fn start(opts: RegistryOptions) -> Self {
-        let data_dir = opts.data_dir.clone().unwrap_or_else(|| temp_dir("registry"));
+        let data_dir = opts
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| temp_dir("registry"));
         let mut cmd = Command::new(bin_path("meshwork-registry"));
         cmd.arg("--port")
             .arg(opts.port.to_string())
@@ -57,12 +62,25 @@ impl RegistryProcess {
             .arg("--data-dir")
             .arg(&data_dir)
             .arg("--hub-dist-dir")
-            .arg(data_dir.join("no-hub"))
+            .arg(
+                opts.hub_dist_dir
+                    .clone()
+                    .unwrap_or_else(|| data_dir.join("no-hub")),
+            )
             .env("ADMIN_TOKEN", ADMIN_TOKEN)
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        for var in ["PORT", "API_KEYS_FILE", "SIGNALING_SECRET", "MESHWORK_COMPAT", "MESHWORK_DEV"] {
+        for var in [
+            "PORT",
+            "API_KEYS_FILE",
+            "SIGNALING_SECRET",
+            "MESHWORK_COMPAT",
+            "MESHWORK_DEV",
+        ] {
             cmd.env_remove(var);
         }
         if let Some(keys) = &opts.api_keys {
@@ -101,7 +119,11 @@ impl RegistryProcess {
             .strip_prefix("meshwork-registry listening on ")
             .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
             .to_owned();
-        let port = base_url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+        let port = base_url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port");
         let mut banner = Vec::new();
         while let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
             let hub = line.contains("hub: ");
@@ -110,7 +132,14 @@ impl RegistryProcess {
                 break;
             }
         }
-        Self { child: Some(child), base_url, port, data_dir, banner, keep_data: false }
+        Self {
+            child: Some(child),
+            base_url,
+            port,
+            data_dir,
+            banner,
+            keep_data: false,
+        }
     }
 
     /// `ws://127.0.0.1:PORT/ws`.
@@ -135,7 +164,9 @@ impl RegistryProcess {
 
     /// SIGTERM and wait for a clean exit; returns whether it exited successfully.
     pub fn terminate(mut self) -> bool {
-        let Some(mut child) = self.child.take() else { return false };
+        let Some(mut child) = self.child.take() else {
+            return false;
+        };
         let pid = child.id().to_string();
         let _ = Command::new("kill").arg("-TERM").arg(&pid).status();
         let deadline = std::time::Instant::now() + Duration::from_secs(10);

@@ -26,21 +26,36 @@ impl SignalClient {
     /// Connects with `?token=`.
     pub async fn connect(ws_url: &str, token: &str, peer_id: &str) -> anyhow::Result<Self> {
         let (ws, _) = connect_async(format!("{ws_url}?token={token}")).await?;
-        Ok(Self { ws, peer_id: peer_id.to_owned() })
+        Ok(Self {
+            ws,
+            peer_id: peer_id.to_owned(),
+        })
     }
 
     /// Connects the way a browser must: token in `Sec-WebSocket-Protocol`.
-    pub async fn connect_subprotocol(ws_url: &str, token: &str, peer_id: &str) -> anyhow::Result<(Self, Option<String>)> {
+    pub async fn connect_subprotocol(
+        ws_url: &str,
+        token: &str,
+        peer_id: &str,
+    ) -> anyhow::Result<(Self, Option<String>)> {
         let mut req = ws_url.into_client_request()?;
-        req.headers_mut()
-            .insert("sec-websocket-protocol", HeaderValue::from_str(&format!("meshwork, {token}"))?);
+        req.headers_mut().insert(
+            "sec-websocket-protocol",
+            HeaderValue::from_str(&format!("meshwork, {token}"))?,
+        );
         let (ws, resp) = connect_async(req).await?;
         let chosen = resp
             .headers()
             .get("sec-websocket-protocol")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        Ok((Self { ws, peer_id: peer_id.to_owned() }, chosen))
+        Ok((
+            Self {
+                ws,
+                peer_id: peer_id.to_owned(),
+            },
+            chosen,
+        ))
     }
 
     /// Sends raw text.
@@ -50,7 +65,12 @@ impl SignalClient {
     }
 
     /// Sends a frame as this peer.
-    pub async fn send(&mut self, kind: &str, target: Option<&str>, payload: Value) -> anyhow::Result<()> {
+    pub async fn send(
+        &mut self,
+        kind: &str,
+        target: Option<&str>,
+        payload: Value,
+    ) -> anyhow::Result<()> {
         let mut frame = json!({"type": kind, "peer_id": self.peer_id, "payload": payload});
         if let Some(t) = target {
             frame["target_id"] = json!(t);
@@ -64,7 +84,11 @@ impl SignalClient {
         let list = self.expect("peer_list").await?;
         Ok(list["payload"]["peers"]
             .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default())
     }
 
@@ -77,7 +101,9 @@ impl SignalClient {
                 .map_err(|_| anyhow::anyhow!("{}: no frame within {timeout:?}", self.peer_id))?;
             match msg {
                 Some(Ok(Message::Text(t))) => return Ok(serde_json::from_str(t.as_str())?),
-                Some(Ok(Message::Close(_))) | None => anyhow::bail!("{}: socket closed", self.peer_id),
+                Some(Ok(Message::Close(_))) | None => {
+                    anyhow::bail!("{}: socket closed", self.peer_id)
+                }
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => anyhow::bail!("{}: {e}", self.peer_id),
             }
@@ -102,7 +128,10 @@ impl SignalClient {
     /// Waits for the next `error` frame and returns its code.
     pub async fn expect_error(&mut self) -> anyhow::Result<String> {
         let frame = self.expect("error").await?;
-        Ok(frame["payload"]["code"].as_str().unwrap_or_default().to_owned())
+        Ok(frame["payload"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
     }
 
     /// Whether the server closes the socket within `timeout`.

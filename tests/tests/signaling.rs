@@ -13,7 +13,10 @@ fn keys() -> Value {
 }
 
 fn start() -> RegistryProcess {
-    RegistryProcess::start(RegistryOptions { api_keys: Some(keys()), ..Default::default() })
+    RegistryProcess::start(RegistryOptions {
+        api_keys: Some(keys()),
+        ..Default::default()
+    })
 }
 
 async fn token(reg: &RegistryProcess, key: &str) -> String {
@@ -31,7 +34,9 @@ async fn token(reg: &RegistryProcess, key: &str) -> String {
 
 async fn connect(reg: &RegistryProcess, peer: &str) -> SignalClient {
     let token = token(reg, &format!("ak_{peer}")).await;
-    SignalClient::connect(&reg.ws_url(), &token, peer).await.expect("ws connect")
+    SignalClient::connect(&reg.ws_url(), &token, peer)
+        .await
+        .expect("ws connect")
 }
 
 async fn joined(reg: &RegistryProcess, peer: &str) -> SignalClient {
@@ -45,7 +50,9 @@ async fn upgrade_without_token_is_401() {
     let reg = start();
     let status = reqwest::get(reg.url("/ws")).await.expect("get").status();
     assert_eq!(status, 401);
-    let err = tokio_tungstenite::connect_async(reg.ws_url()).await.expect_err("must refuse");
+    let err = tokio_tungstenite::connect_async(reg.ws_url())
+        .await
+        .expect_err("must refuse");
     assert!(err.to_string().contains("401"), "{err}");
 }
 
@@ -72,7 +79,10 @@ async fn token_in_subprotocol_header_is_accepted() {
         .await
         .expect("connect with subprotocol");
     assert_eq!(chosen.as_deref(), Some("meshwork"));
-    assert_eq!(c.register("browser").await.expect("register"), Vec::<String>::new());
+    assert_eq!(
+        c.register("browser").await.expect("register"),
+        Vec::<String>::new()
+    );
 }
 
 #[tokio::test]
@@ -107,7 +117,10 @@ async fn peer_joined_and_peer_left_are_broadcast() {
     assert_eq!(frame["payload"]["peer_id"], "bob");
     bob.close().await;
     let frame = alice.expect("peer_left").await.expect("peer_left");
-    assert_eq!(frame["payload"], json!({"peer_id": "bob", "reason": "disconnected"}));
+    assert_eq!(
+        frame["payload"],
+        json!({"peer_id": "bob", "reason": "disconnected"})
+    );
 }
 
 #[tokio::test]
@@ -122,13 +135,24 @@ async fn offer_answer_and_candidates_are_relayed_unchanged() {
     let got = bob.expect("offer").await.expect("offer relayed");
     assert_eq!(got, serde_json::from_str::<Value>(&offer).expect("json"));
 
-    bob.send("answer", Some("alice"), json!({"sdp": "v=0\r\n"})).await.expect("answer");
-    assert_eq!(alice.expect("answer").await.expect("answer")["payload"]["sdp"], "v=0\r\n");
+    bob.send("answer", Some("alice"), json!({"sdp": "v=0\r\n"}))
+        .await
+        .expect("answer");
+    assert_eq!(
+        alice.expect("answer").await.expect("answer")["payload"]["sdp"],
+        "v=0\r\n"
+    );
 
     let cand = json!({"candidate": "candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host",
         "sdpMid": "0", "sdpMLineIndex": 0});
-    alice.send("ice_candidate", Some("bob"), cand.clone()).await.expect("candidate");
-    let got = bob.expect("ice_candidate").await.expect("candidate relayed");
+    alice
+        .send("ice_candidate", Some("bob"), cand.clone())
+        .await
+        .expect("candidate");
+    let got = bob
+        .expect("ice_candidate")
+        .await
+        .expect("candidate relayed");
     assert_eq!(got["payload"], cand);
     assert_eq!(got["target_id"], "bob");
 }
@@ -137,13 +161,22 @@ async fn offer_answer_and_candidates_are_relayed_unchanged() {
 async fn unknown_target_gets_error_and_socket_stays_open() {
     let reg = start();
     let mut alice = joined(&reg, "alice").await;
-    alice.send("offer", Some("nobody"), json!({"sdp": "v=0"})).await.expect("send");
+    alice
+        .send("offer", Some("nobody"), json!({"sdp": "v=0"}))
+        .await
+        .expect("send");
     assert_eq!(alice.expect_error().await.expect("error"), "unknown_target");
-    alice.send("offer", None, json!({"sdp": "v=0"})).await.expect("send");
+    alice
+        .send("offer", None, json!({"sdp": "v=0"}))
+        .await
+        .expect("send");
     assert_eq!(alice.expect_error().await.expect("error"), "unknown_target");
     // Still served.
     let _bob = joined(&reg, "bob").await;
-    assert_eq!(alice.expect("peer_joined").await.expect("joined")["payload"]["peer_id"], "bob");
+    assert_eq!(
+        alice.expect("peer_joined").await.expect("joined")["payload"]["peer_id"],
+        "bob"
+    );
 }
 
 #[tokio::test]
@@ -152,13 +185,22 @@ async fn sender_mismatch_is_refused_with_error() {
     let mut alice = joined(&reg, "alice").await;
     let mut bob = joined(&reg, "bob").await;
     alice
-        .send_text(json!({"type": "offer", "peer_id": "carol", "target_id": "bob",
-            "payload": {"sdp": "v=0"}}).to_string())
+        .send_text(
+            json!({"type": "offer", "peer_id": "carol", "target_id": "bob",
+            "payload": {"sdp": "v=0"}})
+            .to_string(),
+        )
         .await
         .expect("send");
-    assert_eq!(alice.expect_error().await.expect("error"), "sender_mismatch");
+    assert_eq!(
+        alice.expect_error().await.expect("error"),
+        "sender_mismatch"
+    );
     // Nothing reached bob: the next thing he sees is a real offer from alice.
-    alice.send("offer", Some("bob"), json!({"sdp": "real"})).await.expect("send");
+    alice
+        .send("offer", Some("bob"), json!({"sdp": "real"}))
+        .await
+        .expect("send");
     let got = bob.expect("offer").await.expect("offer");
     assert_eq!(got["payload"]["sdp"], "real");
 }
@@ -169,7 +211,10 @@ async fn malformed_json_gets_error_and_socket_stays_open() {
     let mut alice = joined(&reg, "alice").await;
     alice.send_text("{not json").await.expect("send");
     assert_eq!(alice.expect_error().await.expect("error"), "malformed");
-    alice.send_text(json!({"type": "dance", "peer_id": "alice"}).to_string()).await.expect("send");
+    alice
+        .send_text(json!({"type": "dance", "peer_id": "alice"}).to_string())
+        .await
+        .expect("send");
     assert_eq!(alice.expect_error().await.expect("error"), "malformed");
     alice.send_text("[]").await.expect("send");
     assert_eq!(alice.expect_error().await.expect("error"), "malformed");
@@ -183,8 +228,14 @@ async fn oversize_frame_gets_error_and_socket_stays_open() {
     let mut alice = joined(&reg, "alice").await;
     let _bob = joined(&reg, "bob").await;
     let big = "x".repeat(70 * 1024);
-    alice.send("offer", Some("bob"), json!({"sdp": big})).await.expect("send");
-    assert_eq!(alice.expect_error().await.expect("error"), "frame_too_large");
+    alice
+        .send("offer", Some("bob"), json!({"sdp": big}))
+        .await
+        .expect("send");
+    assert_eq!(
+        alice.expect_error().await.expect("error"),
+        "frame_too_large"
+    );
     alice.send("register", None, json!({})).await.expect("send");
     alice.expect("peer_list").await.expect("still served");
 }
@@ -195,7 +246,11 @@ async fn registry_only_types_from_a_peer_are_refused() {
     let mut alice = joined(&reg, "alice").await;
     for kind in ["peer_list", "peer_joined", "peer_left", "error"] {
         alice.send(kind, None, json!({})).await.expect("send");
-        assert_eq!(alice.expect_error().await.expect("error"), "unsupported_type", "{kind}");
+        assert_eq!(
+            alice.expect_error().await.expect("error"),
+            "unsupported_type",
+            "{kind}"
+        );
     }
 }
 
@@ -204,7 +259,10 @@ async fn relay_before_register_is_not_permitted() {
     let reg = start();
     let _bob = joined(&reg, "bob").await;
     let mut alice = connect(&reg, "alice").await;
-    alice.send("offer", Some("bob"), json!({"sdp": "v=0"})).await.expect("send");
+    alice
+        .send("offer", Some("bob"), json!({"sdp": "v=0"}))
+        .await
+        .expect("send");
     assert_eq!(alice.expect_error().await.expect("error"), "not_permitted");
 }
 
@@ -213,19 +271,40 @@ async fn duplicate_peer_id_replaces_old_socket_without_removing_new() {
     let reg = start();
     let mut watcher = joined(&reg, "bob").await;
     let mut first = joined(&reg, "alice").await;
-    watcher.expect("peer_joined").await.expect("first alice joined");
+    watcher
+        .expect("peer_joined")
+        .await
+        .expect("first alice joined");
     let mut second = joined(&reg, "alice").await;
-    assert!(first.closed_within(Duration::from_secs(5)).await, "old socket must be closed");
+    assert!(
+        first.closed_within(Duration::from_secs(5)).await,
+        "old socket must be closed"
+    );
     // The old socket's clean-up must not have removed the newcomer: bob can still reach it.
-    watcher.send("offer", Some("alice"), json!({"sdp": "to-second"})).await.expect("send");
-    let got = second.expect("offer").await.expect("newcomer still registered");
+    watcher
+        .send("offer", Some("alice"), json!({"sdp": "to-second"}))
+        .await
+        .expect("send");
+    let got = second
+        .expect("offer")
+        .await
+        .expect("newcomer still registered");
     assert_eq!(got["payload"]["sdp"], "to-second");
     // And nobody was told alice left: everything bob sees until carol joins is a join.
     let mut carol = connect(&reg, "carol").await;
-    assert_eq!(carol.register("native").await.expect("list"), vec!["alice", "bob"]);
+    assert_eq!(
+        carol.register("native").await.expect("list"),
+        vec!["alice", "bob"]
+    );
     loop {
-        let frame = watcher.next_frame(Duration::from_secs(5)).await.expect("frame");
-        assert_ne!(frame["type"], "peer_left", "replacement must not announce a departure");
+        let frame = watcher
+            .next_frame(Duration::from_secs(5))
+            .await
+            .expect("frame");
+        assert_ne!(
+            frame["type"], "peer_left",
+            "replacement must not announce a departure"
+        );
         if frame["payload"]["peer_id"] == "carol" {
             break;
         }
@@ -240,9 +319,11 @@ async fn binary_frame_gets_error() {
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("{}?token={token}", reg.ws_url()))
         .await
         .expect("connect");
-    ws.send(tokio_tungstenite::tungstenite::Message::Binary(vec![1u8, 2, 3].into()))
-        .await
-        .expect("send");
+    ws.send(tokio_tungstenite::tungstenite::Message::Binary(
+        vec![1u8, 2, 3].into(),
+    ))
+    .await
+    .expect("send");
     use futures_util::StreamExt;
     let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
         .await
@@ -279,8 +360,12 @@ async fn topology_edges_come_only_from_link_reports() {
     assert_eq!(t["nodes"].as_array().map(Vec::len), Some(3));
 
     alice
-        .send("link_report", None, json!({"links": [
-            {"peer_id": "bob", "rtt_ms": 0.4, "candidate_type": "host"}]}))
+        .send(
+            "link_report",
+            None,
+            json!({"links": [
+            {"peer_id": "bob", "rtt_ms": 0.4, "candidate_type": "host"}]}),
+        )
         .await
         .expect("report");
     let t = meshwork_tests::wait::until(Duration::from_secs(5), "edge alice-bob", || {
@@ -304,7 +389,10 @@ async fn topology_edges_come_only_from_link_reports() {
     assert_eq!(alice_node["kind"], "sidecar");
 
     // A malformed report is refused; the previous one stays.
-    alice.send("link_report", None, json!({"links": "bob"})).await.expect("send");
+    alice
+        .send("link_report", None, json!({"links": "bob"}))
+        .await
+        .expect("send");
     assert_eq!(alice.expect_error().await.expect("error"), "malformed");
 
     // A disconnected reporter's links disappear.

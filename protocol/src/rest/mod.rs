@@ -34,6 +34,8 @@ pub struct StatusOk {
 
 impl Default for StatusOk {
     fn default() -> Self {
-        Self { status: "ok".into() }
+        Self {
+            status: "ok".into(),
+        }
     }
 }

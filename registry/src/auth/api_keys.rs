@@ -87,17 +87,28 @@ impl ApiKeys {
         let path = explicit.unwrap_or(Path::new("api_keys.json"));
         let shown = path.display().to_string();
         if path.exists() {
-            let text = std::fs::read_to_string(path)
-                .map_err(|source| ApiKeysError::Read { path: shown.clone(), source })?;
-            let keys = Self::parse(&text)
-                .map_err(|source| ApiKeysError::Malformed { path: shown.clone(), source })?;
+            let text = std::fs::read_to_string(path).map_err(|source| ApiKeysError::Read {
+                path: shown.clone(),
+                source,
+            })?;
+            let keys = Self::parse(&text).map_err(|source| ApiKeysError::Malformed {
+                path: shown.clone(),
+                source,
+            })?;
             return Ok((keys, KeysSource::File(shown)));
         }
         if dev {
-            let key = db.setting_or_insert("dev_api_key", || format!("ak_dev_{}", random_hex(12)))?;
+            let key =
+                db.setting_or_insert("dev_api_key", || format!("ak_dev_{}", random_hex(12)))?;
             let peer_id = PeerId::new(DEV_PEER_ID);
             let mut keys = Self::default();
-            keys.insert(&key, KeyEntry { peer_id: peer_id.clone(), role: Role::Agent });
+            keys.insert(
+                &key,
+                KeyEntry {
+                    peer_id: peer_id.clone(),
+                    role: Role::Agent,
+                },
+            );
             return Ok((keys, KeysSource::DevKey { key, peer_id }));
         }
         if explicit.is_some() {
@@ -148,7 +159,10 @@ mod tests {
         )
         .expect("valid file");
         assert_eq!(keys.len(), 2);
-        assert_eq!(keys.lookup("ak_dev_001").map(|e| e.peer_id.as_str()), Some("agent-001"));
+        assert_eq!(
+            keys.lookup("ak_dev_001").map(|e| e.peer_id.as_str()),
+            Some("agent-001")
+        );
         assert_eq!(keys.lookup("ak_x").map(|e| e.role), Some(Role::Agent));
         assert!(keys.lookup("ak_nope").is_none());
     }

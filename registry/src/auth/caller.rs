@@ -68,7 +68,11 @@ impl Caller {
 }
 
 fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+    parts
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }
 
 /// Resolves a bearer value: the admin token or a JWT.
@@ -82,20 +86,32 @@ pub fn bearer_caller(state: &AppState, token: &str) -> Result<Caller, ApiError> 
         .map_err(|e| ApiError::unauthorized(format!("invalid bearer token: {e}")))?;
     Ok(match claims.role {
         Role::Admin => Caller::Admin,
-        role => Caller::Peer { peer_id: claims.sub, role },
+        role => Caller::Peer {
+            peer_id: claims.sub,
+            role,
+        },
     })
 }
 
 /// Resolves an API key.
 pub fn api_key_caller(state: &AppState, key: &str) -> Result<Caller, ApiError> {
-    let entry = state.api_keys.lookup(key).ok_or_else(|| ApiError::unauthorized("unknown API key"))?;
-    Ok(Caller::Peer { peer_id: entry.peer_id.clone(), role: entry.role })
+    let entry = state
+        .api_keys
+        .lookup(key)
+        .ok_or_else(|| ApiError::unauthorized("unknown API key"))?;
+    Ok(Caller::Peer {
+        peer_id: entry.peer_id.clone(),
+        role: entry.role,
+    })
 }
 
 impl FromRequestParts<Arc<AppState>> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
         if let Some(auth) = header(parts, "authorization") {
             let token = auth
                 .strip_prefix("Bearer ")

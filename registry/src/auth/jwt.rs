@@ -40,8 +40,18 @@ impl JwtKeys {
     }
 
     /// Issues a token for a peer.
-    pub fn issue(&self, peer_id: &PeerId, role: Role, now: u64) -> Result<String, jsonwebtoken::errors::Error> {
-        let claims = Claims { sub: peer_id.clone(), role, iat: now, exp: now + self.ttl_secs };
+    pub fn issue(
+        &self,
+        peer_id: &PeerId,
+        role: Role,
+        now: u64,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
+        let claims = Claims {
+            sub: peer_id.clone(),
+            role,
+            iat: now,
+            exp: now + self.ttl_secs,
+        };
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
     }
 
@@ -62,7 +72,9 @@ mod tests {
     #[test]
     fn issued_token_verifies_with_its_claims() {
         let keys = JwtKeys::new("secret", 300);
-        let token = keys.issue(&PeerId::from("a"), Role::Agent, now()).expect("sign");
+        let token = keys
+            .issue(&PeerId::from("a"), Role::Agent, now())
+            .expect("sign");
         let claims = keys.verify(&token).expect("verify");
         assert_eq!(claims.sub.as_str(), "a");
         assert_eq!(claims.role, Role::Agent);
@@ -71,14 +83,18 @@ mod tests {
 
     #[test]
     fn token_signed_with_another_secret_is_refused() {
-        let token = JwtKeys::new("one", 300).issue(&PeerId::from("a"), Role::Agent, now()).expect("sign");
+        let token = JwtKeys::new("one", 300)
+            .issue(&PeerId::from("a"), Role::Agent, now())
+            .expect("sign");
         assert!(JwtKeys::new("two", 300).verify(&token).is_err());
     }
 
     #[test]
     fn expired_token_is_refused() {
         let keys = JwtKeys::new("secret", 300);
-        let token = keys.issue(&PeerId::from("a"), Role::Agent, now() - 1000).expect("sign");
+        let token = keys
+            .issue(&PeerId::from("a"), Role::Agent, now() - 1000)
+            .expect("sign");
         assert!(keys.verify(&token).is_err());
     }
 }

@@ -19,5 +19,8 @@ pub fn sha256_hex(secret: &str) -> String {
 /// Compares two secrets in time independent of where they differ.
 pub fn constant_time_eq(a: &str, b: &str) -> bool {
     // Hash first so the comparison also hides the length of the expected secret.
-    sha256_hex(a).as_bytes().ct_eq(sha256_hex(b).as_bytes()).into()
+    sha256_hex(a)
+        .as_bytes()
+        .ct_eq(sha256_hex(b).as_bytes())
+        .into()
 }

@@ -57,7 +57,11 @@ impl Db {
     /// One agent.
     pub fn agent(&self, agent_id: &str) -> rusqlite::Result<Option<StoredAgent>> {
         self.lock()
-            .query_row(&format!("{SELECT} WHERE agent_id = ?1"), params![agent_id], row_to_agent)
+            .query_row(
+                &format!("{SELECT} WHERE agent_id = ?1"),
+                params![agent_id],
+                row_to_agent,
+            )
             .optional()
     }
 
@@ -70,7 +74,12 @@ impl Db {
     }
 
     /// Creates or replaces an agent's self-description; registering counts as a heartbeat.
-    pub fn register_agent(&self, info: &AgentInfo, owner: &PeerId, now: f64) -> rusqlite::Result<()> {
+    pub fn register_agent(
+        &self,
+        info: &AgentInfo,
+        owner: &PeerId,
+        now: f64,
+    ) -> rusqlite::Result<()> {
         self.lock().execute(
             "INSERT INTO agents (agent_id, owner_peer_id, info, registered_at, last_heartbeat, health)
              VALUES (?1, ?2, ?3, ?4, ?4, 'active')
@@ -92,9 +101,11 @@ impl Db {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let existing: Option<String> = tx
-            .query_row("SELECT info FROM agents WHERE agent_id = ?1", params![hb.agent_id], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT info FROM agents WHERE agent_id = ?1",
+                params![hb.agent_id],
+                |r| r.get(0),
+            )
             .optional()?;
         let mut info = existing
             .and_then(|json| serde_json::from_str::<AgentInfo>(&json).ok())
@@ -122,14 +133,23 @@ impl Db {
 
     /// Removes an agent; returns whether it existed.
     pub fn delete_agent(&self, agent_id: &str) -> rusqlite::Result<bool> {
-        Ok(self.lock().execute("DELETE FROM agents WHERE agent_id = ?1", params![agent_id])? > 0)
+        Ok(self
+            .lock()
+            .execute("DELETE FROM agents WHERE agent_id = ?1", params![agent_id])?
+            > 0)
     }
 
-    /// Records the health the maintenance loop derived.
-    pub fn set_agent_health(&self, agent_id: &str, health: Health) -> rusqlite::Result<()> {
+    /// Records the health the maintenance loop derived from `last_heartbeat`; a heartbeat that
+    /// landed meanwhile wins (the row no longer matches).
+    pub fn set_agent_health(
+        &self,
+        agent_id: &str,
+        health: Health,
+        last_heartbeat: f64,
+    ) -> rusqlite::Result<()> {
         self.lock().execute(
-            "UPDATE agents SET health = ?2 WHERE agent_id = ?1",
-            params![agent_id, health.as_str()],
+            "UPDATE agents SET health = ?2 WHERE agent_id = ?1 AND last_heartbeat = ?3",
+            params![agent_id, health.as_str(), last_heartbeat],
         )?;
         Ok(())
     }

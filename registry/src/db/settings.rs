@@ -7,7 +7,11 @@ impl Db {
     /// Reads a setting.
     pub fn setting(&self, key: &str) -> rusqlite::Result<Option<String>> {
         self.lock()
-            .query_row("SELECT value FROM settings WHERE key = ?1", params![key], |r| r.get(0))
+            .query_row(
+                "SELECT value FROM settings WHERE key = ?1",
+                params![key],
+                |r| r.get(0),
+            )
             .optional()
     }
 
@@ -19,13 +23,20 @@ impl Db {
     ) -> rusqlite::Result<String> {
         let conn = self.lock();
         let existing: Option<String> = conn
-            .query_row("SELECT value FROM settings WHERE key = ?1", params![key], |r| r.get(0))
+            .query_row(
+                "SELECT value FROM settings WHERE key = ?1",
+                params![key],
+                |r| r.get(0),
+            )
             .optional()?;
         if let Some(value) = existing {
             return Ok(value);
         }
         let value = make();
-        conn.execute("INSERT INTO settings (key, value) VALUES (?1, ?2)", params![key, value])?;
+        conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)",
+            params![key, value],
+        )?;
         Ok(value)
     }
 }

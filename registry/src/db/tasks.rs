@@ -32,7 +32,7 @@ fn row_to_task(row: &Row<'_>) -> rusqlite::Result<Task> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Transition {
     /// Applied; the task as it is now.
-    Applied(Task),
+    Applied(Box<Task>),
     /// No such task.
     NotFound,
     /// The task was in this state, from which the transition is illegal.
@@ -66,7 +66,9 @@ impl Db {
 
     /// One task.
     pub fn task(&self, id: &str) -> rusqlite::Result<Option<Task>> {
-        self.lock().query_row(&format!("{SELECT} WHERE id = ?1"), params![id], row_to_task).optional()
+        self.lock()
+            .query_row(&format!("{SELECT} WHERE id = ?1"), params![id], row_to_task)
+            .optional()
     }
 
     /// Every task, oldest first.
@@ -113,18 +115,30 @@ impl Db {
         if !current.state.can_become(next) {
             return Ok(Transition::Illegal(current.state));
         }
-        let assigned = if next == TaskState::Pending { "" } else { &current.assigned_agent_id };
+        let assigned = if next == TaskState::Pending {
+            ""
+        } else {
+            &current.assigned_agent_id
+        };
         tx.execute(
             "UPDATE tasks SET state = ?2,
                 result = CASE WHEN ?3 = '' THEN result ELSE ?3 END,
                 error = CASE WHEN ?4 = '' THEN error ELSE ?4 END,
                 assigned_agent_id = ?5, updated_at = ?6
              WHERE id = ?1 AND state = ?7",
-            params![id, next.as_str(), result, error, assigned, now, current.state.as_str()],
+            params![
+                id,
+                next.as_str(),
+                result,
+                error,
+                assigned,
+                now,
+                current.state.as_str()
+            ],
         )?;
         let updated = tx.query_row(&format!("{SELECT} WHERE id = ?1"), params![id], row_to_task)?;
         tx.commit()?;
-        Ok(Transition::Applied(updated))
+        Ok(Transition::Applied(Box::new(updated)))
     }
 
     /// Hands the caller every pending task addressed to it, or addressed to nobody with a
@@ -149,7 +163,7 @@ impl Db {
             let for_me = task.target_agent_id == agent_id
                 || (task.target_agent_id.is_empty()
                     && !task.skill.is_empty()
-                    && skills.iter().any(|s| *s == task.skill));
+                    && skills.contains(&task.skill));
             if !for_me {
                 continue;
             }
@@ -165,6 +179,24 @@ impl Db {
         }
         tx.commit()?;
         Ok(assigned)
+    }
+
+    /// Returns the assigned tasks of an agent that went offline to `pending` — unless it
+    /// heartbeated after `silent_since` meanwhile (then it holds them legitimately). The check
+    /// and the update are one statement, so a heartbeat racing the maintenance loop never
+    /// loses the tasks it was just handed.
+    pub fn requeue_if_silent(
+        &self,
+        agent_id: &str,
+        silent_since: f64,
+        now: f64,
+    ) -> rusqlite::Result<usize> {
+        self.lock().execute(
+            "UPDATE tasks SET state = 'pending', assigned_agent_id = '', updated_at = ?3
+             WHERE state = 'assigned' AND assigned_agent_id = ?1
+               AND COALESCE((SELECT last_heartbeat FROM agents WHERE agent_id = ?1), 0) <= ?2",
+            params![agent_id, silent_since, now],
+        )
     }
 
     /// Returns the assigned tasks of an agent that went away to `pending`.

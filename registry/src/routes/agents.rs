@@ -36,7 +36,12 @@ pub async fn list(
     caller.require_any(compat_open(&state))?;
     let now = unix_now();
     let agents = state.db.agents()?;
-    Ok(Json(agents.into_iter().map(|a| to_record(&state, a, now)).collect()))
+    Ok(Json(
+        agents
+            .into_iter()
+            .map(|a| to_record(&state, a, now))
+            .collect(),
+    ))
 }
 
 /// `POST /api/registry/agents`: create or update; only the owner may update.

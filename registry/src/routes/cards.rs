@@ -11,7 +11,10 @@ use meshwork_protocol::rest::card::{AgentCapabilities, AgentCard, AgentSkill};
 use std::sync::Arc;
 
 fn base_url(headers: &HeaderMap) -> String {
-    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
     format!("http://{host}")
 }
 
@@ -56,7 +59,11 @@ pub async fn agent_card(
     Ok(Json(AgentCard {
         name: info.agent_id.clone(),
         description: format!("meshwork agent {} on {}", info.agent_id, info.hostname),
-        url: format!("{}/api/registry/agents/{}", base_url(&headers), info.agent_id),
+        url: format!(
+            "{}/api/registry/agents/{}",
+            base_url(&headers),
+            info.agent_id
+        ),
         version: env!("CARGO_PKG_VERSION").into(),
         capabilities: AgentCapabilities { streaming: true },
         default_input_modes: text_modes(),
@@ -65,7 +72,11 @@ pub async fn agent_card(
             .capabilities
             .skills
             .iter()
-            .map(|s| AgentSkill { id: s.clone(), name: s.clone(), description: String::new() })
+            .map(|s| AgentSkill {
+                id: s.clone(),
+                name: s.clone(),
+                description: String::new(),
+            })
             .collect(),
     }))
 }

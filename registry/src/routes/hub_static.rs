@@ -29,7 +29,11 @@ pub async fn serve(State(state): State<Arc<AppState>>, req: Request) -> Response
     if !index.is_file() {
         return (StatusCode::SERVICE_UNAVAILABLE, Html(NOT_BUILT)).into_response();
     }
-    match ServeDir::new(dist).fallback(ServeFile::new(index)).oneshot(req).await {
+    match ServeDir::new(dist)
+        .fallback(ServeFile::new(index))
+        .oneshot(req)
+        .await
+    {
         Ok(response) => response.into_response(),
         Err(e) => ApiError::internal(e).into_response(),
     }

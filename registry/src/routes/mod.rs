@@ -40,19 +40,34 @@ pub fn router(state: Arc<AppState>) -> Router {
     let api = Router::new()
         .route("/api/token", post(token::issue))
         .route("/api/config", get(ice_config::get_config))
-        .route("/api/registry/agents", get(agents::list).post(agents::register))
-        .route("/api/registry/agents/{agent_id}", get(agents::get_one).delete(agents::delete))
-        .route("/api/registry/agents/{agent_id}/card", get(cards::agent_card))
+        .route(
+            "/api/registry/agents",
+            get(agents::list).post(agents::register),
+        )
+        .route(
+            "/api/registry/agents/{agent_id}",
+            get(agents::get_one).delete(agents::delete),
+        )
+        .route(
+            "/api/registry/agents/{agent_id}/card",
+            get(cards::agent_card),
+        )
         .route("/api/registry/route", get(agents::route_by_skill))
         .route("/api/hub/tasks", post(tasks::create))
         .route("/api/hub/tasks/all", get(tasks::list))
-        .route("/api/hub/tasks/{task_id}", get(tasks::get_one).post(tasks::update))
+        .route(
+            "/api/hub/tasks/{task_id}",
+            get(tasks::get_one).post(tasks::update),
+        )
         .route("/api/hub/heartbeat", post(tasks::heartbeat))
         .route("/api/hub/network/topology", get(topology::get_topology))
         .route("/.well-known/agent.json", get(cards::registry_card))
         .route("/metrics", get(metrics::render))
         .route("/ws", get(ws_handler))
-        .route_layer(middleware::from_fn_with_state(state.clone(), crate::metrics::track_http))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::track_http,
+        ))
         .route("/api/{*rest}", any(api_not_found))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes));
     api.fallback(hub_static::serve).with_state(state)

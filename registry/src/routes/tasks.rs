@@ -33,11 +33,15 @@ pub async fn create(
 ) -> Result<Json<CreateTaskResponse>, ApiError> {
     caller.require_any(compat_open(&state))?;
     if req.skill.is_empty() && req.target_agent_id.is_empty() {
-        return Err(ApiError::bad_request("a task needs a skill or a target_agent_id"));
+        return Err(ApiError::bad_request(
+            "a task needs a skill or a target_agent_id",
+        ));
     }
     let ttl = req.ttl.unwrap_or(300);
     if ttl == 0 || ttl > MAX_TTL_SECS {
-        return Err(ApiError::bad_request(format!("ttl must be 1..={MAX_TTL_SECS} seconds")));
+        return Err(ApiError::bad_request(format!(
+            "ttl must be 1..={MAX_TTL_SECS} seconds"
+        )));
     }
     let now = unix_now();
     let task = Task {
@@ -46,7 +50,11 @@ pub async fn create(
         target_agent_id: req.target_agent_id,
         source_agent_id: req.source_agent_id,
         assigned_agent_id: String::new(),
-        payload: if req.payload.is_null() { serde_json::json!({}) } else { req.payload },
+        payload: if req.payload.is_null() {
+            serde_json::json!({})
+        } else {
+            req.payload
+        },
         state: TaskState::Pending,
         result: String::new(),
         error: String::new(),
@@ -96,7 +104,9 @@ pub async fn update(
         .task(&task_id)?
         .ok_or_else(|| ApiError::not_found(format!("task {task_id:?} not found")))?;
     if update.state == TaskState::Assigned {
-        return Err(ApiError::conflict("tasks are assigned by heartbeats, not by updates"));
+        return Err(ApiError::conflict(
+            "tasks are assigned by heartbeats, not by updates",
+        ));
     }
     if caller != Caller::Admin {
         let owner = match state.db.agent(&task.assigned_agent_id)? {
@@ -109,7 +119,13 @@ pub async fn update(
             )));
         }
     }
-    match state.db.transition_task(&task_id, update.state, &update.result, &update.error, unix_now())? {
+    match state.db.transition_task(
+        &task_id,
+        update.state,
+        &update.result,
+        &update.error,
+        unix_now(),
+    )? {
         Transition::Applied(task) => {
             tracing::info!(task_id = %task.id, state = task.state.as_str(), "task updated");
             Ok(Json(StatusOk::default()))
@@ -136,9 +152,14 @@ pub async fn heartbeat(
     let owner = owner_for(&state, &caller, &hb.agent_id)?;
     let now = unix_now();
     let info = state.db.heartbeat_agent(&hb, &owner, now)?;
-    let pending_tasks = state.db.assign_pending(&hb.agent_id, &info.capabilities.skills, now)?;
+    let pending_tasks = state
+        .db
+        .assign_pending(&hb.agent_id, &info.capabilities.skills, now)?;
     if !pending_tasks.is_empty() {
         tracing::info!(agent_id = %hb.agent_id, n = pending_tasks.len(), "tasks assigned");
     }
-    Ok(Json(HeartbeatResponse { status: "ok".into(), pending_tasks }))
+    Ok(Json(HeartbeatResponse {
+        status: "ok".into(),
+        pending_tasks,
+    }))
 }

@@ -1,11 +1,6 @@
 //! `POST /api/token`: exchange an API key (or, later, a device token) for a JWT.
 
-use crate::{
-    auth::Caller,
-    clock::unix_now,
-    error::{ApiError},
-    state::AppState,
-};
+use crate::{auth::Caller, clock::unix_now, error::ApiError, state::AppState};
 use axum::{extract::State, Json};
 use meshwork_protocol::rest::TokenResponse;
 use std::sync::Arc;
@@ -18,9 +13,18 @@ pub async fn issue(
     let (peer_id, role) = match caller {
         Caller::Peer { peer_id, role } => (peer_id, role),
         Caller::Admin | Caller::Anonymous => {
-            return Err(ApiError::unauthorized("X-API-Key or X-Device-Token required"))
+            return Err(ApiError::unauthorized(
+                "X-API-Key or X-Device-Token required",
+            ))
         }
     };
-    let token = state.jwt.issue(&peer_id, role, unix_now() as u64).map_err(ApiError::internal)?;
-    Ok(Json(TokenResponse { token, peer_id, role }))
+    let token = state
+        .jwt
+        .issue(&peer_id, role, unix_now() as u64)
+        .map_err(ApiError::internal)?;
+    Ok(Json(TokenResponse {
+        token,
+        peer_id,
+        role,
+    }))
 }

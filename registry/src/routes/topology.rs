@@ -91,5 +91,8 @@ pub async fn get_topology(
             edge.candidate_type = edge.candidate_type.or(info.candidate_type);
         }
     }
-    Ok(Json(Topology { nodes, mesh_edges: edges.into_values().collect() }))
+    Ok(Json(Topology {
+        nodes,
+        mesh_edges: edges.into_values().collect(),
+    }))
 }

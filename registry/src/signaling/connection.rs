@@ -30,7 +30,11 @@ pub struct TokenQuery {
 
 fn token_from_protocols(headers: &HeaderMap) -> Option<String> {
     let value = headers.get("sec-websocket-protocol")?.to_str().ok()?;
-    value.split(',').map(str::trim).find(|p| !p.is_empty() && *p != SUBPROTOCOL).map(str::to_owned)
+    value
+        .split(',')
+        .map(str::trim)
+        .find(|p| !p.is_empty() && *p != SUBPROTOCOL)
+        .map(str::to_owned)
 }
 
 /// `GET /ws`: checks the JWT, then upgrades.
@@ -40,7 +44,10 @@ pub async fn ws_handler(
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    let Some(token) = query.token.filter(|t| !t.is_empty()).or_else(|| token_from_protocols(&headers))
+    let Some(token) = query
+        .token
+        .filter(|t| !t.is_empty())
+        .or_else(|| token_from_protocols(&headers))
     else {
         return ApiError::unauthorized("token required: ?token=<JWT> or Sec-WebSocket-Protocol")
             .into_response();
@@ -55,9 +62,17 @@ pub async fn ws_handler(
     };
     // Frames up to this size are read and answered with `error` when over the configured
     // limit; anything larger closes the socket (it would cost memory to even read it).
-    let hard_cap = state.config.max_frame_bytes.saturating_mul(4).max(1024 * 1024);
+    let hard_cap = state
+        .config
+        .max_frame_bytes
+        .saturating_mul(4)
+        .max(1024 * 1024);
     upgrade
         .protocols([SUBPROTOCOL])
+        // tungstenite's default 128 KiB read and write buffers per socket would dominate the
+        // memory of an idle peer; signaling frames are small.
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(16 * 1024)
         .max_message_size(hard_cap)
         .max_frame_size(hard_cap)
         .on_upgrade(move |socket| run(state, claims.sub, socket))
@@ -77,7 +92,20 @@ async fn run(state: Arc<AppState>, peer_id: PeerId, socket: WebSocket) {
             tokio::select! {
                 frame = rx.recv() => match frame {
                     Some(frame) => {
-                        if sink.send(Message::Text(frame.into())).await.is_err() {
+                        // Queue everything already waiting, then write it with one flush.
+                        let mut batch = vec![frame];
+                        while batch.len() < 64 {
+                            match rx.try_recv() {
+                                Ok(next) => batch.push(next),
+                                Err(_) => break,
+                            }
+                        }
+                        for frame in batch {
+                            if sink.feed(Message::Text(frame.into())).await.is_err() {
+                                return;
+                            }
+                        }
+                        if sink.flush().await.is_err() {
                             return;
                         }
                     }
@@ -93,7 +121,11 @@ async fn run(state: Arc<AppState>, peer_id: PeerId, socket: WebSocket) {
     let reader_state = state.clone();
     let reader_peer = peer_id.clone();
     let mut reader = tokio::spawn(async move {
-        let origin = Origin { peer_id: &reader_peer, conn_id, tx: &tx };
+        let origin = Origin {
+            peer_id: &reader_peer,
+            conn_id,
+            tx: &tx,
+        };
         while let Some(Ok(message)) = stream.next().await {
             match message {
                 Message::Text(text) => handle_text(&reader_state, &origin, text.as_str()),

@@ -21,8 +21,14 @@ pub struct Origin<'a> {
 
 /// Builds an `error` frame.
 pub fn error_frame(code: SignalErrorCode, message: impl Into<String>) -> String {
-    SignalMessage::from_registry(SignalType::Error, &ErrorPayload { code, message: message.into() })
-        .to_json()
+    SignalMessage::from_registry(
+        SignalType::Error,
+        &ErrorPayload {
+            code,
+            message: message.into(),
+        },
+    )
+    .to_json()
 }
 
 fn refuse(state: &AppState, origin: &Origin<'_>, code: SignalErrorCode, message: String) {
@@ -35,13 +41,21 @@ fn refuse(state: &AppState, origin: &Origin<'_>, code: SignalErrorCode, message:
 pub fn handle_text(state: &AppState, origin: &Origin<'_>, text: &str) {
     let limit = state.config.max_frame_bytes;
     if text.len() > limit {
-        let message = format!("frame of {} bytes exceeds the {limit}-byte limit", text.len());
+        let message = format!(
+            "frame of {} bytes exceeds the {limit}-byte limit",
+            text.len()
+        );
         return refuse(state, origin, SignalErrorCode::FrameTooLarge, message);
     }
     let msg = match SignalMessage::parse(text) {
         Ok(msg) => msg,
         Err(e) => {
-            return refuse(state, origin, SignalErrorCode::Malformed, format!("malformed frame: {e}"))
+            return refuse(
+                state,
+                origin,
+                SignalErrorCode::Malformed,
+                format!("malformed frame: {e}"),
+            )
         }
     };
     if &msg.peer_id != origin.peer_id {
@@ -59,7 +73,10 @@ pub fn handle_text(state: &AppState, origin: &Origin<'_>, text: &str) {
             relay(state, origin, &msg, text)
         }
         SignalType::LinkReport => link_report(state, origin, &msg),
-        SignalType::PeerList | SignalType::PeerJoined | SignalType::PeerLeft | SignalType::Error => {
+        SignalType::PeerList
+        | SignalType::PeerJoined
+        | SignalType::PeerLeft
+        | SignalType::Error => {
             let message = format!("only the registry sends {}", msg.kind.as_str());
             refuse(state, origin, SignalErrorCode::UnsupportedType, message)
         }
@@ -103,7 +120,10 @@ fn relay(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage, text: &str)
             refuse(state, origin, SignalErrorCode::UnknownTarget, message)
         }
         Err(RelayError::Congested) => {
-            let message = format!("target {:?} is not keeping up; frame dropped", target.as_str());
+            let message = format!(
+                "target {:?} is not keeping up; frame dropped",
+                target.as_str()
+            );
             refuse(state, origin, SignalErrorCode::RateLimited, message)
         }
     }
@@ -112,7 +132,9 @@ fn relay(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage, text: &str)
 fn link_report(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage) {
     match msg.payload_as::<LinkReportPayload>() {
         Ok(report) => {
-            state.hub.report_links(origin.peer_id, origin.conn_id, report.links);
+            state
+                .hub
+                .report_links(origin.peer_id, origin.conn_id, report.links);
         }
         Err(e) => {
             let message = format!("invalid link_report payload: {e}");

@@ -69,9 +69,20 @@ impl SignalingHub {
     }
 
     /// Adds a connection, replacing (and closing) any older one with the same peer id.
-    pub fn connect(&self, peer_id: &PeerId, tx: mpsc::Sender<String>, kill: CancellationToken) -> u64 {
+    pub fn connect(
+        &self,
+        peer_id: &PeerId,
+        tx: mpsc::Sender<String>,
+        kill: CancellationToken,
+    ) -> u64 {
         let conn_id = self.next_conn.fetch_add(1, Ordering::Relaxed) + 1;
-        let slot = PeerSlot { conn_id, tx, kill, registered: false, kind: PeerKind::Native };
+        let slot = PeerSlot {
+            conn_id,
+            tx,
+            kill,
+            registered: false,
+            kind: PeerKind::Native,
+        };
         if let Some(old) = self.lock().peers.insert(peer_id.clone(), slot) {
             tracing::info!(peer_id = %peer_id, "second connection replaces the first");
             old.kill.cancel();
@@ -83,16 +94,25 @@ impl SignalingHub {
     /// `None` when the connection has been replaced meanwhile.
     pub fn register(&self, peer_id: &PeerId, conn_id: u64, kind: PeerKind) -> Option<Vec<PeerId>> {
         let mut inner = self.lock();
-        let slot = inner.peers.get_mut(peer_id).filter(|s| s.conn_id == conn_id)?;
+        let slot = inner
+            .peers
+            .get_mut(peer_id)
+            .filter(|s| s.conn_id == conn_id)?;
         slot.registered = true;
         slot.kind = kind;
         let joined = SignalMessage::from_registry(
             SignalType::PeerJoined,
-            &PeerJoinedPayload { peer_id: peer_id.clone() },
+            &PeerJoinedPayload {
+                peer_id: peer_id.clone(),
+            },
         )
         .to_json();
         let mut others = Vec::new();
-        for (id, slot) in inner.peers.iter().filter(|(id, s)| *id != peer_id && s.registered) {
+        for (id, slot) in inner
+            .peers
+            .iter()
+            .filter(|(id, s)| *id != peer_id && s.registered)
+        {
             others.push(id.clone());
             if slot.tx.try_send(joined.clone()).is_err() {
                 tracing::warn!(peer_id = %id, "peer_joined dropped: peer not keeping up");
@@ -105,7 +125,10 @@ impl SignalingHub {
     /// Removes a connection if it is still the current one for its peer id; tells the others.
     pub fn disconnect(&self, peer_id: &PeerId, conn_id: u64) {
         let mut inner = self.lock();
-        let current = inner.peers.get(peer_id).is_some_and(|s| s.conn_id == conn_id);
+        let current = inner
+            .peers
+            .get(peer_id)
+            .is_some_and(|s| s.conn_id == conn_id);
         if !current {
             return;
         }
@@ -129,13 +152,20 @@ impl SignalingHub {
 
     /// Whether this connection is the current, registered one for its peer id.
     pub fn is_registered(&self, peer_id: &PeerId, conn_id: u64) -> bool {
-        self.lock().peers.get(peer_id).is_some_and(|s| s.conn_id == conn_id && s.registered)
+        self.lock()
+            .peers
+            .get(peer_id)
+            .is_some_and(|s| s.conn_id == conn_id && s.registered)
     }
 
     /// Replaces the links a peer reports open.
     pub fn report_links(&self, peer_id: &PeerId, conn_id: u64, links: Vec<LinkInfo>) -> bool {
         let mut inner = self.lock();
-        if !inner.peers.get(peer_id).is_some_and(|s| s.conn_id == conn_id) {
+        if inner
+            .peers
+            .get(peer_id)
+            .is_none_or(|s| s.conn_id != conn_id)
+        {
             return false;
         }
         inner.links.insert(peer_id.clone(), links);
@@ -149,7 +179,10 @@ impl SignalingHub {
             .peers
             .iter()
             .filter(|(_, s)| s.registered)
-            .map(|(id, s)| OnlinePeer { peer_id: id.clone(), kind: s.kind })
+            .map(|(id, s)| OnlinePeer {
+                peer_id: id.clone(),
+                kind: s.kind,
+            })
             .collect();
         peers.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
         peers
@@ -158,7 +191,11 @@ impl SignalingHub {
     /// Every peer's latest link report.
     pub fn links(&self) -> Vec<(PeerId, Vec<LinkInfo>)> {
         let inner = self.lock();
-        let mut links: Vec<_> = inner.links.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut links: Vec<_> = inner
+            .links
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         links.sort_by(|a, b| a.0.cmp(&b.0));
         links
     }
@@ -172,7 +209,10 @@ impl SignalingHub {
 fn broadcast_left(inner: &HubInner, peer_id: &PeerId, reason: LeaveReason) {
     let left = SignalMessage::from_registry(
         SignalType::PeerLeft,
-        &PeerLeftPayload { peer_id: peer_id.clone(), reason },
+        &PeerLeftPayload {
+            peer_id: peer_id.clone(),
+            reason,
+        },
     )
     .to_json();
     for slot in inner.peers.values().filter(|s| s.registered) {

@@ -19,7 +19,11 @@ fn glare_resolves_to_one_connection() {
     let accepts = |x: &Action| matches!(x, Action::AcceptOffer { .. });
     assert_eq!(count(&net, "alice", accepts), 0, "alice's offer stands");
     assert_eq!(count(&net, "bob", accepts), 1, "bob yields and answers");
-    assert_eq!(count(&net, "bob", close_of(&a)), 1, "bob closed its own half-made connection");
+    assert_eq!(
+        count(&net, "bob", close_of(&a)),
+        1,
+        "bob closed its own half-made connection"
+    );
     assert_eq!(count(&net, "alice", connected_to(&b)), 1);
     assert_eq!(count(&net, "bob", connected_to(&a)), 1);
     assert_eq!(count(&net, "alice", disconnected_from(&b)), 0);
@@ -39,8 +43,16 @@ fn glare_never_deadlocks() {
                 net.force_offer(&b, &a);
             }
             net.run_until_meshed(Duration::from_secs(1));
-            assert_eq!(count(&net, "alice", connected_to(&b)), 1, "delay {delay} offset {offset}");
-            assert_eq!(count(&net, "bob", connected_to(&a)), 1, "delay {delay} offset {offset}");
+            assert_eq!(
+                count(&net, "alice", connected_to(&b)),
+                1,
+                "delay {delay} offset {offset}"
+            );
+            assert_eq!(
+                count(&net, "bob", connected_to(&a)),
+                1,
+                "delay {delay} offset {offset}"
+            );
         }
     }
 
@@ -48,7 +60,11 @@ fn glare_never_deadlocks() {
     let mut net = Net::new();
     let names = ["a", "b", "c", "d"];
     let ids = names.map(|n| net.add(n));
-    net.run_until(at(1_000), |n| n.nodes.values().any(|x| x.count(|a| matches!(a, Action::CreateOffer { .. })) > 0));
+    net.run_until(at(1_000), |n| {
+        n.nodes
+            .values()
+            .any(|x| x.count(|a| matches!(a, Action::CreateOffer { .. })) > 0)
+    });
     for x in &ids {
         for y in ids.iter().filter(|y| *y != x) {
             if net.node(x).core.link_state(y).is_none() {

@@ -48,8 +48,13 @@ pub fn candidate(line: &str) -> IceCandidatePayload {
 
 /// The config every simulated node gets, with a seed of its own.
 pub fn config_for(name: &str) -> Config {
-    let seed = name.bytes().fold(17u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
-    Config { rng_seed: seed, ..Config::default() }
+    let seed = name
+        .bytes()
+        .fold(17u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    Config {
+        rng_seed: seed,
+        ..Config::default()
+    }
 }
 
 /// Takes every queued action.
@@ -79,7 +84,13 @@ pub struct FakePc {
 
 impl FakePc {
     fn new(attempt: Attempt) -> Self {
-        Self { attempt, local: None, remote: None, candidates: Vec::new(), open: false }
+        Self {
+            attempt,
+            local: None,
+            remote: None,
+            candidates: Vec::new(),
+            open: false,
+        }
     }
 
     /// Whether `self` and `other` are the two halves of one negotiation.
@@ -111,7 +122,11 @@ impl Node {
 
     /// Times of the logged actions that match.
     pub fn times(&self, pred: impl Fn(&Action) -> bool) -> Vec<Time> {
-        self.log.iter().filter(|(_, a)| pred(a)).map(|(t, _)| *t).collect()
+        self.log
+            .iter()
+            .filter(|(_, a)| pred(a))
+            .map(|(t, _)| *t)
+            .collect()
     }
 
     /// How many offer frames this node sent.
@@ -124,9 +139,11 @@ impl Node {
         self.log
             .iter()
             .filter_map(|(_, a)| match a {
-                Action::Deliver { peer, message, rtt_ms } => {
-                    Some((peer.clone(), message.clone(), *rtt_ms))
-                }
+                Action::Deliver {
+                    peer,
+                    message,
+                    rtt_ms,
+                } => Some((peer.clone(), message.clone(), *rtt_ms)),
                 _ => None,
             })
             .collect()
@@ -261,14 +278,24 @@ impl Net {
 
     /// Whether every pair of live peers is linked.
     pub fn is_meshed(&self) -> bool {
-        let ids: Vec<&PeerId> = self.nodes.iter().filter(|(_, n)| n.alive).map(|(i, _)| i).collect();
-        ids.iter().enumerate().all(|(i, a)| ids[i + 1..].iter().all(|b| self.linked(a, b)))
+        let ids: Vec<&PeerId> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.alive)
+            .map(|(i, _)| i)
+            .collect();
+        ids.iter()
+            .enumerate()
+            .all(|(i, a)| ids[i + 1..].iter().all(|b| self.linked(a, b)))
     }
 
     /// Runs until every pair is linked; panics if that takes longer than `limit`.
     pub fn run_until_meshed(&mut self, limit: Duration) {
         let end = self.now + limit;
-        assert!(self.run_until(end, Self::is_meshed), "no full mesh by {end:?}");
+        assert!(
+            self.run_until(end, Self::is_meshed),
+            "no full mesh by {end:?}"
+        );
     }
 
     /// Runs for `d` of virtual time.
@@ -358,7 +385,14 @@ impl Net {
     ) {
         if let Some(timeout) = timeout {
             let request_id = message.request_id.clone();
-            self.inject(from, Event::RequestSent { request_id, peer: to.clone(), timeout });
+            self.inject(
+                from,
+                Event::RequestSent {
+                    request_id,
+                    peer: to.clone(),
+                    timeout,
+                },
+            );
         }
         self.send_data(from, to, message);
     }
@@ -371,7 +405,9 @@ impl Net {
 
     fn deliver(&mut self, to: &PeerId, event: Event) {
         let now = self.now;
-        let Some(node) = self.nodes.get_mut(to).filter(|n| n.alive) else { return };
+        let Some(node) = self.nodes.get_mut(to).filter(|n| n.alive) else {
+            return;
+        };
         match event {
             Event::SignalingConnected => node.signaling_up = true,
             Event::SignalReceived(_) if !node.signaling_up => return,
@@ -402,17 +438,24 @@ impl Net {
                 };
                 self.schedule(self.signal_delay, me, event);
             }
-            Action::SendSignal(frame) => {
-                if self.nodes[me].signaling_up {
-                    self.registry_receive(me, frame);
-                }
+            Action::SendSignal(frame) if self.nodes[me].signaling_up => {
+                self.registry_receive(me, frame)
             }
             Action::CreateOffer { peer, attempt, .. } => {
                 let sdp = format!("offer {me}->{peer} {attempt}");
                 let pc = self.new_pc(me, &peer, attempt);
                 pc.local = Some(sdp.clone());
                 let sdp_type = SdpType::Offer;
-                self.schedule(1, me, Event::LocalDescription { peer: peer.clone(), attempt, sdp_type, sdp });
+                self.schedule(
+                    1,
+                    me,
+                    Event::LocalDescription {
+                        peer: peer.clone(),
+                        attempt,
+                        sdp_type,
+                        sdp,
+                    },
+                );
                 self.gather(me, &peer, attempt, 2);
             }
             Action::AcceptOffer { peer, attempt, sdp } => {
@@ -420,9 +463,21 @@ impl Net {
                 let pc = self.new_pc(me, &peer, attempt);
                 pc.remote = Some(sdp);
                 pc.local = Some(answer.clone());
-                self.schedule(1, me, Event::RemoteDescriptionApplied { peer: peer.clone(), attempt });
+                self.schedule(
+                    1,
+                    me,
+                    Event::RemoteDescriptionApplied {
+                        peer: peer.clone(),
+                        attempt,
+                    },
+                );
                 let sdp_type = SdpType::Answer;
-                let event = Event::LocalDescription { peer: peer.clone(), attempt, sdp_type, sdp: answer };
+                let event = Event::LocalDescription {
+                    peer: peer.clone(),
+                    attempt,
+                    sdp_type,
+                    sdp: answer,
+                };
                 self.schedule(2, me, event);
                 self.gather(me, &peer, attempt, 3);
             }
@@ -430,18 +485,30 @@ impl Net {
                 self.pc(me, &peer, attempt).remote = Some(sdp);
                 self.schedule(1, me, Event::RemoteDescriptionApplied { peer, attempt });
             }
-            Action::AddIceCandidate { peer, attempt, candidate } => {
+            Action::AddIceCandidate {
+                peer,
+                attempt,
+                candidate,
+            } => {
                 let pc = self.pc(me, &peer, attempt);
-                assert!(pc.remote.is_some(), "{me}: candidate added before the remote description");
+                assert!(
+                    pc.remote.is_some(),
+                    "{me}: candidate added before the remote description"
+                );
                 pc.candidates.push(candidate.candidate);
                 self.try_open(me, &peer);
             }
             Action::ClosePeer { peer, attempt } => {
                 let pc = self.pc(me, &peer, attempt).clone();
-                self.nodes.get_mut(me).map(|n| n.pcs.remove(&peer));
+                if let Some(node) = self.nodes.get_mut(me) {
+                    node.pcs.remove(&peer);
+                }
                 let other = self.nodes.get(&peer).and_then(|n| n.pcs.get(me)).cloned();
                 if let Some(other) = other.filter(|o| pc.open && o.open && o.pairs_with(&pc)) {
-                    let event = Event::ChannelClosed { peer: me.clone(), attempt: other.attempt };
+                    let event = Event::ChannelClosed {
+                        peer: me.clone(),
+                        attempt: other.attempt,
+                    };
                     self.schedule(DATA_DELAY, &peer, event);
                 }
             }
@@ -452,13 +519,17 @@ impl Net {
 
     fn new_pc(&mut self, me: &PeerId, peer: &PeerId, attempt: Attempt) -> &mut FakePc {
         let node = self.nodes.get_mut(me).expect("known peer");
-        assert!(!node.pcs.contains_key(peer), "{me}: second connection to {peer} without a close");
+        assert!(
+            !node.pcs.contains_key(peer),
+            "{me}: second connection to {peer} without a close"
+        );
         node.pcs.entry(peer.clone()).or_insert(FakePc::new(attempt))
     }
 
     fn pc(&mut self, me: &PeerId, peer: &PeerId, attempt: Attempt) -> &mut FakePc {
         let pc = self.nodes.get_mut(me).and_then(|n| n.pcs.get_mut(peer));
-        let pc = pc.unwrap_or_else(|| panic!("{me}: action on a connection to {peer} it never made"));
+        let pc =
+            pc.unwrap_or_else(|| panic!("{me}: action on a connection to {peer} it never made"));
         assert_eq!(pc.attempt, attempt, "{me}: action names a stale attempt");
         pc
     }
@@ -467,7 +538,11 @@ impl Net {
     fn gather(&mut self, me: &PeerId, peer: &PeerId, attempt: Attempt, first_delay: u64) {
         for i in 0..2 {
             let candidate = candidate(&format!("candidate:{me}-{attempt}-{i}"));
-            let event = Event::LocalCandidate { peer: peer.clone(), attempt, candidate };
+            let event = Event::LocalCandidate {
+                peer: peer.clone(),
+                attempt,
+                candidate,
+            };
             self.schedule(first_delay + i, me, event);
         }
     }
@@ -480,7 +555,8 @@ impl Net {
         ) else {
             return;
         };
-        let ready = pa.pairs_with(pb) && !pa.open && !pa.candidates.is_empty() && !pb.candidates.is_empty();
+        let ready =
+            pa.pairs_with(pb) && !pa.open && !pa.candidates.is_empty() && !pb.candidates.is_empty();
         if !ready {
             return;
         }
@@ -490,20 +566,44 @@ impl Net {
                 pc.open = true;
             }
         }
-        self.schedule(ICE_DELAY, a, Event::ChannelOpened { peer: b.clone(), attempt: attempt_a });
-        self.schedule(ICE_DELAY, b, Event::ChannelOpened { peer: a.clone(), attempt: attempt_b });
+        self.schedule(
+            ICE_DELAY,
+            a,
+            Event::ChannelOpened {
+                peer: b.clone(),
+                attempt: attempt_a,
+            },
+        );
+        self.schedule(
+            ICE_DELAY,
+            b,
+            Event::ChannelOpened {
+                peer: a.clone(),
+                attempt: attempt_b,
+            },
+        );
     }
 
     fn send_data(&mut self, from: &PeerId, to: &PeerId, message: MeshMessage) {
         let (Some(mine), Some(theirs)) = (
             self.nodes.get(from).and_then(|n| n.pcs.get(to)),
-            self.nodes.get(to).filter(|n| n.alive).and_then(|n| n.pcs.get(from)),
+            self.nodes
+                .get(to)
+                .filter(|n| n.alive)
+                .and_then(|n| n.pcs.get(from)),
         ) else {
             return;
         };
         let up = mine.open && theirs.open && mine.pairs_with(theirs);
         if up && !self.blocked_data.contains(&(from.clone(), to.clone())) {
-            self.schedule(DATA_DELAY, to, Event::MessageReceived { peer: from.clone(), message });
+            self.schedule(
+                DATA_DELAY,
+                to,
+                Event::MessageReceived {
+                    peer: from.clone(),
+                    message,
+                },
+            );
         }
     }
 
@@ -511,17 +611,28 @@ impl Net {
     fn registry_receive(&mut self, from: &PeerId, frame: SignalMessage) {
         match frame.kind {
             SignalType::Register => {
-                let others: Vec<PeerId> = self.online.iter().filter(|p| *p != from).cloned().collect();
-                self.registry_send(from, SignalType::PeerList, &PeerListPayload { peers: others.clone() });
+                let others: Vec<PeerId> =
+                    self.online.iter().filter(|p| *p != from).cloned().collect();
+                self.registry_send(
+                    from,
+                    SignalType::PeerList,
+                    &PeerListPayload {
+                        peers: others.clone(),
+                    },
+                );
                 if self.online.insert(from.clone()) {
-                    let joined = PeerJoinedPayload { peer_id: from.clone() };
+                    let joined = PeerJoinedPayload {
+                        peer_id: from.clone(),
+                    };
                     for other in others {
                         self.registry_send(&other, SignalType::PeerJoined, &joined);
                     }
                 }
             }
             SignalType::Offer | SignalType::Answer | SignalType::IceCandidate => {
-                let Some(to) = frame.target_id.clone() else { return };
+                let Some(to) = frame.target_id.clone() else {
+                    return;
+                };
                 if self.blocked_relay.contains(&(from.clone(), to.clone())) {
                     return;
                 }
@@ -552,7 +663,10 @@ impl Net {
 
     fn unregister(&mut self, peer: &PeerId, reason: LeaveReason) {
         if self.online.remove(peer) {
-            let left = PeerLeftPayload { peer_id: peer.clone(), reason };
+            let left = PeerLeftPayload {
+                peer_id: peer.clone(),
+                reason,
+            };
             for other in self.online.clone() {
                 self.registry_send(&other, SignalType::PeerLeft, &left);
             }

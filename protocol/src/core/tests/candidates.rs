@@ -1,0 +1,193 @@
+//! Remote ICE candidates wait for the remote description, in order, within bounds.
+
+use super::harness::*;
+use crate::{
+    core::{Action, Attempt, Event, MeshCore, SdpType},
+    signaling::{PeerListPayload, SdpPayload, SignalType},
+};
+
+fn added(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::AddIceCandidate { candidate, .. } => Some(candidate.candidate.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn core(name: &str) -> MeshCore {
+    let mut core = MeshCore::new(id(name), config_for(name));
+    core.handle(Event::SignalingConnected, at(0));
+    drain(&mut core);
+    core
+}
+
+/// Bob receives an offer from alice and returns the attempt of his answering connection.
+fn accept_offer(bob: &mut MeshCore, now: u64) -> Attempt {
+    let offer = SdpPayload {
+        sdp: "offer".into(),
+    };
+    bob.handle(relayed(SignalType::Offer, "alice", "bob", &offer), at(now));
+    match &drain(bob)[..] {
+        [Action::AcceptOffer { attempt, sdp, .. }] if sdp == "offer" => *attempt,
+        other => panic!("expected one AcceptOffer, got {other:?}"),
+    }
+}
+
+#[test]
+fn ice_candidates_before_offer_are_buffered() {
+    let mut bob = core("bob");
+    for i in 0..3 {
+        bob.handle(
+            relayed(
+                SignalType::IceCandidate,
+                "alice",
+                "bob",
+                &candidate(&format!("c{i}")),
+            ),
+            at(1),
+        );
+    }
+    assert_eq!(drain(&mut bob), [], "nothing to add them to yet");
+    let attempt = accept_offer(&mut bob, 2);
+    bob.handle(
+        relayed(SignalType::IceCandidate, "alice", "bob", &candidate("c3")),
+        at(3),
+    );
+    assert_eq!(drain(&mut bob), [], "the offer is not applied yet");
+
+    bob.handle(
+        Event::RemoteDescriptionApplied {
+            peer: id("alice"),
+            attempt,
+        },
+        at(4),
+    );
+    assert_eq!(added(&drain(&mut bob)), ["c0", "c1", "c2", "c3"]);
+    bob.handle(
+        relayed(SignalType::IceCandidate, "alice", "bob", &candidate("c4")),
+        at(5),
+    );
+    assert_eq!(
+        added(&drain(&mut bob)),
+        ["c4"],
+        "later candidates pass straight through"
+    );
+}
+
+#[test]
+fn ice_candidates_before_answer_are_buffered() {
+    let mut alice = core("alice");
+    let list = PeerListPayload {
+        peers: vec![id("bob")],
+    };
+    alice.handle(from_registry(SignalType::PeerList, &list), at(1));
+    let attempt = match &drain(&mut alice)[..] {
+        [Action::CreateOffer { attempt, .. }] => *attempt,
+        other => panic!("expected one CreateOffer, got {other:?}"),
+    };
+    let sdp_type = SdpType::Offer;
+    alice.handle(
+        Event::LocalDescription {
+            peer: id("bob"),
+            attempt,
+            sdp_type,
+            sdp: "o".into(),
+        },
+        at(2),
+    );
+    assert!(
+        matches!(&drain(&mut alice)[..], [Action::SendSignal(f)] if f.kind == SignalType::Offer)
+    );
+
+    for i in 0..2 {
+        alice.handle(
+            relayed(
+                SignalType::IceCandidate,
+                "bob",
+                "alice",
+                &candidate(&format!("c{i}")),
+            ),
+            at(3),
+        );
+    }
+    assert_eq!(drain(&mut alice), []);
+    alice.handle(
+        relayed(
+            SignalType::Answer,
+            "bob",
+            "alice",
+            &SdpPayload { sdp: "a".into() },
+        ),
+        at(4),
+    );
+    assert!(matches!(&drain(&mut alice)[..], [Action::ApplyAnswer { sdp, .. }] if sdp == "a"));
+    alice.handle(
+        relayed(SignalType::IceCandidate, "bob", "alice", &candidate("c2")),
+        at(5),
+    );
+    assert_eq!(drain(&mut alice), [], "the answer is not applied yet");
+
+    alice.handle(
+        Event::RemoteDescriptionApplied {
+            peer: id("bob"),
+            attempt,
+        },
+        at(6),
+    );
+    assert_eq!(added(&drain(&mut alice)), ["c0", "c1", "c2"]);
+}
+
+#[test]
+fn buffered_candidates_are_bounded() {
+    let mut bob = core("bob");
+    for i in 0..100 {
+        bob.handle(
+            relayed(
+                SignalType::IceCandidate,
+                "alice",
+                "bob",
+                &candidate(&format!("c{i}")),
+            ),
+            at(1),
+        );
+    }
+    let attempt = accept_offer(&mut bob, 2);
+    bob.handle(
+        Event::RemoteDescriptionApplied {
+            peer: id("alice"),
+            attempt,
+        },
+        at(3),
+    );
+    let added = added(&drain(&mut bob));
+    assert_eq!(added.len(), 64);
+    assert_eq!(
+        added.first().map(String::as_str),
+        Some("c0"),
+        "the earliest candidates are kept"
+    );
+}
+
+#[test]
+fn candidates_without_an_offer_are_dropped_after_handshake_timeout() {
+    let mut bob = core("bob");
+    bob.handle(
+        relayed(SignalType::IceCandidate, "alice", "bob", &candidate("c0")),
+        at(1_000),
+    );
+    assert_eq!(bob.next_timeout(), Some(at(11_000)));
+    bob.handle_timeout(at(11_000));
+    assert_eq!(bob.next_timeout(), None, "nothing left to wait for");
+
+    let attempt = accept_offer(&mut bob, 11_001);
+    bob.handle(
+        Event::RemoteDescriptionApplied {
+            peer: id("alice"),
+            attempt,
+        },
+        at(11_002),
+    );
+    assert_eq!(added(&drain(&mut bob)), Vec::<String>::new());
+}

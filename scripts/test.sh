@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints on native and wasm32, unit tests, and the
+# end-to-end suites against real processes on loopback. Installs what it needs first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install.sh test
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "clippy (native)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "clippy (wasm32: the crates the browser compiles)"
+cargo clippy -p meshwork-protocol -p meshwork-wasm-peer --target wasm32-unknown-unknown --locked -- -D warnings
+
+step "build binaries (the end-to-end suites run them)"
+cargo build --workspace --bins --locked
+
+step "cargo test"
+cargo test --workspace --locked
