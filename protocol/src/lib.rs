@@ -9,6 +9,7 @@
 //! - [`ids`]: `PeerId`, the identity every contract speaks of.
 //! - [`signaling`]: WebSocket signaling frames (PROTOCOL.md §1).
 //! - [`mesh_message`]: the JSON carried on the `mesh` DataChannel (§2).
+//! - [`framing`]: large DataChannel messages as binary chunks, small ones as plain text.
 //! - [`ipc`]: sidecar ⇄ local agent JSON lines (§3).
 //! - [`rest`]: the registry's REST bodies (§4–5).
 //! - [`core`]: the mesh state machine: who offers, candidate buffering, link failure and
@@ -17,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod core;
+pub mod framing;
 pub mod ids;
 pub mod ipc;
 pub mod mesh_message;
