@@ -1,11 +1,131 @@
-//! `meshwork-sidecar` — NOT IMPLEMENTED YET.
+//! `meshwork-sidecar`: the native mesh peer. It joins the mesh through the registry, keeps a
+//! `mesh` DataChannel to every permitted peer, and bridges one local agent (chatixia's IPC:
+//! JSON lines over a Unix socket, or stdin/stdout with `--stdio`).
 //!
-//! This crate is a placeholder created by the foundation issue so the workspace has its final
-//! layout. The native sidecar (webrtc-rs shell around `meshwork_protocol::core`, chatixia IPC
-//! over a Unix socket) is built by the "Native sidecar" issue. Until then the binary only says
-//! so and exits with an error, so nobody mistakes it for a working peer.
+//! # Layout
+//! - `config`: environment and flags (PROTOCOL.md §3).
+//! - `credentials`: JWT and ICE servers from the registry.
+//! - `signaling`: the registry WebSocket, one task per connection attempt.
+//! - `rtc`: the webrtc-rs shell (one task per link attempt).
+//! - `ipc`: the agent's socket.
+//! - `driver`: the loop that feeds the shared mesh core and performs its actions.
+//! - `client_cmds`: `send` and `listen`, for a person without an agent.
+//!
+//! All mesh decisions live in `meshwork_protocol::core`; this crate must not make any.
+#![forbid(unsafe_code)]
 
-fn main() -> std::process::ExitCode {
-    eprintln!("meshwork-sidecar is not implemented yet (see the native sidecar issue)");
-    std::process::ExitCode::from(2)
+mod client_cmds;
+mod config;
+mod credentials;
+mod driver;
+mod ipc;
+mod rtc;
+mod signaling;
+
+use clap::Parser;
+use config::{Cli, Command, SidecarConfig};
+use std::{io::IsTerminal, process::ExitCode, time::Duration};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,webrtc=warn,rtc=warn")),
+        )
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Some(Command::Send {
+                peer,
+                message,
+                wait,
+            }) => client_cmds::send(&cli.sidecar.ipc_socket, &peer, &message, wait).await,
+            Some(Command::Listen) => client_cmds::listen(&cli.sidecar.ipc_socket).await,
+            None => run_sidecar(cli.sidecar).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("meshwork-sidecar: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_sidecar(config: SidecarConfig) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    spawn_signal_handler(shutdown.clone());
+
+    let (ipc_tx, ipc_rx) = mpsc::channel(1024);
+    let _socket_guard = if config.stdio {
+        ipc::spawn_client(0, tokio::io::stdin(), tokio::io::stdout(), ipc_tx);
+        None
+    } else {
+        let (listener, guard) = ipc::bind(&config.ipc_socket).await?;
+        tracing::info!(socket = %config.ipc_socket.display(), "IPC socket ready");
+        tokio::spawn(ipc::accept_loop(listener, ipc_tx));
+        Some(guard)
+    };
+
+    // Our peer id is the token's subject: ask until the registry answers.
+    let mut delay = Duration::from_millis(250);
+    let me = loop {
+        match credentials::fetch_token(&config).await {
+            Ok(token) => break token.peer_id,
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?delay, "cannot get a token yet");
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = shutdown.cancelled() => return Ok(()),
+                }
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+        }
+    };
+    tracing::info!(peer_id = %me, "joining the mesh");
+
+    let (signaling_tx, signaling_rx) = mpsc::channel(1024);
+    let (rtc_tx, rtc_rx) = mpsc::unbounded_channel();
+    let driver = driver::Driver::new(config, me, signaling_tx, rtc_tx);
+    let inputs = driver::Inputs {
+        signaling: signaling_rx,
+        rtc: rtc_rx,
+        ipc: ipc_rx,
+    };
+    driver.run(inputs, shutdown).await;
+    Ok(())
+}
+
+fn spawn_signal_handler(shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    shutdown.cancel();
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+        shutdown.cancel();
+    });
 }

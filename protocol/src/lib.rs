@@ -12,6 +12,7 @@
 //! - [`framing`]: large DataChannel messages as binary chunks, small ones as plain text.
 //! - [`ipc`]: sidecar ⇄ local agent JSON lines (§3).
 //! - [`rest`]: the registry's REST bodies (§4–5).
+//! - [`turn`]: TURN REST credentials.
 //! - [`core`]: the mesh state machine: who offers, candidate buffering, link failure and
 //!   re-offer, signaling reconnect backoff, request correlation.
 #![forbid(unsafe_code)]
@@ -24,6 +25,7 @@ pub mod ipc;
 pub mod mesh_message;
 pub mod rest;
 pub mod signaling;
+pub mod turn;
 
 pub use ids::PeerId;
 pub use ipc::{IpcCommand, IpcEvent};

@@ -31,7 +31,7 @@ pub struct Config {
     #[arg(long, env = "MESHWORK_DATA_DIR", default_value = "meshwork-data")]
     pub data_dir: PathBuf,
     /// Development mode: a missing API keys file yields a generated dev key.
-    #[arg(long, env = "MESHWORK_DEV")]
+    #[arg(long, env = "MESHWORK_DEV", value_parser = clap::builder::BoolishValueParser::new())]
     pub dev: bool,
     /// Compatibility mode (`chatixia` opens the routes chatixia agents call unauthenticated).
     #[arg(long, env = "MESHWORK_COMPAT", value_enum, default_value = "none")]

@@ -1,0 +1,75 @@
+//! `meshwork-sidecar send` and `listen`: a person's way to use a running sidecar without
+//! writing an agent. Both are ordinary IPC clients of its socket.
+
+use meshwork_protocol::{
+    ipc::{IpcCommand, IpcEvent},
+    mesh_message::{MeshMessage, MeshMessageType},
+    PeerId,
+};
+use serde_json::json;
+use std::{path::Path, time::Duration};
+use tokio::{
+    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
+    net::UnixStream,
+};
+
+/// Prints every event line until the sidecar closes the socket.
+pub async fn listen(socket: &Path) -> anyhow::Result<()> {
+    let stream = UnixStream::connect(socket)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", socket.display()))?;
+    let mut lines = BufReader::new(stream).lines();
+    while let Some(line) = lines.next_line().await? {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// Sends one message; waits up to `wait` seconds for a reply carrying its request_id.
+pub async fn send(socket: &Path, peer: &str, text: &str, wait: f64) -> anyhow::Result<()> {
+    let mut message = match serde_json::from_str::<MeshMessage>(text) {
+        Ok(m) => m,
+        Err(_) => MeshMessage::new(MeshMessageType::AgentPrompt, "", json!({ "message": text })),
+    };
+    if message.request_id.is_empty() {
+        message.request_id = format!("{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
+    }
+    let command = if peer == "*" {
+        IpcCommand::Broadcast {
+            message: message.clone(),
+        }
+    } else {
+        IpcCommand::Send {
+            target_peer: PeerId::new(peer),
+            message: message.clone(),
+        }
+    };
+    let stream = UnixStream::connect(socket)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", socket.display()))?;
+    let (read, mut write) = stream.into_split();
+    let mut line = serde_json::to_string(&command)?;
+    line.push('\n');
+    write.write_all(line.as_bytes()).await?;
+    if wait <= 0.0 {
+        return Ok(());
+    }
+    let mut lines = BufReader::new(read).lines();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(wait);
+    loop {
+        let next = tokio::time::timeout_at(deadline, lines.next_line()).await;
+        let Ok(Ok(Some(line))) = next else {
+            anyhow::bail!("no reply within {wait} s");
+        };
+        match serde_json::from_str::<IpcEvent>(&line) {
+            Ok(IpcEvent::Message { message: reply, .. })
+                if reply.request_id == message.request_id =>
+            {
+                println!("{line}");
+                return Ok(());
+            }
+            Ok(IpcEvent::Error { message }) => anyhow::bail!("sidecar: {message}"),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! Configuration: PROTOCOL.md §3's environment (a chatixia agent spawns the sidecar with no
+//! arguments), with a clap flag for every setting.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::{net::IpAddr, path::PathBuf};
+
+/// Which ICE candidates may be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IcePolicy {
+    /// Any candidate.
+    All,
+    /// Only TURN relay candidates.
+    Relay,
+}
+
+/// `meshwork-sidecar`: a native mesh peer for one local agent.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "meshwork-sidecar", version, about)]
+pub struct Cli {
+    /// What to run; without a subcommand the sidecar itself runs.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Sidecar settings.
+    #[command(flatten)]
+    pub sidecar: SidecarConfig,
+}
+
+/// Helper commands for a person without an agent.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Send one message through a running sidecar's IPC socket and print the reply, if any.
+    Send {
+        /// Peer to send to (`*` broadcasts).
+        peer: String,
+        /// Text to send as an `agent_prompt`, or a whole MeshMessage as JSON.
+        message: String,
+        /// Seconds to wait for a reply with the same request_id (0: don't wait).
+        #[arg(long, default_value_t = 10.0)]
+        wait: f64,
+    },
+    /// Print every event of a running sidecar's IPC socket as JSON lines.
+    Listen,
+}
+
+/// Settings of the sidecar process.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SidecarConfig {
+    /// Registry signaling WebSocket.
+    #[arg(long, env = "SIGNALING_URL", default_value = "ws://localhost:8080/ws")]
+    pub signaling_url: String,
+    /// Registry token endpoint.
+    #[arg(
+        long,
+        env = "TOKEN_URL",
+        default_value = "http://localhost:8080/api/token"
+    )]
+    pub token_url: String,
+    /// Agent API key (sent as X-API-Key).
+    #[arg(
+        long,
+        env = "API_KEY",
+        default_value = "ak_dev_001",
+        hide_env_values = true
+    )]
+    pub api_key: String,
+    /// Paired-device token (sent as X-Device-Token); wins over the API key.
+    #[arg(long, env = "DEVICE_TOKEN", hide_env_values = true)]
+    pub device_token: Option<String>,
+    /// Unix socket for the local agent.
+    #[arg(long, env = "IPC_SOCKET", default_value = "/tmp/chatixia-sidecar.sock")]
+    pub ipc_socket: PathBuf,
+    /// JSON lines on stdin/stdout instead of the socket.
+    #[arg(long)]
+    pub stdio: bool,
+    /// `all` or `relay`.
+    #[arg(long, env = "ICE_TRANSPORT_POLICY", value_enum, default_value = "all")]
+    pub ice_transport_policy: IcePolicy,
+    /// TURN server URL(s), comma-separated; overrides the registry's.
+    #[arg(long, env = "TURN_URL")]
+    pub turn_url: Option<String>,
+    /// TURN REST secret: credentials are minted locally with it.
+    #[arg(long, env = "TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<String>,
+    /// Local addresses the ICE sockets bind to, comma-separated (default: every up,
+    /// non-loopback interface, or 127.0.0.1 when there is none).
+    #[arg(long, env = "ICE_BIND_ADDRS", value_delimiter = ',')]
+    pub ice_bind_addrs: Vec<IpAddr>,
+    /// Keep running when no agent is connected (default: exit once the agent is gone).
+    #[arg(long, env = "MESHWORK_KEEP_ALIVE", value_parser = clap::builder::BoolishValueParser::new())]
+    pub keep_alive: bool,
+    /// Seconds the sidecar waits for its agent to (re)connect before exiting.
+    #[arg(long, env = "MESHWORK_AGENT_GRACE_SECS", default_value_t = 10.0)]
+    pub agent_grace_secs: f64,
+}
+
+impl SidecarConfig {
+    /// The registry's base URL, derived from the token URL.
+    pub fn registry_base(&self) -> String {
+        self.token_url
+            .trim_end_matches('/')
+            .trim_end_matches("/api/token")
+            .to_owned()
+    }
+}

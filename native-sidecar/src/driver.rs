@@ -1,0 +1,495 @@
+//! The driver: owns the mesh core and turns its actions into work for the shells (signaling,
+//! webrtc links, IPC clients), and their events back into core events. One task, no locks:
+//! everything the core decides happens here, in order.
+
+use crate::{
+    config::SidecarConfig,
+    ipc::{ClientId, IpcInput},
+    rtc::{
+        link::{self, LinkHandle, LinkOp, LinkSettings},
+        RtcEvent,
+    },
+    signaling::{self, SignalingEvent},
+};
+use meshwork_protocol::{
+    core::{self, Action, Attempt, Event, LinkState, MeshCore, Time},
+    framing::{self, Reassembler},
+    ipc::{IpcCommand, IpcEvent},
+    signaling::{CandidateType, LinkInfo},
+    MeshMessage, PeerId, SignalMessage, SignalType,
+};
+use std::{
+    collections::{BTreeMap, HashMap},
+    time::{Duration, Instant},
+};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Where a link's selected path stands, for link reports.
+#[derive(Debug, Clone, Copy, Default)]
+struct Path {
+    candidate_type: Option<CandidateType>,
+    rtt_ms: Option<f64>,
+}
+
+/// Inputs the driver waits on.
+pub struct Inputs {
+    /// From the signaling task.
+    pub signaling: mpsc::Receiver<SignalingEvent>,
+    /// From link tasks.
+    pub rtc: mpsc::UnboundedReceiver<RtcEvent>,
+    /// From IPC clients.
+    pub ipc: mpsc::Receiver<IpcInput>,
+}
+
+/// The sidecar's brain-stem: see the module docs.
+pub struct Driver {
+    config: SidecarConfig,
+    core: MeshCore,
+    start: Instant,
+    link_settings: LinkSettings,
+    links: HashMap<PeerId, LinkHandle>,
+    reassembly: HashMap<PeerId, (Attempt, Reassembler)>,
+    paths: HashMap<PeerId, (Attempt, Path)>,
+    signaling_out: Option<mpsc::Sender<String>>,
+    signaling_tx: mpsc::Sender<SignalingEvent>,
+    /// Cancelled to end the current signaling attempt (replaced per attempt).
+    signaling_stop: CancellationToken,
+    rtc_tx: mpsc::UnboundedSender<RtcEvent>,
+    clients: BTreeMap<ClientId, mpsc::Sender<String>>,
+    /// Since when no agent is connected (`None` while one is); the sidecar exits after the
+    /// grace period so it never lingers as a ghost peer (docs/adr/0005).
+    agent_absent_since: Option<Instant>,
+    agent_grace: Option<Duration>,
+    next_message_id: u32,
+}
+
+impl Driver {
+    /// A driver for peer `me`.
+    pub fn new(
+        config: SidecarConfig,
+        me: PeerId,
+        signaling_tx: mpsc::Sender<SignalingEvent>,
+        rtc_tx: mpsc::UnboundedSender<RtcEvent>,
+    ) -> Self {
+        let core_config = core::Config {
+            rng_seed: rand::random(),
+            ..Default::default()
+        };
+        let agent_grace = if config.keep_alive {
+            None
+        } else if config.stdio {
+            Some(Duration::ZERO)
+        } else {
+            Some(Duration::from_secs_f64(config.agent_grace_secs.max(0.0)))
+        };
+        let link_settings = LinkSettings {
+            ice_servers: Vec::new(),
+            policy: config.ice_transport_policy,
+            bind_addrs: crate::rtc::settings::bind_addrs(&config.ice_bind_addrs),
+        };
+        Self {
+            core: MeshCore::new(me, core_config),
+            config,
+            start: Instant::now(),
+            link_settings,
+            links: HashMap::new(),
+            reassembly: HashMap::new(),
+            paths: HashMap::new(),
+            signaling_out: None,
+            signaling_tx,
+            signaling_stop: CancellationToken::new(),
+            rtc_tx,
+            clients: BTreeMap::new(),
+            agent_absent_since: Some(Instant::now()),
+            agent_grace,
+            next_message_id: 1,
+        }
+    }
+
+    fn now(&self) -> Time {
+        Time::from_millis(core::millis(self.start.elapsed()))
+    }
+
+    fn instant_of(&self, t: Time) -> Instant {
+        self.start + Duration::from_millis(t.as_millis())
+    }
+
+    /// Runs until shutdown or until the agent is gone for good.
+    pub async fn run(mut self, mut inputs: Inputs, shutdown: CancellationToken) {
+        self.apply_actions();
+        loop {
+            let timer = self.core.next_timeout().map(|t| self.instant_of(t));
+            let agent_deadline = match (self.agent_grace, self.agent_absent_since) {
+                (Some(grace), Some(since)) => Some(since + grace),
+                _ => None,
+            };
+            tokio::select! {
+                Some(ev) = inputs.signaling.recv() => self.on_signaling(ev),
+                Some(ev) = inputs.rtc.recv() => self.on_rtc(ev),
+                Some(input) = inputs.ipc.recv() => self.on_ipc(input),
+                _ = sleep_until(timer) => {
+                    let now = self.now();
+                    self.core.handle_timeout(now);
+                }
+                _ = sleep_until(agent_deadline) => {
+                    tracing::info!("no agent connected: leaving the mesh");
+                    break;
+                }
+                _ = shutdown.cancelled() => break,
+            }
+            self.apply_actions();
+        }
+        self.signaling_stop.cancel();
+        for (_, link) in self.links.drain() {
+            link.op(LinkOp::Close);
+        }
+        // Give the link tasks a moment to send their DTLS close alerts.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    fn handle(&mut self, event: Event) {
+        let now = self.now();
+        self.core.handle(event, now);
+    }
+
+    fn on_signaling(&mut self, ev: SignalingEvent) {
+        match ev {
+            SignalingEvent::Up {
+                peer_id,
+                ice_servers,
+                outbound,
+            } => {
+                if &peer_id != self.core.id() {
+                    tracing::error!(expected = %self.core.id(), got = %peer_id, "credential now maps to another peer id; ignoring this connection");
+                    return;
+                }
+                tracing::info!(servers = ice_servers.len(), "signaling connected");
+                self.link_settings.ice_servers = ice_servers;
+                self.signaling_out = Some(outbound);
+                self.handle(Event::SignalingConnected);
+            }
+            SignalingEvent::Frame(text) => match SignalMessage::parse(&text) {
+                Ok(msg) => self.handle(Event::SignalReceived(msg)),
+                Err(e) => tracing::warn!(error = %e, "unparseable signaling frame ignored"),
+            },
+            SignalingEvent::Down(reason) => {
+                tracing::info!(%reason, "signaling down");
+                self.signaling_out = None;
+                self.handle(Event::SignalingDisconnected);
+            }
+        }
+    }
+
+    fn current(&self, peer: &PeerId, attempt: Attempt) -> bool {
+        self.links.get(peer).is_some_and(|l| l.attempt == attempt)
+    }
+
+    fn on_rtc(&mut self, ev: RtcEvent) {
+        match ev {
+            RtcEvent::Core(event) => {
+                if let Event::ChannelOpened { peer, attempt } = &event {
+                    if let Some(l) = self.links.get(peer).filter(|l| l.attempt == *attempt) {
+                        tracing::info!(peer = %peer, setup_ms = l.started.elapsed().as_secs_f64() * 1e3, "channel open");
+                    }
+                }
+                self.handle(event);
+            }
+            RtcEvent::Text {
+                peer,
+                attempt,
+                text,
+            } => {
+                if self.current(&peer, attempt) {
+                    self.on_message_text(peer, &text);
+                }
+            }
+            RtcEvent::Binary {
+                peer,
+                attempt,
+                bytes,
+            } => {
+                if !self.current(&peer, attempt) {
+                    return;
+                }
+                self.handle(Event::DataReceived { peer: peer.clone() });
+                let entry = self
+                    .reassembly
+                    .entry(peer.clone())
+                    .or_insert_with(|| (attempt, Reassembler::new()));
+                if entry.0 != attempt {
+                    *entry = (attempt, Reassembler::new());
+                }
+                match entry.1.push(&bytes) {
+                    Ok(Some(text)) => self.on_message_text(peer, &text),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(peer = %peer, error = %e, "bad chunk dropped"),
+                }
+            }
+            RtcEvent::PathKnown {
+                peer,
+                attempt,
+                candidate_type,
+                rtt_ms,
+            } => {
+                if self.current(&peer, attempt) {
+                    let changed = self.paths.get(&peer).map(|(_, p)| p.candidate_type)
+                        != Some(candidate_type);
+                    self.paths.insert(
+                        peer,
+                        (
+                            attempt,
+                            Path {
+                                candidate_type,
+                                rtt_ms,
+                            },
+                        ),
+                    );
+                    if changed {
+                        self.send_link_report();
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_message_text(&mut self, peer: PeerId, text: &str) {
+        self.handle(Event::DataReceived { peer: peer.clone() });
+        match MeshMessage::parse(text) {
+            Ok(message) => self.handle(Event::MessageReceived { peer, message }),
+            Err(e) => {
+                tracing::warn!(peer = %peer, error = %e, "message that is not a MeshMessage dropped")
+            }
+        }
+    }
+
+    fn on_ipc(&mut self, input: IpcInput) {
+        match input {
+            IpcInput::Connected { id, tx } => {
+                tracing::info!(client = id, "agent connected");
+                self.clients.insert(id, tx);
+                self.agent_absent_since = None;
+            }
+            IpcInput::Disconnected { id } => {
+                tracing::info!(client = id, "agent disconnected");
+                self.clients.remove(&id);
+                if self.clients.is_empty() {
+                    self.agent_absent_since = Some(Instant::now());
+                }
+            }
+            IpcInput::Oversize { id } => self.reply(
+                id,
+                IpcEvent::Error {
+                    message: format!("line longer than {} bytes skipped", crate::ipc::MAX_LINE),
+                },
+            ),
+            IpcInput::Line { id, line } => match IpcCommand::parse_line(&line) {
+                Ok(cmd) => self.on_command(id, cmd),
+                Err(e) => self.reply(
+                    id,
+                    IpcEvent::Error {
+                        message: format!("malformed command: {e}"),
+                    },
+                ),
+            },
+        }
+    }
+
+    fn on_command(&mut self, id: ClientId, cmd: IpcCommand) {
+        match cmd {
+            IpcCommand::Send {
+                target_peer,
+                message,
+            } => {
+                if let Err(message) = self.send_to(&target_peer, &message) {
+                    self.reply(id, IpcEvent::Error { message });
+                }
+            }
+            IpcCommand::Broadcast { message } => {
+                for peer in self.core.connected_peers() {
+                    if let Err(e) = self.send_to(&peer, &message) {
+                        tracing::warn!(peer = %peer, error = %e, "broadcast to peer failed");
+                    }
+                }
+            }
+            IpcCommand::ListPeers {} => {
+                let peers = self.core.connected_peers();
+                self.reply(id, IpcEvent::PeerList { peers });
+            }
+            IpcCommand::Connect { target_peer_id } => {
+                self.handle(Event::ConnectRequested {
+                    peer: target_peer_id,
+                });
+            }
+        }
+    }
+
+    fn send_to(&mut self, peer: &PeerId, message: &MeshMessage) -> Result<(), String> {
+        match self.core.link_state(peer) {
+            Some(LinkState::Open) => {}
+            Some(_) => return Err(format!("peer {peer} is not connected yet")),
+            None => return Err(format!("unknown peer {peer}")),
+        }
+        let Some(link) = self.links.get(peer) else {
+            return Err(format!("peer {peer} is not connected"));
+        };
+        let id = self.next_message_id;
+        self.next_message_id = self.next_message_id.wrapping_add(1);
+        if link.op(LinkOp::Send(framing::encode(message.to_json(), id))) {
+            Ok(())
+        } else {
+            Err(format!("link to {peer} is closing"))
+        }
+    }
+
+    fn reply(&mut self, id: ClientId, event: IpcEvent) {
+        if let Some(tx) = self.clients.get(&id) {
+            if tx.try_send(event.to_line()).is_err() {
+                tracing::warn!(client = id, "IPC client not reading; dropped");
+                self.clients.remove(&id);
+            }
+        }
+    }
+
+    fn emit(&mut self, event: IpcEvent) {
+        let line = event.to_line();
+        let stuck: Vec<ClientId> = self
+            .clients
+            .iter()
+            .filter(|(_, tx)| tx.try_send(line.clone()).is_err())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stuck {
+            tracing::warn!(client = id, "IPC client not reading; dropped");
+            self.clients.remove(&id);
+        }
+    }
+
+    fn send_signal(&mut self, frame: String) {
+        if let Some(out) = &self.signaling_out {
+            if out.try_send(frame).is_err() {
+                tracing::warn!("signaling queue full; frame dropped");
+            }
+        }
+    }
+
+    fn send_link_report(&mut self) {
+        let links = self
+            .core
+            .connected_peers()
+            .into_iter()
+            .map(|peer| {
+                let path = self.paths.get(&peer).map(|(_, p)| *p).unwrap_or_default();
+                LinkInfo {
+                    rtt_ms: self.core.rtt_ms(&peer).map(|ms| ms as f64).or(path.rtt_ms),
+                    candidate_type: path.candidate_type,
+                    peer_id: peer,
+                }
+            })
+            .collect();
+        let frame = core::link_report(self.core.id(), links).to_json();
+        self.send_signal(frame);
+    }
+
+    fn apply_actions(&mut self) {
+        while let Some(action) = self.core.poll_action() {
+            self.apply(action);
+        }
+    }
+
+    fn apply(&mut self, action: Action) {
+        match action {
+            Action::ConnectSignaling => {
+                self.signaling_stop.cancel();
+                self.signaling_stop = CancellationToken::new();
+                signaling::spawn(
+                    self.config.clone(),
+                    self.signaling_tx.clone(),
+                    self.signaling_stop.clone(),
+                );
+            }
+            Action::SendSignal(msg) if msg.kind == SignalType::LinkReport => {
+                self.send_link_report()
+            }
+            Action::SendSignal(msg) => self.send_signal(msg.to_json()),
+            Action::CreateOffer { peer, attempt, .. } => {
+                let link = self.spawn_link(&peer, attempt);
+                link.op(LinkOp::CreateOffer);
+            }
+            Action::AcceptOffer { peer, attempt, sdp } => {
+                let link = self.spawn_link(&peer, attempt);
+                link.op(LinkOp::AcceptOffer(sdp));
+            }
+            Action::ApplyAnswer { peer, attempt, sdp } => {
+                if let Some(link) = self.links.get(&peer).filter(|l| l.attempt == attempt) {
+                    link.op(LinkOp::ApplyAnswer(sdp));
+                }
+            }
+            Action::AddIceCandidate {
+                peer,
+                attempt,
+                candidate,
+            } => {
+                if let Some(link) = self.links.get(&peer).filter(|l| l.attempt == attempt) {
+                    link.op(LinkOp::AddCandidate(candidate));
+                }
+            }
+            Action::ClosePeer { peer, attempt } => {
+                if self.links.get(&peer).is_some_and(|l| l.attempt == attempt) {
+                    if let Some(link) = self.links.remove(&peer) {
+                        link.op(LinkOp::Close);
+                    }
+                    self.reassembly.remove(&peer);
+                    self.paths.remove(&peer);
+                }
+            }
+            Action::SendKeepalive { peer, message } => {
+                if let Some(link) = self.links.get(&peer) {
+                    link.op(LinkOp::Send(vec![framing::Frame::Text(message.to_json())]));
+                }
+            }
+            Action::PeerConnected { peer } => {
+                tracing::info!(peer = %peer, "peer connected");
+                self.emit(IpcEvent::PeerConnected { peer_id: peer });
+            }
+            Action::PeerDisconnected { peer } => {
+                tracing::info!(peer = %peer, "peer disconnected");
+                self.emit(IpcEvent::PeerDisconnected { peer_id: peer });
+            }
+            Action::Deliver { peer, message, .. } => {
+                self.emit(IpcEvent::Message {
+                    from_peer: peer,
+                    message,
+                });
+            }
+            Action::RequestTimedOut { request_id, peer } => {
+                tracing::debug!(%request_id, peer = %peer, "request timed out");
+            }
+            Action::SignalingError { code, message } => {
+                tracing::warn!(?code, %message, "registry refused a frame");
+            }
+        }
+    }
+
+    fn spawn_link(&mut self, peer: &PeerId, attempt: Attempt) -> &LinkHandle {
+        if let Some(old) = self.links.remove(peer) {
+            old.op(LinkOp::Close);
+        }
+        self.reassembly.remove(peer);
+        self.paths.remove(peer);
+        let handle = link::spawn(
+            peer.clone(),
+            attempt,
+            self.link_settings.clone(),
+            self.rtc_tx.clone(),
+        );
+        self.links.entry(peer.clone()).or_insert(handle)
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}

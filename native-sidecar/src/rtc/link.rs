@@ -1,0 +1,311 @@
+//! One link attempt: a task that owns the `RTCPeerConnection` and performs the core's
+//! decisions in order (so candidates never overtake the description they belong to).
+
+use super::{
+    channel::spawn_pump,
+    handler::{ChannelSlot, Handler},
+    settings, RtcEvent,
+};
+use crate::config::IcePolicy;
+use bytes::BytesMut;
+use meshwork_protocol::{
+    core::{Attempt, ConnectionState, Event, SdpType},
+    framing::Frame,
+    rest::IceServer,
+    signaling::{CandidateType, IceCandidatePayload},
+    PeerId,
+};
+use std::{sync::Arc, time::Instant};
+use tokio::sync::mpsc::{self, UnboundedSender};
+use webrtc::{
+    data_channel::{DataChannel, RTCDataChannelInit},
+    peer_connection::{
+        PeerConnection, PeerConnectionBuilder, RTCIceCandidateInit, RTCSessionDescription,
+        RTCStatsReportEntry, StatsSelector,
+    },
+};
+
+/// What a link task is asked to do.
+#[derive(Debug)]
+pub enum LinkOp {
+    /// Create the `mesh` channel and an offer.
+    CreateOffer,
+    /// Apply a remote offer and answer it.
+    AcceptOffer(String),
+    /// Apply the remote answer.
+    ApplyAnswer(String),
+    /// Apply a remote candidate.
+    AddCandidate(IceCandidatePayload),
+    /// Send frames of one message, in order.
+    Send(Vec<Frame>),
+    /// Close and end the task.
+    Close,
+}
+
+/// How to build connections.
+#[derive(Debug, Clone)]
+pub struct LinkSettings {
+    /// ICE servers.
+    pub ice_servers: Vec<IceServer>,
+    /// `all` or `relay`.
+    pub policy: IcePolicy,
+    /// UDP bind addresses.
+    pub bind_addrs: Vec<String>,
+}
+
+/// The driver's handle on a link task.
+pub struct LinkHandle {
+    /// The attempt this task serves.
+    pub attempt: Attempt,
+    ops: mpsc::UnboundedSender<LinkOp>,
+    /// When the offer/answer work started (for setup-time logs).
+    pub started: Instant,
+}
+
+impl LinkHandle {
+    /// Queues an operation; false when the task has ended.
+    pub fn op(&self, op: LinkOp) -> bool {
+        self.ops.send(op).is_ok()
+    }
+}
+
+/// Starts a link task for one attempt.
+pub fn spawn(
+    peer: PeerId,
+    attempt: Attempt,
+    link: LinkSettings,
+    events: UnboundedSender<RtcEvent>,
+) -> LinkHandle {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(run(peer, attempt, link, events, rx));
+    LinkHandle {
+        attempt,
+        ops: tx,
+        started: Instant::now(),
+    }
+}
+
+fn failed(events: &UnboundedSender<RtcEvent>, peer: &PeerId, attempt: Attempt) {
+    let _ = events.send(RtcEvent::Core(Event::ConnectionStateChanged {
+        peer: peer.clone(),
+        attempt,
+        state: ConnectionState::Failed,
+    }));
+}
+
+async fn run(
+    peer: PeerId,
+    attempt: Attempt,
+    link: LinkSettings,
+    events: UnboundedSender<RtcEvent>,
+    mut ops: mpsc::UnboundedReceiver<LinkOp>,
+) {
+    let channel: ChannelSlot = Default::default();
+    let handler = Arc::new(Handler {
+        peer: peer.clone(),
+        attempt,
+        events: events.clone(),
+        channel: channel.clone(),
+    });
+    let built = PeerConnectionBuilder::new()
+        .with_configuration(settings::configuration(&link.ice_servers, link.policy))
+        .with_setting_engine(settings::setting_engine())
+        .with_handler(handler)
+        .with_udp_addrs(link.bind_addrs.clone())
+        .with_data_channel_send_buffer_limit(4 * 1024 * 1024)
+        .build()
+        .await;
+    let pc: Arc<dyn PeerConnection> = match built {
+        Ok(pc) => Arc::new(pc),
+        Err(e) => {
+            tracing::error!(peer = %peer, error = %e, "cannot build peer connection");
+            failed(&events, &peer, attempt);
+            return;
+        }
+    };
+    let mut stats_started = false;
+    while let Some(op) = ops.recv().await {
+        if matches!(op, LinkOp::Close) {
+            break;
+        }
+        let is_send = matches!(op, LinkOp::Send(_));
+        if let Err(e) = perform(&peer, attempt, &pc, &channel, &events, op).await {
+            if is_send {
+                tracing::warn!(peer = %peer, error = %e, "send failed");
+            } else {
+                tracing::warn!(peer = %peer, attempt = %attempt, error = %e, "link operation failed");
+                failed(&events, &peer, attempt);
+            }
+        }
+        if !stats_started && channel.lock().map(|c| c.is_some()).unwrap_or(false) {
+            stats_started = true;
+            spawn_path_probe(peer.clone(), attempt, pc.clone(), events.clone());
+        }
+    }
+    let dc = channel.lock().ok().and_then(|c| c.clone());
+    if let Some(dc) = dc {
+        let _ = dc.close().await;
+    }
+    let _ = pc.close().await;
+}
+
+async fn perform(
+    peer: &PeerId,
+    attempt: Attempt,
+    pc: &Arc<dyn PeerConnection>,
+    channel: &ChannelSlot,
+    events: &UnboundedSender<RtcEvent>,
+    op: LinkOp,
+) -> Result<(), webrtc::error::Error> {
+    let core = |event| {
+        let _ = events.send(RtcEvent::Core(event));
+    };
+    match op {
+        LinkOp::CreateOffer => {
+            let init = RTCDataChannelInit {
+                ordered: true,
+                ..Default::default()
+            };
+            let dc = pc.create_data_channel("mesh", Some(init)).await?;
+            if let Ok(mut slot) = channel.lock() {
+                *slot = Some(dc.clone());
+            }
+            spawn_pump(peer.clone(), attempt, dc, events.clone(), true);
+            let offer = pc.create_offer(None).await?;
+            pc.set_local_description(offer.clone()).await?;
+            core(Event::LocalDescription {
+                peer: peer.clone(),
+                attempt,
+                sdp_type: SdpType::Offer,
+                sdp: offer.sdp,
+            });
+        }
+        LinkOp::AcceptOffer(sdp) => {
+            pc.set_remote_description(description("offer", sdp)?)
+                .await?;
+            core(Event::RemoteDescriptionApplied {
+                peer: peer.clone(),
+                attempt,
+            });
+            let answer = pc.create_answer(None).await?;
+            pc.set_local_description(answer.clone()).await?;
+            core(Event::LocalDescription {
+                peer: peer.clone(),
+                attempt,
+                sdp_type: SdpType::Answer,
+                sdp: answer.sdp,
+            });
+        }
+        LinkOp::ApplyAnswer(sdp) => {
+            pc.set_remote_description(description("answer", sdp)?)
+                .await?;
+            core(Event::RemoteDescriptionApplied {
+                peer: peer.clone(),
+                attempt,
+            });
+        }
+        LinkOp::AddCandidate(c) => {
+            if c.candidate.is_empty() {
+                return Ok(()); // end-of-candidates
+            }
+            let init = RTCIceCandidateInit {
+                candidate: c.candidate,
+                sdp_mid: c.sdp_mid,
+                sdp_mline_index: c.sdp_m_line_index,
+                username_fragment: None,
+                ..Default::default()
+            };
+            if let Err(e) = pc.add_ice_candidate(init).await {
+                // A bad candidate from the network is that candidate's problem, not the link's.
+                tracing::debug!(peer = %peer, error = %e, "remote candidate refused");
+            }
+        }
+        LinkOp::Send(frames) => {
+            let dc = channel.lock().ok().and_then(|c| c.clone());
+            let Some(dc) = dc else { return Ok(()) };
+            send_frames(&dc, frames).await?;
+        }
+        LinkOp::Close => {}
+    }
+    Ok(())
+}
+
+async fn send_frames(
+    dc: &Arc<dyn DataChannel>,
+    frames: Vec<Frame>,
+) -> Result<(), webrtc::error::Error> {
+    for frame in frames {
+        match frame {
+            Frame::Text(text) => dc.send_text(&text).await?,
+            Frame::Chunk(bytes) => dc.send(BytesMut::from(&bytes[..])).await?,
+        }
+    }
+    Ok(())
+}
+
+fn description(kind: &str, sdp: String) -> Result<RTCSessionDescription, webrtc::error::Error> {
+    serde_json::from_value(serde_json::json!({ "type": kind, "sdp": sdp }))
+        .map_err(|e| webrtc::error::Error::Other(format!("invalid {kind}: {e}")))
+}
+
+/// Reads the selected candidate pair once the link is up (and again every 10 s while it lives)
+/// so link reports carry the path type and ICE's RTT.
+fn spawn_path_probe(
+    peer: PeerId,
+    attempt: Attempt,
+    pc: Arc<dyn PeerConnection>,
+    events: UnboundedSender<RtcEvent>,
+) {
+    tokio::spawn(async move {
+        for delay_ms in [100u64, 500, 2000]
+            .into_iter()
+            .chain(std::iter::repeat(10_000))
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+            let (candidate_type, rtt_ms) = selected_path(&pc).await;
+            if candidate_type.is_none() && delay_ms >= 10_000 {
+                return; // closed
+            }
+            let event = RtcEvent::PathKnown {
+                peer: peer.clone(),
+                attempt,
+                candidate_type,
+                rtt_ms,
+            };
+            if events.send(event).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+async fn selected_path(pc: &Arc<dyn PeerConnection>) -> (Option<CandidateType>, Option<f64>) {
+    let report = pc.get_stats(Instant::now(), StatsSelector::None).await;
+    let Some(pair_id) = report
+        .transport()
+        .map(|t| t.selected_candidate_pair_id.clone())
+    else {
+        return (None, None);
+    };
+    let Some(RTCStatsReportEntry::IceCandidatePair(pair)) = report.get(&pair_id) else {
+        return (None, None);
+    };
+    let rtt = (pair.current_round_trip_time > 0.0).then_some(pair.current_round_trip_time * 1000.0);
+    let kind = match report.get(&pair.local_candidate_id) {
+        Some(RTCStatsReportEntry::LocalCandidate(c)) => {
+            candidate_type(&format!("{:?}", c.candidate_type))
+        }
+        _ => None,
+    };
+    (kind, rtt)
+}
+
+fn candidate_type(debug: &str) -> Option<CandidateType> {
+    match debug.to_ascii_lowercase().as_str() {
+        "host" => Some(CandidateType::Host),
+        "srflx" | "serverreflexive" => Some(CandidateType::Srflx),
+        "prflx" | "peerreflexive" => Some(CandidateType::Prflx),
+        "relay" | "relayed" => Some(CandidateType::Relay),
+        _ => None,
+    }
+}

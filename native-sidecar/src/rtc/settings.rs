@@ -1,0 +1,95 @@
+//! webrtc-rs settings for a mesh link: explicit bind addresses, no mDNS, short ICE timers.
+
+use crate::config::IcePolicy;
+use meshwork_protocol::rest::IceServer;
+use rtc::{
+    ice::{mdns::MulticastDnsMode, network_type::NetworkType},
+    peer_connection::transport::RTCDtlsRole,
+};
+use std::{net::IpAddr, time::Duration};
+use webrtc::peer_connection::{
+    RTCConfiguration, RTCConfigurationBuilder, RTCIceServer, RTCIceTransportPolicy, SettingEngine,
+    SettingEngineBuilder,
+};
+
+/// ICE connectivity-check interval: webrtc-rs's default 200 ms is a fixed timer that
+/// dominated setup time on fast paths (see docs/BENCHMARKS.md).
+const CHECK_INTERVAL: Duration = Duration::from_millis(10);
+
+/// The setting engine every link uses.
+pub fn setting_engine() -> SettingEngine {
+    SettingEngineBuilder::new()
+        // mDNS off: no 5353 socket and no .local candidates; building fails in a namespace
+        // with only `lo` otherwise.
+        .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+        .with_network_types(vec![NetworkType::Udp4, NetworkType::Udp6])
+        .with_ice_connection_attempts(Some(CHECK_INTERVAL), None)
+        // ICE transport timeouts: disconnected after 2 s of silence, failed after 5 s; the
+        // mesh core's own keepalive decides a link's fate, these only make ICE agree sooner.
+        .with_ice_timeouts(
+            Some(Duration::from_secs(2)),
+            Some(Duration::from_secs(5)),
+            Some(Duration::from_millis(500)),
+        )
+        // Accept a peer-reflexive pair at once (its trickled candidate may come later).
+        .with_prflx_acceptance_min_wait(Some(Duration::ZERO))
+        // The answerer is DTLS server, so the offerer's ClientHello goes out as soon as ICE
+        // connects instead of waiting a round trip.
+        .with_answering_dtls_role(RTCDtlsRole::Server)
+        .build()
+}
+
+/// The RTCConfiguration for the given ICE servers and policy.
+pub fn configuration(servers: &[IceServer], policy: IcePolicy) -> RTCConfiguration {
+    let ice_servers = servers
+        .iter()
+        .map(|s| RTCIceServer {
+            urls: s.urls.clone(),
+            username: s.username.clone().unwrap_or_default(),
+            credential: s.credential.clone().unwrap_or_default(),
+        })
+        .collect();
+    RTCConfigurationBuilder::new()
+        .with_ice_servers(ice_servers)
+        .with_ice_transport_policy(match policy {
+            IcePolicy::All => RTCIceTransportPolicy::All,
+            IcePolicy::Relay => RTCIceTransportPolicy::Relay,
+        })
+        .build()
+}
+
+/// The UDP addresses to bind: the configured ones; else the wildcard (webrtc-rs expands it to
+/// every up, non-loopback interface address) when such an interface exists; else 127.0.0.1,
+/// so a host or network namespace with only `lo` still works.
+pub fn bind_addrs(configured: &[IpAddr]) -> Vec<String> {
+    if !configured.is_empty() {
+        return configured.iter().map(|ip| socket_addr(*ip)).collect();
+    }
+    if has_non_loopback_interface() {
+        vec!["0.0.0.0:0".to_owned()]
+    } else {
+        vec!["127.0.0.1:0".to_owned()]
+    }
+}
+
+fn socket_addr(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => format!("{v4}:0"),
+        IpAddr::V6(v6) => format!("[{v6}]:0"),
+    }
+}
+
+fn has_non_loopback_interface() -> bool {
+    use nix::net::if_::InterfaceFlags;
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
+        return false;
+    };
+    addrs.into_iter().any(|ifa| {
+        ifa.flags.contains(InterfaceFlags::IFF_UP)
+            && !ifa.flags.contains(InterfaceFlags::IFF_LOOPBACK)
+            && ifa
+                .address
+                .as_ref()
+                .is_some_and(|a| a.as_sockaddr_in().is_some())
+    })
+}

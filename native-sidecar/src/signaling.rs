@@ -1,0 +1,87 @@
+//! The signaling connection: one task per connection attempt. It fetches a fresh JWT (tokens
+//! live 5 minutes, reconnects may come much later), connects, and forwards frames both ways.
+//! Its end is reported to the driver, which asks the core when to try again.
+
+use crate::{config::SidecarConfig, credentials};
+use futures_util::{SinkExt, StreamExt};
+use meshwork_protocol::{rest::IceServer, PeerId};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+
+/// What the signaling task reports to the driver.
+#[derive(Debug)]
+pub enum SignalingEvent {
+    /// Connected as this peer; frames can flow. Carries the ICE servers for new links.
+    Up {
+        /// Our peer id (the token's subject).
+        peer_id: PeerId,
+        /// ICE servers to use from now on.
+        ice_servers: Vec<IceServer>,
+        /// Where to send frames.
+        outbound: mpsc::Sender<String>,
+    },
+    /// One text frame from the registry.
+    Frame(String),
+    /// The connection ended (or never came up).
+    Down(String),
+}
+
+/// Starts one connection attempt; it reports `Up`, then frames, then exactly one `Down`.
+pub fn spawn(config: SidecarConfig, events: mpsc::Sender<SignalingEvent>, stop: CancellationToken) {
+    tokio::spawn(async move {
+        let reason = tokio::select! {
+            r = connect_and_pump(&config, &events) => r,
+            _ = stop.cancelled() => "stopped".to_owned(),
+        };
+        let _ = events.send(SignalingEvent::Down(reason)).await;
+    });
+}
+
+async fn connect_and_pump(config: &SidecarConfig, events: &mpsc::Sender<SignalingEvent>) -> String {
+    let token = match credentials::fetch_token(config).await {
+        Ok(t) => t,
+        Err(e) => return format!("token: {e}"),
+    };
+    let ice_servers = credentials::fetch_ice_servers(config, token.peer_id.as_str()).await;
+    let url = format!("{}?token={}", config.signaling_url, token.token);
+    let ws = match tokio_tungstenite::connect_async(url.as_str()).await {
+        Ok((ws, _)) => ws,
+        Err(e) => return format!("connect {}: {e}", config.signaling_url),
+    };
+    let (mut sink, mut stream) = ws.split();
+    let (tx, mut rx) = mpsc::channel::<String>(256);
+    let up = SignalingEvent::Up {
+        peer_id: token.peer_id,
+        ice_servers,
+        outbound: tx,
+    };
+    if events.send(up).await.is_err() {
+        return "driver gone".into();
+    }
+    loop {
+        tokio::select! {
+            out = rx.recv() => match out {
+                Some(frame) => {
+                    if let Err(e) = sink.send(Message::Text(frame.into())).await {
+                        return format!("send: {e}");
+                    }
+                }
+                None => {
+                    let _ = sink.send(Message::Close(None)).await;
+                    return "closed by driver".into();
+                }
+            },
+            msg = stream.next() => match msg {
+                Some(Ok(Message::Text(text))) => {
+                    if events.send(SignalingEvent::Frame(text.to_string())).await.is_err() {
+                        return "driver gone".into();
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None => return "closed by registry".into(),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return format!("receive: {e}"),
+            },
+        }
+    }
+}
