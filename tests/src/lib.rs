@@ -4,13 +4,16 @@
 //! # Layout
 //! - [`bins`]: where the workspace's binaries are (built by `cargo build --workspace --bins`).
 //! - [`registry`]: `RegistryProcess`, a registry child process with its own data dir.
+//! - [`sidecar`]: `SidecarProcess` and `IpcClient`, a sidecar child process and its agent socket.
 //! - [`signal_client`]: a signaling WebSocket client that waits for frames with timeouts.
 //! - [`wait`]: polling with a deadline, for conditions that have no event to wait on.
 
 pub mod bins;
 pub mod registry;
+pub mod sidecar;
 pub mod signal_client;
 pub mod wait;
 
 pub use registry::{RegistryOptions, RegistryProcess};
+pub use sidecar::{IpcClient, SidecarProcess};
 pub use signal_client::SignalClient;

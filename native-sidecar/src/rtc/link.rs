@@ -280,21 +280,28 @@ fn spawn_path_probe(
 }
 
 async fn selected_path(pc: &Arc<dyn PeerConnection>) -> (Option<CandidateType>, Option<f64>) {
+    // RTT from the selected pair's stats; the path type from the ICE transport itself (the
+    // stats report does not index local candidates by the pair's id in 0.21.1).
     let report = pc.get_stats(Instant::now(), StatsSelector::None).await;
-    let Some(pair_id) = report
+    let rtt = report
         .transport()
         .map(|t| t.selected_candidate_pair_id.clone())
-    else {
-        return (None, None);
+        .and_then(|id| match report.get(&id) {
+            Some(RTCStatsReportEntry::IceCandidatePair(pair)) => Some(pair.current_round_trip_time),
+            _ => None,
+        })
+        .filter(|rtt| *rtt > 0.0)
+        .map(|rtt| rtt * 1000.0);
+    let Some(sctp) = pc.sctp().await else {
+        return (None, rtt);
     };
-    let Some(RTCStatsReportEntry::IceCandidatePair(pair)) = report.get(&pair_id) else {
-        return (None, None);
-    };
-    let rtt = (pair.current_round_trip_time > 0.0).then_some(pair.current_round_trip_time * 1000.0);
-    let kind = match report.get(&pair.local_candidate_id) {
-        Some(RTCStatsReportEntry::LocalCandidate(c)) => {
-            candidate_type(&format!("{:?}", c.candidate_type))
-        }
+    let kind = match sctp
+        .transport()
+        .ice_transport()
+        .get_selected_candidate_pair()
+        .await
+    {
+        Ok(Some(pair)) => candidate_type(&format!("{:?}", pair.local().typ)),
         _ => None,
     };
     (kind, rtt)
