@@ -31,6 +31,14 @@ pub enum IpcCommand {
 impl IpcCommand {
     /// Parses one line. A missing `payload` is read as `{}`, as Python's `dict.get` would.
     pub fn parse_line(line: &str) -> Result<Self, serde_json::Error> {
+        // Fast path: one pass over the line (large messages are megabytes).
+        let first = match serde_json::from_str(line) {
+            Ok(cmd) => return Ok(cmd),
+            Err(e) => e,
+        };
+        if line.contains("\"payload\"") {
+            return Err(first);
+        }
         let mut value: serde_json::Value = serde_json::from_str(line)?;
         if let Some(obj) = value.as_object_mut() {
             obj.entry("payload")

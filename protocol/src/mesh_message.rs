@@ -97,7 +97,7 @@ fn empty_object() -> Value {
 }
 
 /// One application message between peers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MeshMessage {
     /// The message type (`type` on the wire).
     #[serde(rename = "type")]
@@ -112,11 +112,49 @@ pub struct MeshMessage {
     #[serde(default)]
     pub target_agent: String,
     /// Type-specific body.
-    #[serde(default = "empty_object")]
     pub payload: Value,
     /// Fields this version does not know, kept so they reach the application.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// Hand-written so unknown fields land in `extra` in one pass: serde's `flatten` would
+/// buffer the whole message (megabytes for large payloads) and deserialize it twice.
+impl<'de> Deserialize<'de> for MeshMessage {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = MeshMessage;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a MeshMessage object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<MeshMessage, A::Error> {
+                let mut kind = None;
+                let mut msg = MeshMessage::new(MeshMessageType::Ping, "", empty_object());
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "type" => kind = Some(map.next_value::<MeshMessageType>()?),
+                        "request_id" => msg.request_id = map.next_value()?,
+                        "source_agent" => msg.source_agent = map.next_value()?,
+                        "target_agent" => msg.target_agent = map.next_value()?,
+                        "payload" => msg.payload = map.next_value()?,
+                        _ => {
+                            let value = map.next_value::<Value>()?;
+                            msg.extra.insert(key, value);
+                        }
+                    }
+                }
+                msg.kind = kind.ok_or_else(|| serde::de::Error::missing_field("type"))?;
+                Ok(msg)
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
 }
 
 impl MeshMessage {

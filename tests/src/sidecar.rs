@@ -50,6 +50,27 @@ impl SidecarProcess {
         peer: &str,
         env: &[(&str, &str)],
     ) -> Self {
+        Self::spawn(reg, api_key, peer, env, None)
+    }
+
+    /// Starts a sidecar whose log lines (stderr) are sent to `log`, for benchmarks.
+    pub fn start_logged(
+        reg: &RegistryProcess,
+        api_key: &str,
+        peer: &str,
+        env: &[(&str, &str)],
+        log: std::sync::mpsc::Sender<(String, String)>,
+    ) -> Self {
+        Self::spawn(reg, api_key, peer, env, Some(log))
+    }
+
+    fn spawn(
+        reg: &RegistryProcess,
+        api_key: &str,
+        peer: &str,
+        env: &[(&str, &str)],
+        log: Option<std::sync::mpsc::Sender<(String, String)>>,
+    ) -> Self {
         let dir = temp_dir(&format!("sidecar-{peer}"));
         let socket = dir.join("ipc.sock");
         let mut cmd = Command::new(bin_path("meshwork-sidecar"));
@@ -68,11 +89,29 @@ impl SidecarProcess {
             .env_remove("ICE_TRANSPORT_POLICY")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+            .stderr(if log.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            });
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let child = cmd.spawn().expect("spawning meshwork-sidecar");
+        let mut child = cmd.spawn().expect("spawning meshwork-sidecar");
+        if let (Some(log), Some(stderr)) = (log, child.stderr.take()) {
+            let peer = peer.to_owned();
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                for line in std::io::BufReader::new(stderr)
+                    .lines()
+                    .map_while(Result::ok)
+                {
+                    if log.send((peer.clone(), line)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
         Self {
             child: Some(child),
             socket,
@@ -114,6 +153,11 @@ impl SidecarProcess {
             self.child = None;
         }
         r
+    }
+
+    /// The child's pid.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Whether the process is still running.
@@ -185,6 +229,16 @@ impl IpcClient {
         self.send_line(&command.to_string()).await;
     }
 
+    /// The next raw event line within `timeout` (benchmarks skip the JSON parse).
+    pub async fn next_line(&mut self, timeout: Duration) -> anyhow::Result<String> {
+        match tokio::time::timeout(timeout, self.lines.next_line()).await {
+            Err(_) => anyhow::bail!("no IPC event within {timeout:?}"),
+            Ok(Ok(Some(line))) => Ok(line),
+            Ok(Ok(None)) => anyhow::bail!("IPC socket closed"),
+            Ok(Err(e)) => anyhow::bail!("IPC read: {e}"),
+        }
+    }
+
     /// The next event within `timeout`, or an error saying why not.
     pub async fn next_event(&mut self, timeout: Duration) -> anyhow::Result<Value> {
         match tokio::time::timeout(timeout, self.lines.next_line()).await {
@@ -215,8 +269,13 @@ impl IpcClient {
 
     /// Waits for `peer_connected` of each of `peers` (any order).
     pub async fn wait_connected(&mut self, peers: &[&str]) {
+        self.wait_connected_within(peers, EVENT_TIMEOUT).await;
+    }
+
+    /// Waits for `peer_connected` of each of `peers` within `timeout`.
+    pub async fn wait_connected_within(&mut self, peers: &[&str], timeout: Duration) {
         let mut missing: Vec<String> = peers.iter().map(|p| p.to_string()).collect();
-        let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
+        let deadline = tokio::time::Instant::now() + timeout;
         while !missing.is_empty() {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let ev = self

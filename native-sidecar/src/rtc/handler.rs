@@ -46,7 +46,11 @@ impl PeerConnectionEventHandler for Handler {
                 attempt: self.attempt,
                 candidate: IceCandidatePayload {
                     candidate: init.candidate,
-                    sdp_mid: init.sdp_mid,
+                    // webrtc-rs emits an empty mid; browsers want the data m-line's (0).
+                    sdp_mid: init
+                        .sdp_mid
+                        .filter(|m| !m.is_empty())
+                        .or_else(|| Some("0".into())),
                     sdp_m_line_index: init.sdp_mline_index,
                 },
             }),

@@ -16,6 +16,9 @@ use webrtc::peer_connection::{
 /// dominated setup time on fast paths (see docs/BENCHMARKS.md).
 const CHECK_INTERVAL: Duration = Duration::from_millis(10);
 
+/// SCTP receive window (see [`setting_engine`]).
+const SCTP_RECEIVE_WINDOW: u32 = 128 * 1024;
+
 /// The setting engine every link uses.
 pub fn setting_engine() -> SettingEngine {
     SettingEngineBuilder::new()
@@ -23,7 +26,8 @@ pub fn setting_engine() -> SettingEngine {
         // with only `lo` otherwise.
         .with_multicast_dns_mode(MulticastDnsMode::Disabled)
         .with_network_types(vec![NetworkType::Udp4, NetworkType::Udp6])
-        .with_ice_connection_attempts(Some(CHECK_INTERVAL), None)
+        // Keep interval × checks near webrtc-rs's default 1.4 s of connectivity checking.
+        .with_ice_connection_attempts(Some(CHECK_INTERVAL), Some(140))
         // ICE transport timeouts: disconnected after 2 s of silence, failed after 5 s; the
         // mesh core's own keepalive decides a link's fate, these only make ICE agree sooner.
         .with_ice_timeouts(
@@ -33,9 +37,15 @@ pub fn setting_engine() -> SettingEngine {
         )
         // Accept a peer-reflexive pair at once (its trickled candidate may come later).
         .with_prflx_acceptance_min_wait(Some(Duration::ZERO))
+        // A relay-only link would otherwise wait 2 s before accepting its relay pair.
+        .with_relay_acceptance_min_wait(Some(Duration::ZERO))
         // The answerer is DTLS server, so the offerer's ClientHello goes out as soon as ICE
         // connects instead of waiting a round trip.
         .with_answering_dtls_role(RTCDtlsRole::Server)
+        // SCTP receive window: the 1 MiB default exceeds the kernel's default UDP receive
+        // buffer (208 KiB), so bursts overflow it and stall on 1 s retransmits; 128 KiB
+        // doubled large-message throughput on loopback.
+        .with_sctp_max_receive_buffer_size(SCTP_RECEIVE_WINDOW)
         .build()
 }
 

@@ -1,0 +1,282 @@
+//! Native sidecar benchmark: real registry and sidecar processes, real WebRTC on loopback.
+//!
+//! ```text
+//! cargo build --release --bins && target/release/bench_sidecar [--runs 20] [--mesh 10,20,50]
+//! ```
+//!
+//! 1. Setup time: offer created → `mesh` channel open, read from the offerer's log line
+//!    (`channel open … setup_ms=`), over fresh pairs of sidecars; and process start →
+//!    `peer_connected` at the agent.
+//! 2. RTT: agent → sidecar → DataChannel → sidecar → agent and back (ping/pong over IPC).
+//! 3. Throughput of one channel for 1 KiB, 64 KiB and 1 MiB messages, agent to agent.
+//! 4. Full-mesh formation time and total sidecar RSS for N sidecars.
+
+use meshwork_tests::{
+    sidecar::QUIET_LOG, IpcClient, RegistryOptions, RegistryProcess, SidecarProcess,
+};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+fn keys(n: usize) -> Value {
+    let mut keys = serde_json::Map::new();
+    for i in 0..n {
+        keys.insert(format!("ak_{i}"), json!({"peer_id": format!("p{i:03}")}));
+    }
+    json!({ "keys": keys })
+}
+
+fn peer(i: usize) -> String {
+    format!("p{i:03}")
+}
+
+fn start(reg: &RegistryProcess, i: usize) -> SidecarProcess {
+    SidecarProcess::start_with(
+        reg,
+        &format!("ak_{i}"),
+        &peer(i),
+        &[("MESHWORK_KEEP_ALIVE", "1"), ("RUST_LOG", QUIET_LOG)],
+    )
+}
+
+fn pct(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let idx = ((p / 100.0) * (v.len() as f64 - 1.0)).round() as usize;
+    v.get(idx.min(v.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or(f64::NAN)
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+async fn setup_time(reg: &RegistryProcess, runs: usize, base: usize) -> anyhow::Result<()> {
+    let mut offer_to_open = Vec::new();
+    let mut start_to_connected = Vec::new();
+    for run in 0..runs {
+        let (a, b) = (base + 2 * run, base + 2 * run + 1);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let env = [
+            ("MESHWORK_KEEP_ALIVE", "1"),
+            ("RUST_LOG", "error,meshwork_sidecar::driver=info"),
+        ];
+        let t0 = Instant::now();
+        let car_a =
+            SidecarProcess::start_logged(reg, &format!("ak_{a}"), &peer(a), &env, tx.clone());
+        let car_b = SidecarProcess::start_logged(reg, &format!("ak_{b}"), &peer(b), &env, tx);
+        let mut ipc_a = car_a.ipc().await;
+        ipc_a.wait_connected(&[&peer(b)]).await;
+        start_to_connected.push(t0.elapsed().as_secs_f64() * 1e3);
+        // The offerer is the smaller id: p{a}.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (who, line) = rx.recv_timeout(left)?;
+            if who == peer(a) && line.contains("channel open") {
+                if let Some(ms) = line
+                    .split("setup_ms=")
+                    .nth(1)
+                    .and_then(|v| v.split_whitespace().next())
+                    .and_then(|v| v.parse::<f64>().ok())
+                {
+                    offer_to_open.push(ms);
+                    break;
+                }
+            }
+        }
+        drop(car_a);
+        drop(car_b);
+    }
+    println!("## Setup time native↔native ({runs} fresh pairs)");
+    println!(
+        "offer created → channel open (offerer):  p50 {:.1} ms  p99 {:.1} ms",
+        pct(&mut offer_to_open.clone(), 50.0),
+        pct(&mut offer_to_open, 99.0)
+    );
+    println!(
+        "process start → agent sees peer_connected: p50 {:.1} ms  p99 {:.1} ms",
+        pct(&mut start_to_connected.clone(), 50.0),
+        pct(&mut start_to_connected, 99.0)
+    );
+    Ok(())
+}
+
+async fn pair(
+    reg: &RegistryProcess,
+    a: usize,
+    b: usize,
+) -> (SidecarProcess, SidecarProcess, IpcClient, IpcClient) {
+    let car_a = start(reg, a);
+    let car_b = start(reg, b);
+    let mut ipc_a = car_a.ipc().await;
+    let mut ipc_b = car_b.ipc().await;
+    ipc_a.wait_connected(&[&peer(b)]).await;
+    ipc_b.wait_connected(&[&peer(a)]).await;
+    (car_a, car_b, ipc_a, ipc_b)
+}
+
+async fn rtt(reg: &RegistryProcess, base: usize) -> anyhow::Result<()> {
+    let (_a, _b, mut ipc_a, ipc_b) = pair(reg, base, base + 1).await;
+    let target_a = peer(base);
+    // Bob's agent: answer every ping with a pong.
+    let echo = tokio::spawn(async move {
+        let mut ipc_b = ipc_b;
+        loop {
+            let Ok(ev) = ipc_b.next_event(Duration::from_secs(30)).await else {
+                return;
+            };
+            if ev["type"] == "message" && ev["payload"]["message"]["type"] == "ping" {
+                let id = ev["payload"]["message"]["request_id"].clone();
+                ipc_b.send(json!({"type": "send", "payload": {"target_peer": target_a, "message": {"type": "pong", "request_id": id}}})).await;
+            }
+        }
+    });
+    let mut samples = Vec::new();
+    let to = peer(base + 1);
+    for i in 0..1100 {
+        let id = format!("rtt-{i}");
+        let line = format!(
+            r#"{{"type":"send","payload":{{"target_peer":"{to}","message":{{"type":"ping","request_id":"{id}"}}}}}}"#
+        );
+        let needle = format!(r#""request_id":"{id}""#);
+        let t = Instant::now();
+        ipc_a.send_line(&line).await;
+        while !ipc_a
+            .next_line(Duration::from_secs(5))
+            .await?
+            .contains(&needle)
+        {}
+        if i >= 100 {
+            samples.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    echo.abort();
+    println!("## RTT, small message, agent→agent→agent over IPC + DataChannel (1000 round trips)");
+    println!(
+        "p50 {:.0} µs  p99 {:.0} µs",
+        pct(&mut samples.clone(), 50.0),
+        pct(&mut samples, 99.0)
+    );
+    Ok(())
+}
+
+async fn throughput(reg: &RegistryProcess, base: usize) -> anyhow::Result<()> {
+    let (_a, _b, mut ipc_a, mut ipc_b) = pair(reg, base, base + 1).await;
+    println!("## Throughput of one channel, agent to agent (payload bytes)");
+    for (size, count) in [
+        (1024usize, 20_000usize),
+        (64 * 1024, 1_500),
+        (1024 * 1024, 100),
+    ] {
+        let body = "x".repeat(size);
+        let target = peer(base + 1);
+        let t = Instant::now();
+        let sender = async {
+            for i in 0..count {
+                let line = format!(
+                    r#"{{"type":"send","payload":{{"target_peer":"{target}","message":{{"type":"agent_prompt","request_id":"t{i}","payload":{{"message":"{body}"}}}}}}}}"#
+                );
+                ipc_a.send_line(&line).await;
+            }
+        };
+        let receiver = async {
+            let mut got = 0;
+            while got < count {
+                let line = ipc_b.next_line(Duration::from_secs(60)).await?;
+                if line.starts_with(r#"{"type":"message""#) {
+                    got += 1;
+                }
+            }
+            anyhow::Ok(())
+        };
+        let (_, received) = tokio::join!(sender, receiver);
+        received?;
+        let secs = t.elapsed().as_secs_f64();
+        let mbit = (size * count) as f64 * 8.0 / secs / 1e6;
+        println!(
+            "{:>8} B × {count:>6}: {mbit:>7.0} Mbit/s ({:.0} msgs/s)",
+            size,
+            count as f64 / secs
+        );
+    }
+    Ok(())
+}
+
+async fn mesh(reg: &RegistryProcess, n: usize, base: usize) -> anyhow::Result<()> {
+    let t0 = Instant::now();
+    let cars: Vec<SidecarProcess> = (base..base + n).map(|i| start(reg, i)).collect();
+    let mut ipcs = Vec::new();
+    for car in &cars {
+        ipcs.push(car.ipc().await);
+    }
+    let mut waits = Vec::new();
+    for (k, mut ipc) in ipcs.into_iter().enumerate() {
+        let others: Vec<String> = (base..base + n)
+            .filter(|i| *i != base + k)
+            .map(peer)
+            .collect();
+        waits.push(tokio::spawn(async move {
+            let refs: Vec<&str> = others.iter().map(String::as_str).collect();
+            ipc.wait_connected_within(&refs, Duration::from_secs(120))
+                .await;
+            ipc
+        }));
+    }
+    let mut _keep = Vec::new();
+    for w in waits {
+        _keep.push(w.await?);
+    }
+    let formed = t0.elapsed();
+    let rss: u64 = cars
+        .iter()
+        .filter_map(SidecarProcess::pid)
+        .map(rss_kib)
+        .sum();
+    println!(
+        "N={n:>3}: full mesh ({} links) in {:.2} s; total sidecar RSS {:.0} MiB ({:.1} MiB per sidecar)",
+        n * (n - 1) / 2,
+        formed.as_secs_f64(),
+        rss as f64 / 1024.0,
+        rss as f64 / 1024.0 / n as f64
+    );
+    Ok(())
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let mut runs = 20;
+    let mut sizes = vec![10, 20, 50];
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().unwrap_or_default();
+        match flag.as_str() {
+            "--runs" => runs = value.parse()?,
+            "--mesh" => sizes = value.split(',').filter_map(|v| v.parse().ok()).collect(),
+            other => anyhow::bail!("unknown argument {other}"),
+        }
+    }
+    let total = 2 * runs + 4 + 4 + sizes.iter().sum::<usize>();
+    let reg = RegistryProcess::start(RegistryOptions {
+        api_keys: Some(keys(total)),
+        ..Default::default()
+    });
+    println!("# meshwork native sidecar benchmark (loopback, release)");
+    setup_time(&reg, runs, 0).await?;
+    rtt(&reg, 2 * runs).await?;
+    throughput(&reg, 2 * runs + 2).await?;
+    println!("## Full-mesh formation (all sidecars started at once)");
+    let mut base = 2 * runs + 4;
+    for n in sizes {
+        mesh(&reg, n, base).await?;
+        base += n;
+    }
+    Ok(())
+}
