@@ -269,6 +269,10 @@ impl Driver {
                 tracing::info!(client = id, "agent connected");
                 self.clients.insert(id, tx);
                 self.agent_absent_since = None;
+                // A (re)connecting agent learns the links that opened before it arrived.
+                for peer_id in self.core.connected_peers() {
+                    self.reply(id, IpcEvent::PeerConnected { peer_id });
+                }
             }
             IpcInput::Disconnected { id } => {
                 tracing::info!(client = id, "agent disconnected");
@@ -381,7 +385,11 @@ impl Driver {
             .map(|peer| {
                 let path = self.paths.get(&peer).map(|(_, p)| *p).unwrap_or_default();
                 LinkInfo {
-                    rtt_ms: self.core.rtt_ms(&peer).map(|ms| ms as f64).or(path.rtt_ms),
+                    // ICE's RTT has sub-millisecond precision; the core's keepalive RTT is
+                    // whole milliseconds (its clock), so it is only the fallback.
+                    rtt_ms: path
+                        .rtt_ms
+                        .or_else(|| self.core.rtt_ms(&peer).map(|ms| ms as f64)),
                     candidate_type: path.candidate_type,
                     peer_id: peer,
                 }
