@@ -205,11 +205,12 @@ async fn send_and_listen_commands_work_without_an_agent() {
     );
     let req = answer.await.expect("agent task");
     assert_eq!(req["payload"]["message"], "hello bob");
-    let line = tokio::time::timeout(EVENT_TIMEOUT, listened.next_line())
-        .await
-        .expect("listen line")
-        .expect("read")
-        .expect("line");
-    let ev: Value = serde_json::from_str(&line).expect("json");
+    // `listen` first learns the open link, then sees the prompt.
+    let first = next_json(&mut listened).await;
+    assert_eq!(
+        first,
+        json!({"type": "peer_connected", "payload": {"peer_id": "alice"}})
+    );
+    let ev = next_json(&mut listened).await;
     assert_eq!(ev["payload"]["message"]["payload"]["message"], "hello bob");
 }
