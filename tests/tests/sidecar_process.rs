@@ -170,6 +170,12 @@ async fn send_and_listen_commands_work_without_an_agent() {
         .spawn()
         .expect("listen");
     let mut listened = BufReader::new(listen.stdout.take().expect("stdout")).lines();
+    // `listen` is connected once it reports the link that is already open.
+    let first = next_json(&mut listened).await;
+    assert_eq!(
+        first,
+        json!({"type": "peer_connected", "payload": {"peer_id": "alice"}})
+    );
     // Bob's agent answers every prompt, so `send` prints the reply.
     let answer = tokio::spawn(async move {
         let ev = bob_agent
@@ -205,12 +211,6 @@ async fn send_and_listen_commands_work_without_an_agent() {
     );
     let req = answer.await.expect("agent task");
     assert_eq!(req["payload"]["message"], "hello bob");
-    // `listen` first learns the open link, then sees the prompt.
-    let first = next_json(&mut listened).await;
-    assert_eq!(
-        first,
-        json!({"type": "peer_connected", "payload": {"peer_id": "alice"}})
-    );
     let ev = next_json(&mut listened).await;
     assert_eq!(ev["payload"]["message"]["payload"]["message"], "hello bob");
 }
