@@ -312,6 +312,7 @@ async fn bad_signaling_frames_do_not_crash_a_sidecar() {
     let reg = registry();
     let mut a = sidecar(&reg, "alice");
     let _b = sidecar(&reg, "bob");
+    let mut bob = _b.ipc().await;
     let mut alice = a.ipc().await;
     alice.wait_connected(&["bob"]).await;
     // mallory (a real, registered peer) sends alice garbage through the registry.
@@ -358,7 +359,6 @@ async fn bad_signaling_frames_do_not_crash_a_sidecar() {
             json!({"type": "ping", "request_id": "still-alive"}),
         ))
         .await;
-    let mut bob = _b.ipc().await;
     bob.wait_for("message after garbage", EVENT_TIMEOUT, |e| {
         is_message_from(e, "alice", "still-alive")
     })
