@@ -3,11 +3,18 @@
 # its tool is already there at the right version, so a warm machine pays nothing.
 #
 # Usage: scripts/install.sh [build|test]
-#   build  what the registry (and, once it exists, the hub) needs
-#   test   the above plus what the test suite needs
+#   build  the registry and the browser side (wasm32 target, trunk, wasm-bindgen, wasm-opt)
+#   test   the above plus clippy/rustfmt, Chromium + ChromeDriver, openssl
+#
+# Tools never come from anywhere but the package registries: trunk and wasm-bindgen-cli from
+# crates.io, wasm-opt from npm's binaryen (Debian's is too old: its output crashes in the
+# browser), Chromium from Debian. Source scripts/env.sh afterwards for PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-build}"
+root="$(pwd)"
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
 
 log() { printf '\033[1m[install]\033[0m %s\n' "$*" >&2; }
 
@@ -25,15 +32,53 @@ need_rust_component() {
   fi
 }
 
+apt_updated=0
+need_apt() { # need_apt <command> <package...>
+  local cmd="$1"; shift
+  if ! command -v "$cmd" >/dev/null 2>&1; then
+    if [ "$apt_updated" = 0 ]; then
+      log "apt-get update"
+      apt-get update -qq
+      apt_updated=1
+    fi
+    log "apt-get install $*"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  fi
+}
+
+# The wasm-bindgen crate version in Cargo.lock: the CLI must match it exactly.
+lock_version() {
+  awk -v name="$1" '$0 == "name = \"" name "\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
+}
+
 need_rust_target wasm32-unknown-unknown
+
+TRUNK_VERSION=0.21.14
+if ! trunk --version 2>/dev/null | grep -q " $TRUNK_VERSION"; then
+  log "cargo install trunk $TRUNK_VERSION (several minutes, once)"
+  cargo install trunk --version "$TRUNK_VERSION" --locked
+fi
+
+wb_version="$(lock_version wasm-bindgen)"
+if [ -n "$wb_version" ] && ! wasm-bindgen --version 2>/dev/null | grep -q " $wb_version"; then
+  log "cargo install wasm-bindgen-cli $wb_version (must equal the wasm-bindgen crate)"
+  # Not --locked: one of its pinned dependencies is missing from the registry.
+  cargo install wasm-bindgen-cli --version "$wb_version" --force
+fi
+
+BINARYEN_VERSION=132
+if ! "$root/.tools/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -q "version $BINARYEN_VERSION"; then
+  log "npm install binaryen@$BINARYEN_VERSION (wasm-opt)"
+  mkdir -p "$root/.tools"
+  npm install --prefix "$root/.tools" --no-audit --no-fund --silent "binaryen@$BINARYEN_VERSION" >/dev/null
+fi
 
 if [ "$mode" = "test" ]; then
   need_rust_component clippy
   need_rust_component rustfmt
-  # openssl cross-checks the TURN REST credential in the tests.
-  if ! command -v openssl >/dev/null 2>&1; then
-    log "apt-get install openssl"
-    apt-get update -qq && apt-get install -y -qq openssl >/dev/null
-  fi
+  need_apt openssl openssl
+  need_apt chromium chromium
+  need_apt chromedriver chromium-driver
+  need_apt ip iproute2
 fi
 log "toolchain ready ($mode)"

@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh test
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 

@@ -353,3 +353,51 @@ fn upstream_default_secret_is_refused_outside_dev_mode() {
     let err = run_registry_expecting_failure(&[], &[("SIGNALING_SECRET", "dev-secret-change-me")]);
     assert!(err.contains("SIGNALING_SECRET"), "{err}");
 }
+
+#[tokio::test]
+async fn admin_session_gets_browser_tokens_never_agent_ones() {
+    let reg = start(false);
+    let http = Client::new();
+    let fresh: Value = http
+        .post(reg.url("/api/token"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(fresh["role"], "browser");
+    let id = fresh["peer_id"].as_str().expect("peer_id");
+    assert!(id.starts_with("tab-"), "{id}");
+    // A tab renews its token under the id it already has.
+    let renewed: Value = http
+        .post(reg.url("/api/token"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"peer_id": id}))
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(renewed["peer_id"], id);
+    // It cannot take an agent's identity.
+    let resp = http
+        .post(reg.url("/api/token"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"peer_id": "alice-sidecar"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), 400);
+    // The browser token opens the signaling socket as that tab.
+    let token = renewed["token"].as_str().expect("token");
+    let (mut tab, _) = meshwork_tests::SignalClient::connect_subprotocol(&reg.ws_url(), token, id)
+        .await
+        .expect("ws");
+    assert_eq!(
+        tab.register("browser").await.expect("register"),
+        Vec::<String>::new()
+    );
+}

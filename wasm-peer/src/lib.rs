@@ -1,6 +1,25 @@
-//! Browser mesh peer — NOT IMPLEMENTED YET.
+//! The browser mesh peer: the protocol crate's sans-IO mesh core driven by a web-sys shell
+//! around the browser's own `RTCPeerConnection`, `RTCDataChannel` and `WebSocket`.
 //!
-//! Placeholder created by the foundation issue so the workspace has its final layout. The
-//! browser peer (web-sys `RTCPeerConnection` shell around `meshwork_protocol::core`, with
-//! wasm-bindgen exports) is built by the "Browser peer" issue. This crate exports nothing.
+//! The same core decides everything the native sidecar's core decides (who offers, glare,
+//! candidate buffering, reconnect backoff, link failure, keepalives), so a tab and a sidecar
+//! cannot drift apart. This crate only performs the core's actions and reports what the
+//! browser observes.
+//!
+//! # Layout
+//! - [`peer`]: `MeshPeer`, the API for Rust and (through wasm-bindgen) JavaScript.
+//! - `driver`: the shared state and the action loop.
+//! - `links`: one `RTCPeerConnection` per link attempt.
+//! - `signaling`: the registry WebSocket (token in `Sec-WebSocket-Protocol`).
+//! - `registry`: `fetch` calls for the token and the ICE servers.
+//! - `timer`: one `setTimeout` for the core's next deadline.
 #![forbid(unsafe_code)]
+
+mod driver;
+mod links;
+pub mod peer;
+mod registry;
+mod signaling;
+mod timer;
+
+pub use peer::{MeshPeer, PeerEvent};

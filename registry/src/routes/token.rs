@@ -1,20 +1,55 @@
-//! `POST /api/token`: exchange an API key (or, later, a device token) for a JWT.
+//! `POST /api/token`: exchange a credential for a peer JWT.
+//!
+//! - `X-API-Key` (agents) → a token for the key's peer id, role `agent`.
+//! - `Authorization: Bearer <admin token>` → a token for a **browser tab** (docs/adr/0006):
+//!   role `browser`, peer id `tab-…` (the tab's own from the optional body
+//!   `{"peer_id": "tab-…"}` so it keeps its identity across renewals, else a fresh one). A
+//!   browser never holds an agent API key.
 
-use crate::{auth::Caller, clock::unix_now, error::ApiError, state::AppState};
-use axum::{extract::State, Json};
-use meshwork_protocol::rest::TokenResponse;
+use crate::{
+    auth::{secrets::random_hex, Caller},
+    clock::unix_now,
+    error::ApiError,
+    state::AppState,
+};
+use axum::{body::Bytes, extract::State, Json};
+use meshwork_protocol::{
+    rest::{Role, TokenResponse},
+    PeerId,
+};
+use serde::Deserialize;
 use std::sync::Arc;
 
-/// Issues a JWT for the caller's peer id.
+/// Prefix of every browser tab's peer id; agents' ids cannot be claimed by a tab.
+pub const TAB_PREFIX: &str = "tab-";
+
+#[derive(Deserialize)]
+struct TabRequest {
+    #[serde(default)]
+    peer_id: Option<String>,
+}
+
+fn valid_tab_id(id: &str) -> bool {
+    id.strip_prefix(TAB_PREFIX).is_some_and(|rest| {
+        (1..=64).contains(&rest.len())
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    })
+}
+
+/// Issues a JWT for the caller.
 pub async fn issue(
     State(state): State<Arc<AppState>>,
     caller: Caller,
+    body: Bytes,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let (peer_id, role) = match caller {
         Caller::Peer { peer_id, role } => (peer_id, role),
-        Caller::Admin | Caller::Anonymous => {
+        Caller::Admin => (tab_id(&body)?, Role::Browser),
+        Caller::Anonymous => {
             return Err(ApiError::unauthorized(
-                "X-API-Key or X-Device-Token required",
+                "X-API-Key, X-Device-Token, or the hub's admin session required",
             ))
         }
     };
@@ -27,4 +62,35 @@ pub async fn issue(
         peer_id,
         role,
     }))
+}
+
+fn tab_id(body: &[u8]) -> Result<PeerId, ApiError> {
+    let requested = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        serde_json::from_slice::<TabRequest>(body)
+            .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?
+            .peer_id
+    };
+    match requested {
+        Some(id) if valid_tab_id(&id) => Ok(PeerId::new(id)),
+        Some(id) => Err(ApiError::bad_request(format!(
+            "a tab's peer id must be {TAB_PREFIX}<1-64 letters, digits, - or _>, not {id:?}"
+        ))),
+        None => Ok(PeerId::new(format!("{TAB_PREFIX}{}", random_hex(4)))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tab_ids_cannot_impersonate_agents() {
+        assert!(valid_tab_id("tab-1a2b"));
+        assert!(!valid_tab_id("alice-sidecar"));
+        assert!(!valid_tab_id("tab-"));
+        assert!(!valid_tab_id("tab-a b"));
+        assert!(!valid_tab_id(&format!("tab-{}", "x".repeat(65))));
+    }
 }

@@ -1,0 +1,8 @@
+# Sourced by the other scripts: puts the project's tools first on PATH.
+# (.tools/ holds npm's binaryen; cargo-installed tools live in ~/.cargo/bin.)
+_mw_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export PATH="$_mw_root/.tools/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+# Trunk must never download a tool: a missing one is an error (Trunk.toml also says offline).
+export TRUNK_SKIP_VERSION_CHECK=true
+export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
+unset _mw_root

@@ -1,0 +1,312 @@
+//! One `RTCPeerConnection` per link attempt, with its `mesh` channel. Every callback is
+//! tagged with the peer and the attempt, so the core ignores events of replaced attempts.
+
+use crate::driver::{self, Weak};
+use meshwork_protocol::{
+    core::{Attempt, ConnectionState, Event, SdpType},
+    rest::IceConfig,
+    signaling::IceCandidatePayload,
+    PeerId,
+};
+use wasm_bindgen::{closure::Closure, JsCast, JsValue};
+use wasm_bindgen_futures::{spawn_local, JsFuture};
+use web_sys::{
+    MessageEvent, RtcConfiguration, RtcDataChannel, RtcDataChannelEvent, RtcDataChannelInit,
+    RtcDataChannelType, RtcIceCandidateInit, RtcIceServer, RtcIceTransportPolicy,
+    RtcPeerConnection, RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcSdpType,
+    RtcSessionDescriptionInit,
+};
+
+type Callback = Closure<dyn FnMut(JsValue)>;
+
+/// A link attempt.
+pub struct Link {
+    /// The attempt.
+    pub attempt: Attempt,
+    /// The connection.
+    pub pc: RtcPeerConnection,
+    /// The `mesh` channel, once created or received.
+    pub dc: Option<RtcDataChannel>,
+    callbacks: Vec<Callback>,
+}
+
+fn configuration(ice: &IceConfig, relay_only: bool) -> RtcConfiguration {
+    let config = RtcConfiguration::new();
+    let servers = js_sys::Array::new();
+    for s in &ice.ice_servers {
+        let server = RtcIceServer::new();
+        let urls = js_sys::Array::new();
+        for u in &s.urls {
+            urls.push(&JsValue::from_str(u));
+        }
+        server.set_urls(&urls);
+        if let Some(user) = &s.username {
+            server.set_username(user);
+        }
+        if let Some(cred) = &s.credential {
+            server.set_credential(cred);
+        }
+        servers.push(&server);
+    }
+    config.set_ice_servers(&servers);
+    if relay_only {
+        config.set_ice_transport_policy(RtcIceTransportPolicy::Relay);
+    }
+    config
+}
+
+impl Link {
+    /// Creates the connection and wires its callbacks; the offerer also creates the channel.
+    pub fn new(
+        driver: &Weak,
+        peer: &PeerId,
+        attempt: Attempt,
+        ice: &IceConfig,
+        relay_only: bool,
+        offerer: bool,
+    ) -> Result<Self, JsValue> {
+        let pc = RtcPeerConnection::new_with_configuration(&configuration(ice, relay_only))?;
+        let mut link = Self {
+            attempt,
+            pc,
+            dc: None,
+            callbacks: Vec::new(),
+        };
+
+        let (d, p) = (driver.clone(), peer.clone());
+        let on_candidate = Callback::new(move |ev: JsValue| {
+            let Ok(ev) = ev.dyn_into::<RtcPeerConnectionIceEvent>() else {
+                return;
+            };
+            let Some(c) = ev.candidate() else { return }; // end of candidates
+            let candidate = IceCandidatePayload {
+                candidate: c.candidate(),
+                sdp_mid: c.sdp_mid(),
+                sdp_m_line_index: c.sdp_m_line_index(),
+            };
+            driver::handle(
+                &d,
+                Event::LocalCandidate {
+                    peer: p.clone(),
+                    attempt,
+                    candidate,
+                },
+            );
+        });
+        link.pc
+            .set_onicecandidate(Some(on_candidate.as_ref().unchecked_ref()));
+        link.callbacks.push(on_candidate);
+
+        let (d, p, pc) = (driver.clone(), peer.clone(), link.pc.clone());
+        let on_state = Callback::new(move |_| {
+            let state = match pc.connection_state() {
+                RtcPeerConnectionState::New => ConnectionState::New,
+                RtcPeerConnectionState::Connecting => ConnectionState::Connecting,
+                RtcPeerConnectionState::Connected => ConnectionState::Connected,
+                RtcPeerConnectionState::Disconnected => ConnectionState::Disconnected,
+                RtcPeerConnectionState::Failed => ConnectionState::Failed,
+                RtcPeerConnectionState::Closed => ConnectionState::Closed,
+                _ => return,
+            };
+            driver::handle(
+                &d,
+                Event::ConnectionStateChanged {
+                    peer: p.clone(),
+                    attempt,
+                    state,
+                },
+            );
+        });
+        link.pc
+            .set_onconnectionstatechange(Some(on_state.as_ref().unchecked_ref()));
+        link.callbacks.push(on_state);
+
+        // Some browsers only keep a channel's transport alive with an ICE-state listener.
+        let on_ice_state = Callback::new(move |_| {});
+        link.pc
+            .set_oniceconnectionstatechange(Some(on_ice_state.as_ref().unchecked_ref()));
+        link.callbacks.push(on_ice_state);
+
+        if offerer {
+            let init = RtcDataChannelInit::new();
+            init.set_ordered(true);
+            let dc = link
+                .pc
+                .create_data_channel_with_data_channel_dict("mesh", &init);
+            link.attach_channel(driver, peer, dc);
+        } else {
+            let (d, p) = (driver.clone(), peer.clone());
+            let on_channel = Callback::new(move |ev: JsValue| {
+                let Ok(ev) = ev.dyn_into::<RtcDataChannelEvent>() else {
+                    return;
+                };
+                let dc = ev.channel();
+                if dc.label() == "mesh" {
+                    driver::channel_received(&d, &p, attempt, dc);
+                }
+            });
+            link.pc
+                .set_ondatachannel(Some(on_channel.as_ref().unchecked_ref()));
+            link.callbacks.push(on_channel);
+        }
+        Ok(link)
+    }
+
+    /// Wires the `mesh` channel's callbacks.
+    pub fn attach_channel(&mut self, driver: &Weak, peer: &PeerId, dc: RtcDataChannel) {
+        let attempt = self.attempt;
+        dc.set_binary_type(RtcDataChannelType::Arraybuffer);
+        let (d, p) = (driver.clone(), peer.clone());
+        let on_open = Callback::new(move |_| {
+            driver::handle(
+                &d,
+                Event::ChannelOpened {
+                    peer: p.clone(),
+                    attempt,
+                },
+            );
+        });
+        let (d, p) = (driver.clone(), peer.clone());
+        let on_message = Callback::new(move |ev: JsValue| {
+            let Ok(ev) = ev.dyn_into::<MessageEvent>() else {
+                return;
+            };
+            let data = ev.data();
+            if let Some(text) = data.as_string() {
+                driver::text_received(&d, &p, attempt, text);
+            } else if let Ok(buf) = data.dyn_into::<js_sys::ArrayBuffer>() {
+                driver::chunk_received(&d, &p, attempt, js_sys::Uint8Array::new(&buf).to_vec());
+            }
+        });
+        let (d, p) = (driver.clone(), peer.clone());
+        let on_close = Callback::new(move |_| {
+            driver::handle(
+                &d,
+                Event::ChannelClosed {
+                    peer: p.clone(),
+                    attempt,
+                },
+            );
+        });
+        dc.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        dc.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        dc.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        self.callbacks.extend([on_open, on_message, on_close]);
+        self.dc = Some(dc);
+    }
+
+    /// Creates the offer and reports it.
+    pub fn offer(&self, driver: &Weak, peer: &PeerId) {
+        let (pc, d, p, attempt) = (self.pc.clone(), driver.clone(), peer.clone(), self.attempt);
+        spawn_local(async move {
+            let result = async {
+                let offer = JsFuture::from(pc.create_offer()).await?;
+                let sdp = js_sys::Reflect::get(&offer, &JsValue::from_str("sdp"))?
+                    .as_string()
+                    .unwrap_or_default();
+                let init = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
+                init.set_sdp(&sdp);
+                JsFuture::from(pc.set_local_description(&init)).await?;
+                Ok::<String, JsValue>(sdp)
+            }
+            .await;
+            match result {
+                Ok(sdp) => driver::handle(
+                    &d,
+                    Event::LocalDescription {
+                        peer: p,
+                        attempt,
+                        sdp_type: SdpType::Offer,
+                        sdp,
+                    },
+                ),
+                Err(e) => driver::link_failed(&d, &p, attempt, e),
+            }
+        });
+    }
+
+    /// Applies a remote offer, answers it, reports both steps.
+    pub fn answer(&self, driver: &Weak, peer: &PeerId, offer_sdp: String) {
+        let (pc, d, p, attempt) = (self.pc.clone(), driver.clone(), peer.clone(), self.attempt);
+        spawn_local(async move {
+            let remote = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
+            remote.set_sdp(&offer_sdp);
+            if let Err(e) = JsFuture::from(pc.set_remote_description(&remote)).await {
+                return driver::link_failed(&d, &p, attempt, e);
+            }
+            driver::handle(
+                &d,
+                Event::RemoteDescriptionApplied {
+                    peer: p.clone(),
+                    attempt,
+                },
+            );
+            let result = async {
+                let answer = JsFuture::from(pc.create_answer()).await?;
+                let sdp = js_sys::Reflect::get(&answer, &JsValue::from_str("sdp"))?
+                    .as_string()
+                    .unwrap_or_default();
+                let init = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
+                init.set_sdp(&sdp);
+                JsFuture::from(pc.set_local_description(&init)).await?;
+                Ok::<String, JsValue>(sdp)
+            }
+            .await;
+            match result {
+                Ok(sdp) => driver::handle(
+                    &d,
+                    Event::LocalDescription {
+                        peer: p,
+                        attempt,
+                        sdp_type: SdpType::Answer,
+                        sdp,
+                    },
+                ),
+                Err(e) => driver::link_failed(&d, &p, attempt, e),
+            }
+        });
+    }
+
+    /// Applies the remote answer.
+    pub fn apply_answer(&self, driver: &Weak, peer: &PeerId, sdp: String) {
+        let (pc, d, p, attempt) = (self.pc.clone(), driver.clone(), peer.clone(), self.attempt);
+        spawn_local(async move {
+            let remote = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
+            remote.set_sdp(&sdp);
+            match JsFuture::from(pc.set_remote_description(&remote)).await {
+                Ok(_) => driver::handle(&d, Event::RemoteDescriptionApplied { peer: p, attempt }),
+                Err(e) => driver::link_failed(&d, &p, attempt, e),
+            }
+        });
+    }
+
+    /// Applies a remote candidate; a bad one is that candidate's problem, not the link's.
+    pub fn add_candidate(&self, candidate: IceCandidatePayload) {
+        if candidate.candidate.is_empty() {
+            return;
+        }
+        let init = RtcIceCandidateInit::new(&candidate.candidate);
+        init.set_sdp_mid(candidate.sdp_mid.as_deref());
+        init.set_sdp_m_line_index(candidate.sdp_m_line_index);
+        let pc = self.pc.clone();
+        spawn_local(async move {
+            let _ =
+                JsFuture::from(pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init)))
+                    .await;
+        });
+    }
+
+    /// Closes the connection without reporting back.
+    pub fn close(&self) {
+        if let Some(dc) = &self.dc {
+            dc.set_onclose(None);
+            dc.set_onmessage(None);
+            dc.set_onopen(None);
+            dc.close();
+        }
+        self.pc.set_onconnectionstatechange(None);
+        self.pc.set_onicecandidate(None);
+        self.pc.set_ondatachannel(None);
+        self.pc.close();
+    }
+}

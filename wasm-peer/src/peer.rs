@@ -1,0 +1,229 @@
+//! `MeshPeer`: a browser tab as a full mesh peer, for Rust (the Leptos hub) and JavaScript.
+//!
+//! ```js
+//! import init, { MeshPeer } from "./meshwork_wasm_peer.js";
+//! await init();
+//! const peer = new MeshPeer(location.origin, adminToken);
+//! peer.on((ev) => console.log(ev));          // {type: "peer_connected", peer: "bob"}, …
+//! const me = await peer.join();               // "tab-1a2b3c4d"
+//! peer.send("bob", JSON.stringify({type: "ping", request_id: "r1"}));
+//! ```
+
+use crate::driver::{self, Driver, Shared};
+use meshwork_protocol::{core::LinkState, MeshMessage, PeerId};
+use serde::Serialize;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+
+/// What a peer tells its application.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PeerEvent {
+    /// The signaling socket opened or closed.
+    Signaling {
+        /// Whether it is open now.
+        connected: bool,
+    },
+    /// A DataChannel to this peer opened.
+    PeerConnected {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// The DataChannel to this peer closed.
+    PeerDisconnected {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// A message arrived.
+    Message {
+        /// The sender.
+        from: PeerId,
+        /// The message.
+        message: MeshMessage,
+        /// Round trip in ms when it answers a request made with `request`.
+        rtt_ms: Option<u64>,
+    },
+    /// A request made with `request` got no answer in time.
+    RequestTimedOut {
+        /// Its id.
+        request_id: String,
+        /// Whom it went to.
+        peer: PeerId,
+    },
+    /// Something went wrong; the peer carries on.
+    Error {
+        /// What.
+        message: String,
+    },
+}
+
+/// A browser tab in the mesh.
+#[wasm_bindgen]
+pub struct MeshPeer {
+    shared: Shared,
+}
+
+impl MeshPeer {
+    /// Adds a listener (Rust).
+    pub fn on_event(&self, listener: impl Fn(&PeerEvent) + 'static) {
+        self.shared.borrow_mut().listeners.push(Rc::new(listener));
+    }
+
+    /// Sends a message to a connected peer.
+    pub fn send_message(&self, peer: &str, message: &MeshMessage) -> Result<(), String> {
+        let peer = PeerId::new(peer);
+        let mut d = self.shared.borrow_mut();
+        let state = d.core.as_ref().and_then(|c| c.link_state(&peer));
+        match state {
+            Some(LinkState::Open) => {}
+            Some(_) => return Err(format!("peer {peer} is not connected yet")),
+            None => return Err(format!("unknown peer {peer}")),
+        }
+        let frames = d.frames(message);
+        let dc = d.links.get(&peer).and_then(|l| l.dc.clone());
+        match dc {
+            Some(dc) if driver::send_frames(&dc, frames) => Ok(()),
+            _ => Err(format!("channel to {peer} is closing")),
+        }
+    }
+
+    /// Sends a request and tracks it: its answer arrives as a `Message` with `rtt_ms`, or a
+    /// `RequestTimedOut` after `timeout_ms`.
+    pub fn request(
+        &self,
+        peer: &str,
+        message: &MeshMessage,
+        timeout_ms: u32,
+    ) -> Result<(), String> {
+        self.send_message(peer, message)?;
+        let event = meshwork_protocol::core::Event::RequestSent {
+            request_id: message.request_id.clone(),
+            peer: PeerId::new(peer),
+            timeout: std::time::Duration::from_millis(u64::from(timeout_ms)),
+        };
+        driver::handle(&Rc::downgrade(&self.shared), event);
+        Ok(())
+    }
+
+    /// Peers with an open channel.
+    pub fn connected_peers(&self) -> Vec<PeerId> {
+        self.shared
+            .borrow()
+            .core
+            .as_ref()
+            .map(|c| c.connected_peers())
+            .unwrap_or_default()
+    }
+}
+
+fn js_error(message: impl Into<String>) -> JsValue {
+    js_sys::Error::new(&message.into()).into()
+}
+
+#[wasm_bindgen]
+impl MeshPeer {
+    /// A peer for the registry at `registry_url`, authenticated by the hub's admin session.
+    #[wasm_bindgen(constructor)]
+    pub fn new(registry_url: String, admin_token: String) -> MeshPeer {
+        MeshPeer {
+            shared: Driver::new(registry_url, admin_token, false),
+        }
+    }
+
+    /// Use only TURN relay candidates.
+    #[wasm_bindgen(js_name = relayOnly)]
+    pub fn relay_only(&self) {
+        self.shared.borrow_mut().relay_only = true;
+    }
+
+    /// Calls `callback(event)` for every event (plain objects with a `type`).
+    pub fn on(&self, callback: js_sys::Function) {
+        self.on_event(move |event| {
+            let json = serde_json::to_string(event).unwrap_or_default();
+            if let Ok(value) = js_sys::JSON::parse(&json) {
+                // A throwing listener must not break the peer.
+                let _ = callback.call1(&JsValue::NULL, &value);
+            }
+        });
+    }
+
+    /// Joins the mesh; resolves to this tab's peer id.
+    pub async fn join(&self) -> Result<String, JsValue> {
+        let (base, admin) = {
+            let d = self.shared.borrow();
+            if d.core.is_some() {
+                return Err(js_error("already joined"));
+            }
+            (d.base.clone(), d.admin_token.clone())
+        };
+        let token = crate::registry::browser_token(&base, &admin, None)
+            .await
+            .map_err(js_error)?;
+        let id = token.peer_id.to_string();
+        self.shared.borrow_mut().start_core(token.peer_id);
+        driver::pump(&self.shared);
+        Ok(id)
+    }
+
+    /// This tab's peer id, once joined.
+    pub fn id(&self) -> Option<String> {
+        self.shared
+            .borrow()
+            .core
+            .as_ref()
+            .map(|c| c.id().to_string())
+    }
+
+    /// Sends a MeshMessage (JSON text) to a connected peer.
+    pub fn send(&self, peer: &str, message_json: &str) -> Result<(), JsValue> {
+        let message = MeshMessage::parse(message_json)
+            .map_err(|e| js_error(format!("not a MeshMessage: {e}")))?;
+        self.send_message(peer, &message).map_err(js_error)
+    }
+
+    /// Sends a request whose answer reports its round-trip time (see `request` in Rust).
+    #[wasm_bindgen(js_name = sendRequest)]
+    pub fn send_request(
+        &self,
+        peer: &str,
+        message_json: &str,
+        timeout_ms: u32,
+    ) -> Result<(), JsValue> {
+        let message = MeshMessage::parse(message_json)
+            .map_err(|e| js_error(format!("not a MeshMessage: {e}")))?;
+        self.request(peer, &message, timeout_ms).map_err(js_error)
+    }
+
+    /// Sends a MeshMessage (JSON text) to every connected peer; returns how many got it.
+    pub fn broadcast(&self, message_json: &str) -> Result<u32, JsValue> {
+        let message = MeshMessage::parse(message_json)
+            .map_err(|e| js_error(format!("not a MeshMessage: {e}")))?;
+        let sent = self
+            .connected_peers()
+            .iter()
+            .filter(|p| self.send_message(p.as_str(), &message).is_ok())
+            .count();
+        Ok(u32::try_from(sent).unwrap_or(u32::MAX))
+    }
+
+    /// Peers with an open channel.
+    pub fn peers(&self) -> Vec<String> {
+        self.connected_peers()
+            .into_iter()
+            .map(|p| p.to_string())
+            .collect()
+    }
+
+    /// Leaves the mesh: closes every channel and the signaling socket.
+    pub fn close(&self) {
+        let mut d = self.shared.borrow_mut();
+        d.closed = true;
+        for (_, link) in d.links.drain() {
+            link.close();
+        }
+        if let Some(s) = d.signaling.take() {
+            s.close();
+        }
+        d.core = None;
+    }
+}
