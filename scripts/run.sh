@@ -6,6 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh build
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
+trunk build --release
 cargo build --release --locked -p meshwork-registry
 args=()
 if [ ! -f "${API_KEYS_FILE:-api_keys.json}" ]; then

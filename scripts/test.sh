@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints on native and wasm32, unit tests, and the
-# end-to-end suites against real processes on loopback. Installs what it needs first.
+# end-to-end suites against real processes (registry, sidecars, headless Chromium). Installs
+# what it needs first. The tests run inside a network namespace that has only loopback, so
+# nothing they start can reach (or be reached from) any other address.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh test
@@ -21,5 +23,11 @@ cargo clippy -p meshwork-protocol -p meshwork-wasm-peer --target wasm32-unknown-
 step "build binaries (the end-to-end suites run them)"
 cargo build --workspace --bins --locked
 
-step "cargo test"
-cargo test --workspace --locked
+step "build the browser page (trunk, offline tools)"
+trunk build --release
+
+step "build the tests"
+cargo test --workspace --locked --no-run
+
+step "cargo test (in a network namespace with only loopback)"
+scripts/in-netns.sh cargo test --workspace --locked --offline

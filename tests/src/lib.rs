@@ -2,6 +2,7 @@
 //! loopback ports and talk to them over their real protocols.
 //!
 //! # Layout
+//! - [`browser`]: headless Chromium over WebDriver.
 //! - [`bins`]: where the workspace's binaries are (built by `cargo build --workspace --bins`).
 //! - [`registry`]: `RegistryProcess`, a registry child process with its own data dir.
 //! - [`sidecar`]: `SidecarProcess` and `IpcClient`, a sidecar child process and its agent socket.
@@ -9,6 +10,7 @@
 //! - [`wait`]: polling with a deadline, for conditions that have no event to wait on.
 
 pub mod bins;
+pub mod browser;
 pub mod registry;
 pub mod sidecar;
 pub mod signal_client;

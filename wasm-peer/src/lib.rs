@@ -23,3 +23,8 @@ mod signaling;
 mod timer;
 
 pub use peer::{MeshPeer, PeerEvent};
+
+/// Trunk's entry point for a library crate. Joining is the page's decision, so this does
+/// nothing (it also runs under wasm-bindgen-test, where it must not touch the page).
+#[wasm_bindgen::prelude::wasm_bindgen(start)]
+pub fn start() {}
