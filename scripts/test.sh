@@ -31,3 +31,6 @@ cargo test --workspace --locked --no-run
 
 step "cargo test (in a network namespace with only loopback)"
 scripts/in-netns.sh cargo test --workspace --locked --offline
+
+step "wasm-bindgen-test (the wasm shell in headless Chromium, same namespace rules)"
+scripts/in-netns.sh cargo test -p meshwork-wasm-peer --target wasm32-unknown-unknown --locked --offline
