@@ -1,0 +1,193 @@
+//! Browser ↔ native benchmark: a headless Chromium tab (the real page, the wasm peer) and a
+//! real sidecar, through a real registry. Must run in the loopback-only namespace:
+//!
+//! ```text
+//! cargo build --release --bins && trunk build --release
+//! scripts/in-netns.sh target/release/bench_browser [--runs 20]
+//! ```
+//!
+//! 1. Setup: offer created → channel open on the sidecar (it offers: "alice" < "tab-…"), and
+//!    "Join" clicked → the tab sees `peer_connected` (token, signaling, ICE, DTLS, SCTP).
+//! 2. RTT: tab → sidecar → agent → sidecar → tab, ping/pong timed in the page.
+
+use meshwork_tests::{
+    browser::Browser, registry::ADMIN_TOKEN, RegistryOptions, RegistryProcess, SidecarProcess,
+};
+use serde_json::{json, Value};
+use std::{
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+fn pct(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let idx = ((p / 100.0) * (v.len() as f64 - 1.0)).round() as usize;
+    v.get(idx.min(v.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or(f64::NAN)
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let mut runs = 20;
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        match flag.as_str() {
+            "--runs" => runs = args.next().unwrap_or_default().parse()?,
+            other => anyhow::bail!("unknown argument {other}"),
+        }
+    }
+    let dist = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist");
+    anyhow::ensure!(
+        dist.join("index.html").exists(),
+        "build the page first: trunk build --release"
+    );
+    let reg = RegistryProcess::start(RegistryOptions {
+        api_keys: Some(json!({"keys": {"ak_alice": {"peer_id": "alice"}}})),
+        hub_dist_dir: Some(dist),
+        ..Default::default()
+    });
+    let (log_tx, log_rx) = std::sync::mpsc::channel();
+    let alice = SidecarProcess::start_logged(
+        &reg,
+        "ak_alice",
+        "alice",
+        &[
+            ("MESHWORK_KEEP_ALIVE", "1"),
+            ("RUST_LOG", "error,meshwork_sidecar::driver=info"),
+        ],
+        log_tx,
+    );
+    let mut agent = alice.ipc().await;
+    let browser = Browser::start().await;
+
+    let mut offer_to_open = Vec::new();
+    let mut click_to_connected = Vec::new();
+    for _ in 0..runs {
+        browser
+            .client
+            .goto(&reg.url(&format!("/?token={ADMIN_TOKEN}")))
+            .await?;
+        browser
+            .wait_for(
+                "bindings",
+                Duration::from_secs(30),
+                "return !!window.wasmBindings",
+            )
+            .await;
+        let t = Instant::now();
+        browser
+            .eval(
+                r#"window.benchT0 = performance.now();
+                   addEventListener("mesh-bench", () => {});
+                   document.getElementById('join').click();
+                   return true"#,
+            )
+            .await;
+        let id = browser
+            .wait_for(
+                "tab id",
+                Duration::from_secs(30),
+                "return window.meshPeer && window.meshPeer.id()",
+            )
+            .await;
+        let id = id.as_str().unwrap_or_default().to_owned();
+        let ms = browser
+            .wait_for(
+                "peer_connected alice",
+                Duration::from_secs(30),
+                r#"const i = window.meshEvents.findIndex(e => e.type === "peer_connected" && e.peer === "alice");
+                   if (i < 0) return null;
+                   if (!window.benchT1) window.benchT1 = performance.now();
+                   return window.benchT1 - window.benchT0"#,
+            )
+            .await;
+        click_to_connected.push(ms.as_f64().unwrap_or(t.elapsed().as_secs_f64() * 1e3));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (_, line) =
+                log_rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))?;
+            if line.contains("channel open") && line.contains(&id) {
+                if let Some(v) = line
+                    .split("setup_ms=")
+                    .nth(1)
+                    .and_then(|v| v.split_whitespace().next())
+                    .and_then(|v| v.parse::<f64>().ok())
+                {
+                    offer_to_open.push(v);
+                    break;
+                }
+            }
+        }
+        agent.wait_connected(&[&id]).await;
+    }
+    println!("# meshwork browser ↔ native benchmark (headless Chromium, loopback namespace)");
+    println!("## Setup ({runs} fresh tabs)");
+    println!(
+        "offer created → channel open (sidecar offers): p50 {:.1} ms  p99 {:.1} ms",
+        pct(&mut offer_to_open.clone(), 50.0),
+        pct(&mut offer_to_open, 99.0)
+    );
+    println!(
+        "'Join' clicked → tab sees peer_connected:      p50 {:.1} ms  p99 {:.1} ms",
+        pct(&mut click_to_connected.clone(), 50.0),
+        pct(&mut click_to_connected, 99.0)
+    );
+
+    // RTT: the agent answers pings; the page times 500 round trips.
+    let tab = browser
+        .eval("return window.meshPeer.id()")
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let echo = tokio::spawn(async move {
+        loop {
+            let Ok(line) = agent.next_line(Duration::from_secs(60)).await else {
+                return;
+            };
+            let Ok(ev) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            if ev["type"] == "message" && ev["payload"]["message"]["type"] == "ping" {
+                let id = ev["payload"]["message"]["request_id"].clone();
+                agent
+                    .send(json!({"type": "send", "payload": {"target_peer": tab, "message": {"type": "pong", "request_id": id}}}))
+                    .await;
+            }
+        }
+    });
+    let rtts = browser
+        .client
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+               const peer = window.meshPeer; const out = []; let i = 0; let t0 = 0;
+               const next = () => {
+                 if (i === 550) { done(out.slice(50)); return; }
+                 t0 = performance.now();
+                 peer.send("alice", JSON.stringify({type: "ping", request_id: "b" + i}));
+               };
+               peer.on((ev) => {
+                 if (ev.type === "message" && ev.message.type === "pong" && ev.message.request_id === "b" + i) {
+                   out.push((performance.now() - t0) * 1000); i += 1; next();
+                 }
+               });
+               next();"#,
+            vec![],
+        )
+        .await?;
+    echo.abort();
+    let mut us: Vec<f64> = rtts
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_f64).collect())
+        .unwrap_or_default();
+    println!("## RTT tab → sidecar → agent → sidecar → tab (500 round trips)");
+    println!(
+        "p50 {:.0} µs  p99 {:.0} µs",
+        pct(&mut us.clone(), 50.0),
+        pct(&mut us, 99.0)
+    );
+    browser.close().await;
+    drop(alice);
+    Ok(())
+}
