@@ -7,6 +7,7 @@
 //! - [`registry`]: `RegistryProcess`, a registry child process with its own data dir.
 //! - [`sidecar`]: `SidecarProcess` and `IpcClient`, a sidecar child process and its agent socket.
 //! - [`signal_client`]: a signaling WebSocket client that waits for frames with timeouts.
+//! - [`stats`]: percentiles and RSS for the benchmark binaries.
 //! - [`wait`]: polling with a deadline, for conditions that have no event to wait on.
 
 pub mod bins;
@@ -14,6 +15,7 @@ pub mod browser;
 pub mod registry;
 pub mod sidecar;
 pub mod signal_client;
+pub mod stats;
 pub mod wait;
 
 pub use registry::{RegistryOptions, RegistryProcess};

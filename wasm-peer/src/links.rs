@@ -19,6 +19,43 @@ use web_sys::{
 
 type Callback = Closure<dyn FnMut(JsValue)>;
 
+/// Creates our offer or answer and applies it locally; returns its SDP.
+async fn local_description(pc: &RtcPeerConnection, kind: SdpType) -> Result<String, JsValue> {
+    let (promise, sdp_type) = match kind {
+        SdpType::Offer => (pc.create_offer(), RtcSdpType::Offer),
+        SdpType::Answer => (pc.create_answer(), RtcSdpType::Answer),
+    };
+    let description = JsFuture::from(promise).await?;
+    let sdp = js_sys::Reflect::get(&description, &JsValue::from_str("sdp"))?
+        .as_string()
+        .unwrap_or_default();
+    let init = RtcSessionDescriptionInit::new(sdp_type);
+    init.set_sdp(&sdp);
+    JsFuture::from(pc.set_local_description(&init)).await?;
+    Ok(sdp)
+}
+
+fn report_local(
+    driver: &Weak,
+    peer: &PeerId,
+    attempt: Attempt,
+    sdp_type: SdpType,
+    result: Result<String, JsValue>,
+) {
+    match result {
+        Ok(sdp) => driver::handle(
+            driver,
+            Event::LocalDescription {
+                peer: peer.clone(),
+                attempt,
+                sdp_type,
+                sdp,
+            },
+        ),
+        Err(e) => driver::link_failed(driver, peer, attempt, e),
+    }
+}
+
 /// A link attempt.
 pub struct Link {
     /// The attempt.
@@ -199,29 +236,13 @@ impl Link {
     pub fn offer(&self, driver: &Weak, peer: &PeerId) {
         let (pc, d, p, attempt) = (self.pc.clone(), driver.clone(), peer.clone(), self.attempt);
         spawn_local(async move {
-            let result = async {
-                let offer = JsFuture::from(pc.create_offer()).await?;
-                let sdp = js_sys::Reflect::get(&offer, &JsValue::from_str("sdp"))?
-                    .as_string()
-                    .unwrap_or_default();
-                let init = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
-                init.set_sdp(&sdp);
-                JsFuture::from(pc.set_local_description(&init)).await?;
-                Ok::<String, JsValue>(sdp)
-            }
-            .await;
-            match result {
-                Ok(sdp) => driver::handle(
-                    &d,
-                    Event::LocalDescription {
-                        peer: p,
-                        attempt,
-                        sdp_type: SdpType::Offer,
-                        sdp,
-                    },
-                ),
-                Err(e) => driver::link_failed(&d, &p, attempt, e),
-            }
+            report_local(
+                &d,
+                &p,
+                attempt,
+                SdpType::Offer,
+                local_description(&pc, SdpType::Offer).await,
+            );
         });
     }
 
@@ -241,29 +262,8 @@ impl Link {
                     attempt,
                 },
             );
-            let result = async {
-                let answer = JsFuture::from(pc.create_answer()).await?;
-                let sdp = js_sys::Reflect::get(&answer, &JsValue::from_str("sdp"))?
-                    .as_string()
-                    .unwrap_or_default();
-                let init = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
-                init.set_sdp(&sdp);
-                JsFuture::from(pc.set_local_description(&init)).await?;
-                Ok::<String, JsValue>(sdp)
-            }
-            .await;
-            match result {
-                Ok(sdp) => driver::handle(
-                    &d,
-                    Event::LocalDescription {
-                        peer: p,
-                        attempt,
-                        sdp_type: SdpType::Answer,
-                        sdp,
-                    },
-                ),
-                Err(e) => driver::link_failed(&d, &p, attempt, e),
-            }
+            let answer = local_description(&pc, SdpType::Answer).await;
+            report_local(&d, &p, attempt, SdpType::Answer, answer);
         });
     }
 

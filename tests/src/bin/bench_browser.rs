@@ -10,6 +10,7 @@
 //!    "Join" clicked → the tab sees `peer_connected` (token, signaling, ICE, DTLS, SCTP).
 //! 2. RTT: tab → sidecar → agent → sidecar → tab, ping/pong timed in the page.
 
+use meshwork_tests::stats::percentile;
 use meshwork_tests::{
     browser::Browser, registry::ADMIN_TOKEN, RegistryOptions, RegistryProcess, SidecarProcess,
 };
@@ -18,14 +19,6 @@ use std::{
     path::PathBuf,
     time::{Duration, Instant},
 };
-
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    let idx = ((p / 100.0) * (v.len() as f64 - 1.0)).round() as usize;
-    v.get(idx.min(v.len().saturating_sub(1)))
-        .copied()
-        .unwrap_or(f64::NAN)
-}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
@@ -125,13 +118,13 @@ async fn main() -> anyhow::Result<()> {
     println!("## Setup ({runs} fresh tabs)");
     println!(
         "offer created → channel open (sidecar offers): p50 {:.1} ms  p99 {:.1} ms",
-        pct(&mut offer_to_open.clone(), 50.0),
-        pct(&mut offer_to_open, 99.0)
+        percentile(&mut offer_to_open.clone(), 50.0),
+        percentile(&mut offer_to_open, 99.0)
     );
     println!(
         "'Join' clicked → tab sees peer_connected:      p50 {:.1} ms  p99 {:.1} ms",
-        pct(&mut click_to_connected.clone(), 50.0),
-        pct(&mut click_to_connected, 99.0)
+        percentile(&mut click_to_connected.clone(), 50.0),
+        percentile(&mut click_to_connected, 99.0)
     );
 
     // RTT: the agent answers pings; the page times 500 round trips.
@@ -184,8 +177,8 @@ async fn main() -> anyhow::Result<()> {
     println!("## RTT tab → sidecar → agent → sidecar → tab (500 round trips)");
     println!(
         "p50 {:.0} µs  p99 {:.0} µs",
-        pct(&mut us.clone(), 50.0),
-        pct(&mut us, 99.0)
+        percentile(&mut us.clone(), 50.0),
+        percentile(&mut us, 99.0)
     );
     browser.close().await;
     drop(alice);

@@ -11,6 +11,7 @@
 //! 3. Throughput of one channel for 1 KiB, 64 KiB and 1 MiB messages, agent to agent.
 //! 4. Full-mesh formation time and total sidecar RSS for N sidecars.
 
+use meshwork_tests::stats::{percentile, rss_kib};
 use meshwork_tests::{
     sidecar::QUIET_LOG, IpcClient, RegistryOptions, RegistryProcess, SidecarProcess,
 };
@@ -36,26 +37,6 @@ fn start(reg: &RegistryProcess, i: usize) -> SidecarProcess {
         &peer(i),
         &[("MESHWORK_KEEP_ALIVE", "1"), ("RUST_LOG", QUIET_LOG)],
     )
-}
-
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    let idx = ((p / 100.0) * (v.len() as f64 - 1.0)).round() as usize;
-    v.get(idx.min(v.len().saturating_sub(1)))
-        .copied()
-        .unwrap_or(f64::NAN)
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 async fn setup_time(reg: &RegistryProcess, runs: usize, base: usize) -> anyhow::Result<()> {
@@ -98,13 +79,13 @@ async fn setup_time(reg: &RegistryProcess, runs: usize, base: usize) -> anyhow::
     println!("## Setup time native↔native ({runs} fresh pairs)");
     println!(
         "offer created → channel open (offerer):  p50 {:.1} ms  p99 {:.1} ms",
-        pct(&mut offer_to_open.clone(), 50.0),
-        pct(&mut offer_to_open, 99.0)
+        percentile(&mut offer_to_open.clone(), 50.0),
+        percentile(&mut offer_to_open, 99.0)
     );
     println!(
         "process start → agent sees peer_connected: p50 {:.1} ms  p99 {:.1} ms",
-        pct(&mut start_to_connected.clone(), 50.0),
-        pct(&mut start_to_connected, 99.0)
+        percentile(&mut start_to_connected.clone(), 50.0),
+        percentile(&mut start_to_connected, 99.0)
     );
     Ok(())
 }
@@ -176,8 +157,11 @@ async fn rtt(reg: &RegistryProcess, base: usize) -> anyhow::Result<()> {
         }
     }
     println!("## RTT, small message (1000 round trips)");
-    let (p50, p99) = (pct(&mut samples.clone(), 50.0), pct(&mut samples, 99.0));
-    let ipc50 = pct(&mut ipc_only, 50.0);
+    let (p50, p99) = (
+        percentile(&mut samples.clone(), 50.0),
+        percentile(&mut samples, 99.0),
+    );
+    let ipc50 = percentile(&mut ipc_only, 50.0);
     println!("agent→agent→agent over IPC + DataChannel: p50 {p50:.0} µs  p99 {p99:.0} µs");
     println!("one IPC round trip alone (list_peers):    p50 {ipc50:.0} µs");
     println!(

@@ -11,6 +11,7 @@
 //! The client side runs on the same two cores, so throughput figures include its cost.
 
 use futures_util::{SinkExt, StreamExt};
+use meshwork_tests::stats::rss_kib;
 use meshwork_tests::{RegistryOptions, RegistryProcess};
 use serde_json::{json, Value};
 use std::{
@@ -47,18 +48,6 @@ fn parse_args() -> Args {
         }
     }
     args
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn keys(n: usize) -> Value {
