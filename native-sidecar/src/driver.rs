@@ -13,7 +13,7 @@ use crate::{
 };
 use meshwork_protocol::{
     core::{self, Action, Attempt, Event, LinkState, MeshCore, Time},
-    framing::{self, Reassembler},
+    framing::{self, Inboxes},
     ipc::{IpcCommand, IpcEvent},
     signaling::{CandidateType, LinkInfo},
     MeshMessage, PeerId, SignalMessage, SignalType,
@@ -49,7 +49,7 @@ pub struct Driver {
     start: Instant,
     link_settings: LinkSettings,
     links: HashMap<PeerId, LinkHandle>,
-    reassembly: HashMap<PeerId, (Attempt, Reassembler)>,
+    reassembly: Inboxes<PeerId, Attempt>,
     paths: HashMap<PeerId, (Attempt, Path)>,
     signaling_out: Option<mpsc::Sender<String>>,
     signaling_tx: mpsc::Sender<SignalingEvent>,
@@ -94,7 +94,7 @@ impl Driver {
             start: Instant::now(),
             link_settings,
             links: HashMap::new(),
-            reassembly: HashMap::new(),
+            reassembly: Inboxes::default(),
             paths: HashMap::new(),
             signaling_out: None,
             signaling_tx,
@@ -213,14 +213,7 @@ impl Driver {
                     return;
                 }
                 self.handle(Event::DataReceived { peer: peer.clone() });
-                let entry = self
-                    .reassembly
-                    .entry(peer.clone())
-                    .or_insert_with(|| (attempt, Reassembler::new()));
-                if entry.0 != attempt {
-                    *entry = (attempt, Reassembler::new());
-                }
-                match entry.1.push(&bytes) {
+                match self.reassembly.push(&peer, attempt, &bytes) {
                     Ok(Some(text)) => self.on_message_text(peer, &text),
                     Ok(None) => {}
                     Err(e) => tracing::warn!(peer = %peer, error = %e, "bad chunk dropped"),
@@ -447,7 +440,7 @@ impl Driver {
                     if let Some(link) = self.links.remove(&peer) {
                         link.op(LinkOp::Close);
                     }
-                    self.reassembly.remove(&peer);
+                    self.reassembly.forget(&peer);
                     self.paths.remove(&peer);
                 }
             }
@@ -483,7 +476,7 @@ impl Driver {
         if let Some(old) = self.links.remove(peer) {
             old.op(LinkOp::Close);
         }
-        self.reassembly.remove(peer);
+        self.reassembly.forget(peer);
         self.paths.remove(peer);
         let handle = link::spawn(
             peer.clone(),

@@ -13,7 +13,7 @@ use crate::{
 };
 use meshwork_protocol::{
     core::{self, Action, Attempt, Event, MeshCore, Time},
-    framing::{self, Frame, Reassembler},
+    framing::{self, Frame, Inboxes},
     rest::IceConfig,
     signaling::PeerKind,
     MeshMessage, PeerId,
@@ -49,7 +49,7 @@ pub struct Driver {
     pub(crate) ice: IceConfig,
     pub(crate) signaling: Option<Signaling>,
     pub(crate) links: HashMap<PeerId, Link>,
-    reassembly: HashMap<PeerId, (Attempt, Reassembler)>,
+    reassembly: Inboxes<PeerId, Attempt>,
     timer: Option<Timeout>,
     start: f64,
     pub(crate) listeners: Vec<Listener>,
@@ -72,7 +72,7 @@ impl Driver {
                 ice: IceConfig::default(),
                 signaling: None,
                 links: HashMap::new(),
-                reassembly: HashMap::new(),
+                reassembly: Inboxes::default(),
                 timer: None,
                 start: now_ms(),
                 listeners: Vec::new(),
@@ -230,17 +230,7 @@ pub fn chunk_received(weak: &Weak, peer: &PeerId, attempt: Attempt, bytes: Vec<u
         return;
     }
     handle(weak, Event::DataReceived { peer: peer.clone() });
-    let done = {
-        let mut d = shared.borrow_mut();
-        let entry = d
-            .reassembly
-            .entry(peer.clone())
-            .or_insert_with(|| (attempt, Reassembler::new()));
-        if entry.0 != attempt {
-            *entry = (attempt, Reassembler::new());
-        }
-        entry.1.push(&bytes)
-    };
+    let done = shared.borrow_mut().reassembly.push(peer, attempt, &bytes);
     match done {
         Ok(Some(text)) => text_received(weak, peer, attempt, text),
         Ok(None) => {}
@@ -344,7 +334,7 @@ fn apply(shared: &Shared, action: Action) {
                 if let Some(link) = d.links.remove(&peer) {
                     link.close();
                 }
-                d.reassembly.remove(&peer);
+                d.reassembly.forget(&peer);
             }
         }
         Action::SendKeepalive { peer, message } => {
@@ -387,7 +377,7 @@ fn new_link(shared: &Shared, peer: &PeerId, attempt: Attempt, offerer: bool) -> 
     if let Some(old) = d.links.remove(peer) {
         old.close();
     }
-    d.reassembly.remove(peer);
+    d.reassembly.forget(peer);
     match Link::new(&weak, peer, attempt, &d.ice, d.relay_only, offerer) {
         Ok(link) => Some(link),
         Err(e) => {
@@ -418,9 +408,16 @@ fn connect_signaling(shared: &Shared) {
                 return handle(&weak, Event::SignalingDisconnected);
             }
         };
-        let ice = registry::ice_config(&base, &token.token)
-            .await
-            .unwrap_or_default();
+        let ice = match registry::ice_config(&base, &token.token).await {
+            Ok(ice) => ice,
+            Err(e) => {
+                report_error(
+                    &weak,
+                    format!("no ICE servers from the registry ({e}); host candidates only"),
+                );
+                Default::default()
+            }
+        };
         let ws_url = format!("{}/ws", base.replacen("http", "ws", 1));
         let Some(shared) = weak.upgrade() else { return };
         let opened = Signaling::open(&ws_url, &token.token, weak.clone());
