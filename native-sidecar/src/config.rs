@@ -40,6 +40,18 @@ pub enum Command {
     },
     /// Print every event of a running sidecar's IPC socket as JSON lines.
     Listen,
+    /// Pair this device with a code from the hub, wait for approval, store the device token
+    /// (owner-only file), then run the sidecar with it.
+    Pair {
+        /// The six-digit code shown in the hub.
+        code: String,
+        /// This device's name; its peer id becomes `<name>-sidecar`.
+        #[arg(long)]
+        name: String,
+        /// Stop after storing the token instead of running the sidecar.
+        #[arg(long)]
+        no_run: bool,
+    },
 }
 
 /// Settings of the sidecar process.
@@ -66,6 +78,10 @@ pub struct SidecarConfig {
     /// Paired-device token (sent as X-Device-Token); wins over the API key.
     #[arg(long, env = "DEVICE_TOKEN", hide_env_values = true)]
     pub device_token: Option<String>,
+    /// File holding the device token (`pair` writes it; default
+    /// `~/.config/meshwork/device_token` for `pair`). Used when DEVICE_TOKEN is unset.
+    #[arg(long, env = "DEVICE_TOKEN_FILE")]
+    pub device_token_file: Option<PathBuf>,
     /// Unix socket for the local agent.
     #[arg(long, env = "IPC_SOCKET", default_value = "/tmp/chatixia-sidecar.sock")]
     pub ipc_socket: PathBuf,

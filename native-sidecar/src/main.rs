@@ -10,6 +10,7 @@
 //! - `ipc`: the agent's socket.
 //! - `driver`: the loop that feeds the shared mesh core and performs its actions.
 //! - `client_cmds`: `send` and `listen`, for a person without an agent.
+//! - `pairing`: `pair`, onboarding a device with a code from the hub.
 //!
 //! All mesh decisions live in `meshwork_protocol::core`; this crate must not make any.
 #![forbid(unsafe_code)]
@@ -19,6 +20,7 @@ mod config;
 mod credentials;
 mod driver;
 mod ipc;
+mod pairing;
 mod rtc;
 mod signaling;
 
@@ -61,6 +63,19 @@ fn main() -> ExitCode {
                 wait,
             }) => client_cmds::send(&cli.sidecar.ipc_socket, &peer, &message, wait).await,
             Some(Command::Listen) => client_cmds::listen(&cli.sidecar.ipc_socket).await,
+            Some(Command::Pair { code, name, no_run }) => {
+                let mut config = cli.sidecar;
+                let file = config
+                    .device_token_file
+                    .clone()
+                    .unwrap_or_else(pairing::default_token_file);
+                let token = pairing::pair(&config, &code, &name, &file).await?;
+                if no_run {
+                    return Ok(());
+                }
+                config.device_token = Some(token);
+                run_sidecar(config).await
+            }
             None => run_sidecar(cli.sidecar).await,
         }
     });
@@ -73,7 +88,12 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run_sidecar(config: SidecarConfig) -> anyhow::Result<()> {
+async fn run_sidecar(mut config: SidecarConfig) -> anyhow::Result<()> {
+    if config.device_token.as_deref().is_none_or(str::is_empty) {
+        if let Some(file) = &config.device_token_file {
+            config.device_token = Some(pairing::load_token(file)?);
+        }
+    }
     let shutdown = CancellationToken::new();
     spawn_signal_handler(shutdown.clone());
 

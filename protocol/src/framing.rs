@@ -137,11 +137,16 @@ impl Reassembler {
                     got: index,
                 });
             }
+            // Reserve for the announced size, never beyond the bound: a hostile first chunk
+            // longer than `MAX_FRAME` must not multiply into a huge (or, on wasm32, an
+            // overflowing) reservation.
             None if index == 0 => self.partial.insert(Partial {
                 message_id,
                 next: 0,
                 count,
-                bytes: Vec::with_capacity(part.len() * count as usize),
+                bytes: Vec::with_capacity(
+                    part.len().saturating_mul(count as usize).min(MAX_MESSAGE),
+                ),
             }),
             None => {
                 return Err(FramingError::OutOfOrder {
@@ -298,5 +303,20 @@ mod tests {
         huge.extend_from_slice(&0u32.to_be_bytes());
         huge.extend_from_slice(&u32::MAX.to_be_bytes());
         assert_eq!(r.push(&huge), Err(FramingError::TooLarge));
+    }
+
+    #[test]
+    fn an_oversized_first_chunk_reserves_no_more_than_the_bound() {
+        // Found by fuzz/dc_frames: the reservation was the first chunk's length times the
+        // announced count, so one 1 MiB frame announcing 43 chunks reserved 43 MiB.
+        let mut frame = b"MW\x01\x00".to_vec();
+        frame.extend_from_slice(&1u32.to_be_bytes());
+        frame.extend_from_slice(&0u32.to_be_bytes());
+        frame.extend_from_slice(&43u32.to_be_bytes());
+        frame.resize(HEADER + 1024 * 1024, b'a');
+        let mut r = Reassembler::new();
+        assert_eq!(r.push(&frame), Ok(None));
+        let reserved = r.partial.as_ref().map_or(0, |p| p.bytes.capacity());
+        assert!(reserved <= MAX_MESSAGE, "reserved {reserved} bytes");
     }
 }

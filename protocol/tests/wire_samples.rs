@@ -6,7 +6,10 @@ use meshwork_protocol::{
     mesh_message::{MeshMessage, MeshMessageType},
     rest::{
         card::AgentCard,
-        pairing::{ApproveResponse, GenerateCodeResponse, PairRequest, PairResponse, PairingEntry},
+        pairing::{
+            ApproveResponse, ClaimRequest, ClaimResponse, GenerateCodeResponse, PairRequest,
+            PairResponse, PairingEntry,
+        },
         tasks::TaskUpdate,
         AgentInfo, AgentRecord, CreateTaskRequest, CreateTaskResponse, Health, HeartbeatRequest,
         HeartbeatResponse, IceConfig, Role, Task, TaskState, TokenResponse, Topology,
@@ -355,7 +358,21 @@ fn pairing_bodies_round_trip() {
     );
     round_trip::<PairingEntry>(
         json!({"id": "p1", "agent_name": "laptop", "peer_id": "laptop",
-        "status": "approved", "created_at": 1795345588.0}),
+        "status": "approved", "created_at": 1795345588.0, "updated_at": 1795345590.5}),
+    );
+    // Upstream entries have no updated_at; it defaults.
+    let entry: PairingEntry = serde_json::from_value(json!({"id": "p1", "agent_name": "laptop",
+        "peer_id": "laptop", "status": "rejected", "created_at": 1.0}))
+    .expect("upstream entry");
+    assert_eq!(entry.updated_at, 0.0);
+    // Ours: a claim secret; the claim exchange.
+    round_trip::<PairRequest>(
+        json!({"code": "482901", "agent_name": "laptop", "claim_secret": "0123456789abcdef"}),
+    );
+    round_trip::<ClaimRequest>(json!({"claim_secret": "0123456789abcdef", "wait_secs": 25}));
+    round_trip::<ClaimResponse>(
+        json!({"id": "p1", "status": "approved", "peer_id": "laptop-sidecar",
+        "device_token": "dt_0123456789abcdef0123456789abcdef"}),
     );
     round_trip::<ApproveResponse>(json!({"id": "p1", "status": "approved",
         "device_token": "dt_0123456789abcdef0123456789abcdef"}));

@@ -75,6 +75,28 @@ pub struct Config {
     /// An agent is `stale` while its last heartbeat is younger than this, else `offline`.
     #[arg(long, env = "HEALTH_STALE_SECS", default_value_t = 270.0)]
     pub health_stale_secs: f64,
+    /// Most concurrent signaling WebSockets; more are refused with 503.
+    #[arg(long, env = "MAX_WS_CONNECTIONS", default_value_t = 10_000)]
+    pub max_ws_connections: usize,
+    /// Signaling frames per second one peer may send on average…
+    #[arg(long, env = "SIGNAL_RATE_PER_SEC", default_value_t = 200.0)]
+    pub signal_rate_per_sec: f64,
+    /// …and in a burst (joining a large mesh sends an offer and candidates to every peer).
+    #[arg(long, env = "SIGNAL_BURST", default_value_t = 2_000.0)]
+    pub signal_burst: f64,
+    /// `POST /api/token` requests per client IP per minute.
+    #[arg(long, env = "TOKEN_RATE_PER_MIN", default_value_t = 600)]
+    pub token_rate_per_min: u32,
+    /// Failed `POST /api/token` attempts per client IP per minute before it is locked out.
+    #[arg(long, env = "TOKEN_FAILURES_PER_MIN", default_value_t = 20)]
+    pub token_failures_per_min: u32,
+    /// `POST /api/pairing/pair` tries per client IP per minute.
+    #[arg(long, env = "PAIR_TRIES_PER_MIN", default_value_t = 5)]
+    pub pair_tries_per_min: u32,
+    /// Other origins (scheme://host:port, comma-separated) whose pages may call the API and open
+    /// signaling sockets; by default only the registry's own origin may.
+    #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
     /// How often health is re-derived and expired tasks are failed (milliseconds).
     #[arg(long, env = "MAINTENANCE_INTERVAL_MS", default_value_t = 15_000)]
     pub maintenance_interval_ms: u64,

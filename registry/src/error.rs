@@ -17,6 +17,8 @@ pub struct ApiError {
     pub status: StatusCode,
     /// Human-readable reason, sent as `{"error": message}`.
     pub message: String,
+    /// Sent as `Retry-After` (seconds) with a 429 or 503.
+    pub retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
@@ -25,6 +27,21 @@ impl ApiError {
         Self {
             status,
             message: message.into(),
+            retry_after_secs: None,
+        }
+    }
+    /// 429 with `Retry-After`.
+    pub fn too_many_requests(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        Self {
+            retry_after_secs: Some(retry_after_secs.max(1)),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, message)
+        }
+    }
+    /// 503 with `Retry-After`.
+    pub fn unavailable(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        Self {
+            retry_after_secs: Some(retry_after_secs.max(1)),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, message)
         }
     }
     /// 400.
@@ -62,13 +79,19 @@ impl From<rusqlite::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.status,
             Json(ErrorBody {
                 error: self.message,
             }),
         )
-            .into_response()
+            .into_response();
+        if let Some(secs) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 

@@ -12,6 +12,9 @@
 //! - [`auth`]: API keys, JWTs, the admin token, and the `Caller` extractor.
 //! - [`routes`]: one file per REST resource, named after its URL.
 //! - [`signaling`]: the `/ws` relay: connections, peer table, link reports.
+//! - [`pairing`]: device onboarding: codes, names, token pickup.
+//! - [`limits`]: rate limits, connection caps, the client address.
+//! - [`events`]: the in-process change bus.
 //! - [`maintenance`]: the loop that derives health, requeues and expires tasks.
 //! - [`metrics`]: counters and the Prometheus text rendering.
 //! - [`error`]: `ApiError`, the `{"error": …}` responses.
@@ -23,8 +26,11 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod events;
+pub mod limits;
 pub mod maintenance;
 pub mod metrics;
+pub mod pairing;
 pub mod routes;
 pub mod server;
 pub mod signaling;

@@ -61,6 +61,7 @@ pub async fn run(state: Arc<AppState>) {
                 if let Err(e) = tick(&state, unix_now()) {
                     tracing::error!(error = %e, "maintenance pass failed");
                 }
+                state.limits.prune();
             }
             _ = state.shutdown.cancelled() => return,
         }

@@ -37,6 +37,8 @@ pub struct Metrics {
     pub signals_relayed: AtomicU64,
     /// Frames refused with an `error` reply.
     pub signal_errors: AtomicU64,
+    /// Devices waiting in `POST /api/pairing/{id}/claim` now.
+    pub claims_waiting: AtomicU64,
     /// Latency per (method, route template).
     http: Mutex<BTreeMap<(String, String), Histogram>>,
 }
@@ -94,6 +96,16 @@ impl Metrics {
             out,
             "meshwork_signal_errors_total {}",
             self.signal_errors.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP meshwork_pairing_claims_waiting Devices waiting for an approval decision."
+        );
+        let _ = writeln!(out, "# TYPE meshwork_pairing_claims_waiting gauge");
+        let _ = writeln!(
+            out,
+            "meshwork_pairing_claims_waiting {}",
+            self.claims_waiting.load(Ordering::Relaxed)
         );
         let _ = writeln!(out, "# HELP meshwork_tasks Tasks in the queue by state.");
         let _ = writeln!(out, "# TYPE meshwork_tasks gauge");

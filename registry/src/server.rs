@@ -10,15 +10,18 @@ use crate::{
     },
     config::{Compat, Config},
     db::Db,
+    events::Events,
+    limits::Limits,
     maintenance,
     metrics::Metrics,
+    pairing::{PairingCodes, Pickups, CODE_TTL_SECS, PICKUP_TTL_SECS},
     routes::{self, CHATIXIA_OPEN_ROUTES},
     signaling::hub::SignalingHub,
     state::AppState,
 };
 use anyhow::Context;
 use axum::serve::ListenerExt;
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 
 /// Upstream's well-known default secret; refused outside dev mode.
@@ -66,6 +69,7 @@ pub fn build_state(config: Config) -> anyhow::Result<(Arc<AppState>, Vec<String>
         );
     }
 
+    let limits = Limits::new(&config);
     let state = Arc::new(AppState {
         jwt: JwtKeys::new(&secret, config.jwt_ttl_secs),
         config,
@@ -74,6 +78,10 @@ pub fn build_state(config: Config) -> anyhow::Result<(Arc<AppState>, Vec<String>
         admin_token,
         hub: SignalingHub::default(),
         metrics: Metrics::default(),
+        events: Events::default(),
+        limits,
+        pairing_codes: PairingCodes::new(Duration::from_secs(CODE_TTL_SECS)),
+        pickups: Pickups::new(Duration::from_secs(PICKUP_TTL_SECS)),
         shutdown: CancellationToken::new(),
     });
     Ok((state, banner))
@@ -116,10 +124,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         shutdown.cancel();
     });
     let token = state.shutdown.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { token.cancelled().await })
-        .await
-        .context("serving")?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { token.cancelled().await })
+    .await
+    .context("serving")?;
     let _ = maintenance.await;
     Ok(())
 }

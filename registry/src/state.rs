@@ -4,7 +4,10 @@ use crate::{
     auth::{api_keys::ApiKeys, jwt::JwtKeys},
     config::Config,
     db::Db,
+    events::Events,
+    limits::Limits,
     metrics::Metrics,
+    pairing::{PairingCodes, Pickups},
     signaling::hub::SignalingHub,
 };
 use tokio_util::sync::CancellationToken;
@@ -25,6 +28,14 @@ pub struct AppState {
     pub hub: SignalingHub,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
+    /// Change notifications (pairing claims, the hub's live stream).
+    pub events: Events,
+    /// Rate limits and connection caps.
+    pub limits: Limits,
+    /// Outstanding pairing codes.
+    pub pairing_codes: PairingCodes,
+    /// Approved device tokens waiting for their device.
+    pub pickups: Pickups,
     /// Cancelled on shutdown; every background loop watches it.
     pub shutdown: CancellationToken,
 }

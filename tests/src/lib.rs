@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`browser`]: headless Chromium over WebDriver.
 //! - [`bins`]: where the workspace's binaries are (built by `cargo build --workspace --bins`).
+//! - [`http`]: REST calls with a chosen credential.
 //! - [`registry`]: `RegistryProcess`, a registry child process with its own data dir.
 //! - [`sidecar`]: `SidecarProcess` and `IpcClient`, a sidecar child process and its agent socket.
 //! - [`signal_client`]: a signaling WebSocket client that waits for frames with timeouts.
@@ -12,6 +13,7 @@
 
 pub mod bins;
 pub mod browser;
+pub mod http;
 pub mod registry;
 pub mod sidecar;
 pub mod signal_client;

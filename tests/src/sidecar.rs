@@ -50,7 +50,24 @@ impl SidecarProcess {
         peer: &str,
         env: &[(&str, &str)],
     ) -> Self {
-        Self::spawn(reg, api_key, peer, env, None)
+        Self::spawn(reg, api_key, peer, env, &[], None)
+    }
+
+    /// Runs `meshwork-sidecar pair <code> --name <name>` with its token file at `token_file`:
+    /// it waits for approval, then runs as the device `<name>-sidecar`.
+    pub fn start_pairing(
+        reg: &RegistryProcess,
+        code: &str,
+        name: &str,
+        token_file: &std::path::Path,
+    ) -> Self {
+        let file = token_file.display().to_string();
+        let env = [
+            ("MESHWORK_KEEP_ALIVE", "1"),
+            ("DEVICE_TOKEN_FILE", file.as_str()),
+        ];
+        let peer = format!("{name}-sidecar");
+        Self::spawn(reg, "", &peer, &env, &["pair", code, "--name", name], None)
     }
 
     /// Starts a sidecar whose log lines (stderr) are sent to `log`, for benchmarks.
@@ -61,7 +78,7 @@ impl SidecarProcess {
         env: &[(&str, &str)],
         log: std::sync::mpsc::Sender<(String, String)>,
     ) -> Self {
-        Self::spawn(reg, api_key, peer, env, Some(log))
+        Self::spawn(reg, api_key, peer, env, &[], Some(log))
     }
 
     fn spawn(
@@ -69,12 +86,14 @@ impl SidecarProcess {
         api_key: &str,
         peer: &str,
         env: &[(&str, &str)],
+        args: &[&str],
         log: Option<std::sync::mpsc::Sender<(String, String)>>,
     ) -> Self {
         let dir = temp_dir(&format!("sidecar-{peer}"));
         let socket = dir.join("ipc.sock");
         let mut cmd = Command::new(bin_path("meshwork-sidecar"));
-        cmd.env("SIGNALING_URL", reg.ws_url())
+        cmd.args(args)
+            .env("SIGNALING_URL", reg.ws_url())
             .env("TOKEN_URL", reg.url("/api/token"))
             .env("API_KEY", api_key)
             .env("IPC_SOCKET", &socket)
@@ -84,6 +103,7 @@ impl SidecarProcess {
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
             )
             .env_remove("DEVICE_TOKEN")
+            .env_remove("DEVICE_TOKEN_FILE")
             .env_remove("TURN_URL")
             .env_remove("TURN_SECRET")
             .env_remove("ICE_TRANSPORT_POLICY")

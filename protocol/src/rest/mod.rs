@@ -8,11 +8,17 @@ pub mod agents;
 pub mod auth;
 pub mod card;
 pub mod pairing;
+pub mod stream;
 pub mod tasks;
 pub mod topology;
 
 pub use agents::{AgentInfo, AgentRecord, Capabilities, Health, HeartbeatRequest};
 pub use auth::{IceConfig, IceServer, Role, TokenResponse};
+pub use pairing::{
+    ApproveResponse, ClaimRequest, ClaimResponse, GenerateCodeResponse, PairRequest, PairResponse,
+    PairingEntry, PairingStatus,
+};
+pub use stream::{HubUpdate, HUB_STREAM_PATH};
 pub use tasks::{CreateTaskRequest, CreateTaskResponse, HeartbeatResponse, Task, TaskState};
 pub use topology::{MeshEdge, NodeKind, Topology, TopologyNode};
 

@@ -136,6 +136,11 @@ impl ApiKeys {
         self.by_hash.get(&sha256_hex(key))
     }
 
+    /// Whether some key maps to `peer_id` (a device may not take that name).
+    pub fn has_peer(&self, peer_id: &PeerId) -> bool {
+        self.by_hash.values().any(|e| &e.peer_id == peer_id)
+    }
+
     /// Number of keys.
     pub fn len(&self) -> usize {
         self.by_hash.len()

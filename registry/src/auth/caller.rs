@@ -80,10 +80,7 @@ pub fn bearer_caller(state: &AppState, token: &str) -> Result<Caller, ApiError> 
     if constant_time_eq(token, &state.admin_token) {
         return Ok(Caller::Admin);
     }
-    let claims = state
-        .jwt
-        .verify(token)
-        .map_err(|e| ApiError::unauthorized(format!("invalid bearer token: {e}")))?;
+    let claims = super::device::verify_jwt(state, token)?;
     Ok(match claims.role {
         Role::Admin => Caller::Admin,
         role => Caller::Peer {
@@ -129,9 +126,8 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         if let Some(key) = header(parts, "x-api-key") {
             return api_key_caller(state, key);
         }
-        if header(parts, "x-device-token").is_some() {
-            // Pairing (and so every device token) arrives with the pairing issue.
-            return Err(ApiError::unauthorized("unknown device token"));
+        if let Some(token) = header(parts, "x-device-token") {
+            return super::device::device_caller(state, token);
         }
         Ok(Caller::Anonymous)
     }

@@ -3,7 +3,9 @@
 pub mod admin;
 pub mod api_keys;
 pub mod caller;
+pub mod device;
 pub mod jwt;
+pub mod origin;
 pub mod secrets;
 
 pub use caller::Caller;

@@ -5,6 +5,7 @@
 //! See `docs/adr/0002-sqlite-with-rusqlite.md`.
 
 pub mod agents;
+pub mod pairings;
 pub mod settings;
 pub mod tasks;
 
@@ -63,6 +64,19 @@ CREATE TABLE IF NOT EXISTS tasks (
     ttl               INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks(state);
+CREATE TABLE IF NOT EXISTS pairings (
+    id           TEXT PRIMARY KEY,
+    agent_name   TEXT NOT NULL,
+    peer_id      TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    created_at   REAL NOT NULL,
+    updated_at   REAL NOT NULL,
+    claim_hash   TEXT,
+    token_hash   TEXT,
+    approved_at  REAL
+);
+CREATE INDEX IF NOT EXISTS pairings_by_token ON pairings(token_hash);
+CREATE INDEX IF NOT EXISTS pairings_by_peer ON pairings(peer_id);
 ";
 
 impl Db {

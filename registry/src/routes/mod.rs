@@ -5,18 +5,25 @@ pub mod cards;
 pub mod hub_static;
 pub mod ice_config;
 pub mod metrics;
+pub mod pairing;
 pub mod tasks;
 pub mod token;
 pub mod topology;
 
-use crate::{error::ApiError, signaling::connection::ws_handler, state::AppState};
+use crate::{
+    auth::origin::origin_allowed, error::ApiError, signaling::connection::ws_handler,
+    state::AppState,
+};
 use axum::{
-    extract::DefaultBodyLimit,
+    extract::{DefaultBodyLimit, Request, State},
+    http::{header, HeaderName, HeaderValue, Method},
     middleware,
+    response::{IntoResponse, Response},
     routing::{any, get, post},
     Router,
 };
 use std::sync::Arc;
+use tower_http::cors::CorsLayer;
 
 /// The routes chatixia 0.4 agents call without credentials; opened by `MESHWORK_COMPAT=chatixia`.
 pub const CHATIXIA_OPEN_ROUTES: [&str; 4] = [
@@ -61,6 +68,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/hub/heartbeat", post(tasks::heartbeat))
         .route("/api/hub/network/topology", get(topology::get_topology))
+        .route("/api/pairing/generate-code", post(pairing::generate_code))
+        .route("/api/pairing/pair", post(pairing::pair))
+        .route("/api/pairing/pending", get(pairing::pending))
+        .route("/api/pairing/all", get(pairing::all))
+        .route("/api/pairing/{id}/approve", post(pairing::approve))
+        .route("/api/pairing/{id}/reject", post(pairing::reject))
+        .route("/api/pairing/{id}/revoke", post(pairing::revoke))
+        .route("/api/pairing/{id}/claim", post(pairing::claim))
         .route("/.well-known/agent.json", get(cards::registry_card))
         .route("/metrics", get(metrics::render))
         .route("/ws", get(ws_handler))
@@ -69,6 +84,54 @@ pub fn router(state: Arc<AppState>) -> Router {
             crate::metrics::track_http,
         ))
         .route("/api/{*rest}", any(api_not_found))
-        .layer(DefaultBodyLimit::max(state.config.max_body_bytes));
-    api.fallback(hub_static::serve).with_state(state)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            refuse_foreign_origin,
+        ));
+    let app = api.fallback(hub_static::serve);
+    let app = match cors_layer(&state.config.cors_origins) {
+        Some(cors) => app.layer(cors),
+        None => app,
+    };
+    app.with_state(state)
+}
+
+/// Browsers on other origins get nothing: their requests are refused before any handler runs
+/// (so not even a "simple" cross-site POST has an effect), unless listed in `CORS_ORIGINS`.
+async fn refuse_foreign_origin(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: middleware::Next,
+) -> Response {
+    if origin_allowed(request.headers(), &state.config.cors_origins) {
+        next.run(request).await
+    } else {
+        ApiError::forbidden("cross-origin requests are not allowed (see CORS_ORIGINS)")
+            .into_response()
+    }
+}
+
+/// CORS for the origins an operator listed; none by default (same origin only).
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(origins)
+            .allow_methods([Method::GET, Method::POST, Method::DELETE])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static("x-api-key"),
+                HeaderName::from_static("x-device-token"),
+                HeaderName::from_static("x-admin-token"),
+            ])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
 }

@@ -5,11 +5,13 @@
 //!   role `browser`, peer id `tab-…` (the tab's own from the optional body
 //!   `{"peer_id": "tab-…"}` so it keeps its identity across renewals, else a fresh one). A
 //!   browser never holds an agent API key.
+//! - `X-Device-Token` (a paired, approved device) → role `device`, the pairing's peer id.
 
 use crate::{
     auth::{secrets::random_hex, Caller},
     clock::unix_now,
     error::ApiError,
+    limits::ClientIp,
     state::AppState,
 };
 use axum::{body::Bytes, extract::State, Json};
@@ -18,7 +20,7 @@ use meshwork_protocol::{
     PeerId,
 };
 use serde::Deserialize;
-use std::sync::Arc;
+use std::{sync::Arc, time::Instant};
 
 /// Prefix of every browser tab's peer id; agents' ids cannot be claimed by a tab.
 pub const TAB_PREFIX: &str = "tab-";
@@ -38,19 +40,41 @@ fn valid_tab_id(id: &str) -> bool {
     })
 }
 
-/// Issues a JWT for the caller.
+/// Issues a JWT for the caller. Per client IP: at most `TOKEN_RATE_PER_MIN` requests, and
+/// after `TOKEN_FAILURES_PER_MIN` failed ones every request is refused until the minute ends.
 pub async fn issue(
     State(state): State<Arc<AppState>>,
-    caller: Caller,
+    ClientIp(ip): ClientIp,
+    caller: Result<Caller, ApiError>,
     body: Bytes,
 ) -> Result<Json<TokenResponse>, ApiError> {
+    let now = Instant::now();
+    let limits = &state.limits;
+    if let Err(retry) = limits.token_requests.hit(ip, now) {
+        return Err(ApiError::too_many_requests(
+            format!("too many token requests; try again in {retry} s"),
+            retry,
+        ));
+    }
+    if let Err(retry) = limits.token_failures.check(ip, now) {
+        return Err(ApiError::too_many_requests(
+            format!("too many failed token requests; try again in {retry} s"),
+            retry,
+        ));
+    }
     let (peer_id, role) = match caller {
-        Caller::Peer { peer_id, role } => (peer_id, role),
-        Caller::Admin => (tab_id(&body)?, Role::Browser),
-        Caller::Anonymous => {
+        Ok(Caller::Peer { peer_id, role }) => (peer_id, role),
+        Ok(Caller::Admin) => (tab_id(&body)?, Role::Browser),
+        Ok(Caller::Anonymous) => {
+            limits.token_failures.record(ip, now);
             return Err(ApiError::unauthorized(
                 "X-API-Key, X-Device-Token, or the hub's admin session required",
-            ))
+            ));
+        }
+        Err(e) => {
+            limits.token_failures.record(ip, now);
+            tracing::warn!(%ip, error = %e.message, "token refused");
+            return Err(e);
         }
     };
     let token = state

@@ -3,7 +3,12 @@
 
 use super::frame::{error_frame, handle_text, Origin};
 use super::hub::OUTBOUND_QUEUE;
-use crate::{error::ApiError, state::AppState};
+use crate::{
+    auth::{device::verify_jwt, origin::origin_allowed},
+    error::ApiError,
+    limits::TokenBucket,
+    state::AppState,
+};
 use axum::{
     extract::{
         ws::{rejection::WebSocketUpgradeRejection, Message, WebSocket, WebSocketUpgrade},
@@ -15,7 +20,7 @@ use axum::{
 use futures_util::{SinkExt, StreamExt};
 use meshwork_protocol::{signaling::SignalErrorCode, PeerId};
 use serde::Deserialize;
-use std::sync::Arc;
+use std::{sync::Arc, time::Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -52,9 +57,18 @@ pub async fn ws_handler(
         return ApiError::unauthorized("token required: ?token=<JWT> or Sec-WebSocket-Protocol")
             .into_response();
     };
-    let claims = match state.jwt.verify(&token) {
+    if !origin_allowed(&headers, &state.config.cors_origins) {
+        return ApiError::forbidden("this page's origin may not open signaling sockets")
+            .into_response();
+    }
+    let claims = match verify_jwt(&state, &token) {
         Ok(claims) => claims,
-        Err(e) => return ApiError::unauthorized(format!("invalid token: {e}")).into_response(),
+        Err(e) => return e.into_response(),
+    };
+    let Ok(permit) = state.limits.ws_slots.clone().try_acquire_owned() else {
+        tracing::warn!(peer_id = %claims.sub, "signaling connection refused: at MAX_WS_CONNECTIONS");
+        return ApiError::unavailable("too many signaling connections; try again later", 5)
+            .into_response();
     };
     let upgrade = match upgrade {
         Ok(u) => u,
@@ -75,7 +89,10 @@ pub async fn ws_handler(
         .write_buffer_size(16 * 1024)
         .max_message_size(hard_cap)
         .max_frame_size(hard_cap)
-        .on_upgrade(move |socket| run(state, claims.sub, socket))
+        .on_upgrade(move |socket| async move {
+            run(state, claims.sub, socket).await;
+            drop(permit);
+        })
 }
 
 async fn run(state: Arc<AppState>, peer_id: PeerId, socket: WebSocket) {
@@ -126,7 +143,26 @@ async fn run(state: Arc<AppState>, peer_id: PeerId, socket: WebSocket) {
             conn_id,
             tx: &tx,
         };
+        let config = &reader_state.config;
+        let mut budget = TokenBucket::new(
+            config.signal_rate_per_sec,
+            config.signal_burst,
+            Instant::now(),
+        );
         while let Some(Ok(message)) = stream.next().await {
+            if matches!(message, Message::Text(_) | Message::Binary(_))
+                && !budget.take(Instant::now())
+            {
+                reader_state.metrics.signal_error();
+                let _ = tx.try_send(error_frame(
+                    SignalErrorCode::RateLimited,
+                    format!(
+                        "over {} signaling frames/s; frame dropped",
+                        config.signal_rate_per_sec
+                    ),
+                ));
+                continue;
+            }
             match message {
                 Message::Text(text) => handle_text(&reader_state, &origin, text.as_str()),
                 Message::Binary(_) => {

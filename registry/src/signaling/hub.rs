@@ -139,6 +139,19 @@ impl SignalingHub {
         }
     }
 
+    /// Cuts a revoked peer off: closes its connection and tells every other peer it left with
+    /// reason `revoked`, so they close their DataChannels to it. `false` if it was not online.
+    pub fn revoke(&self, peer_id: &PeerId) -> bool {
+        let mut inner = self.lock();
+        let Some(slot) = inner.peers.remove(peer_id) else {
+            return false;
+        };
+        slot.kill.cancel();
+        inner.links.remove(peer_id);
+        broadcast_left(&inner, peer_id, LeaveReason::Revoked);
+        true
+    }
+
     /// Sends a frame to a registered peer.
     pub fn relay(&self, target: &PeerId, frame: String) -> Result<(), RelayError> {
         let inner = self.lock();

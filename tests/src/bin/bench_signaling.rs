@@ -72,6 +72,20 @@ async fn token(http: &reqwest::Client, reg: &RegistryProcess, i: usize) -> anyho
     Ok(v["token"].as_str().unwrap_or_default().to_owned())
 }
 
+/// The bench measures the relay itself: lift the per-IP token rate and per-peer frame budget
+/// (every simulated peer shares 127.0.0.1).
+fn bench_env() -> Vec<(String, String)> {
+    [
+        ("RUST_LOG", "error"),
+        ("TOKEN_RATE_PER_MIN", "1000000"),
+        ("SIGNAL_RATE_PER_SEC", "10000000"),
+        ("SIGNAL_BURST", "10000000"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.into(), v.into()))
+    .collect()
+}
+
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -221,7 +235,7 @@ async fn main() -> anyhow::Result<()> {
     let total_keys = args.peers + 2 * args.pairs.iter().sum::<usize>() + 2 * max_pairs;
     let reg = RegistryProcess::start(RegistryOptions {
         api_keys: Some(keys(total_keys)),
-        env: vec![("RUST_LOG".into(), "error".into())],
+        env: bench_env(),
         ..Default::default()
     });
     println!(
@@ -236,7 +250,7 @@ async fn main() -> anyhow::Result<()> {
     for pairs in args.pairs {
         let reg = RegistryProcess::start(RegistryOptions {
             api_keys: Some(keys(total_keys)),
-            env: vec![("RUST_LOG".into(), "error".into())],
+            env: bench_env(),
             ..Default::default()
         });
         let rate = relay_throughput(&reg, pairs, args.seconds, base).await?;

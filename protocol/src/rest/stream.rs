@@ -1,0 +1,47 @@
+//! The hub's live stream (ours): `GET /api/hub/stream`, a WebSocket opened with
+//! `Sec-WebSocket-Protocol: meshwork, <admin token>`. The registry sends a full `snapshot` on
+//! connect, then the whole section that changed (coalesced), never a diff: a client that
+//! reconnects is in sync again with the next snapshot. Clients send nothing.
+
+use super::{AgentRecord, PairingEntry, Task, Topology};
+use serde::{Deserialize, Serialize};
+
+/// Path of the stream.
+pub const HUB_STREAM_PATH: &str = "/api/hub/stream";
+
+/// One message of the stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum HubUpdate {
+    /// Everything, on connect (and after the client fell behind).
+    Snapshot {
+        /// Every agent record, health derived now.
+        agents: Vec<AgentRecord>,
+        /// Every task.
+        tasks: Vec<Task>,
+        /// Every pairing entry (never a token).
+        pairings: Vec<PairingEntry>,
+        /// Nodes and reported links.
+        topology: Topology,
+    },
+    /// Agent records or health changed.
+    Agents {
+        /// Every agent record.
+        agents: Vec<AgentRecord>,
+    },
+    /// Tasks changed.
+    Tasks {
+        /// Every task.
+        tasks: Vec<Task>,
+    },
+    /// Pairing entries changed.
+    Pairings {
+        /// Every pairing entry.
+        pairings: Vec<PairingEntry>,
+    },
+    /// Peers or links changed.
+    Topology {
+        /// Nodes and reported links.
+        topology: Topology,
+    },
+}
