@@ -6,7 +6,7 @@
 use tokio::sync::broadcast;
 
 /// Which part of the registry's state changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Change {
     /// Agent records or their health.
     Agents,

@@ -1,7 +1,7 @@
 //! The maintenance loop: derives agent health from heartbeat recency, returns the assigned
 //! tasks of agents that went offline to the queue, and fails tasks past their TTL.
 
-use crate::{clock::unix_now, config::Config, state::AppState};
+use crate::{clock::unix_now, config::Config, events::Change, state::AppState};
 use meshwork_protocol::rest::Health;
 use std::{sync::Arc, time::Duration};
 
@@ -46,6 +46,13 @@ pub fn tick(state: &AppState, now: f64) -> rusqlite::Result<(usize, usize, usize
     let expired = state.db.expire_tasks(now)?;
     if expired > 0 {
         tracing::info!(expired, "tasks failed: TTL expired");
+    }
+    if changed > 0 {
+        state.events.publish(Change::Agents);
+        state.events.publish(Change::Topology);
+    }
+    if requeued + expired > 0 {
+        state.events.publish(Change::Tasks);
     }
     Ok((changed, requeued, expired))
 }

@@ -6,6 +6,7 @@ use crate::{
     clock::{rfc3339, unix_now},
     db::agents::StoredAgent,
     error::{ApiError, ApiJson},
+    events::Change,
     maintenance::derive_health,
     state::AppState,
 };
@@ -55,6 +56,8 @@ pub async fn register(
         return Err(ApiError::bad_request("agent_id must not be empty"));
     }
     state.db.register_agent(&info, &owner, unix_now())?;
+    state.events.publish(Change::Agents);
+    state.events.publish(Change::Topology);
     tracing::info!(agent_id = %info.agent_id, owner = %owner, "agent registered");
     Ok(Json(StatusOk::default()))
 }
@@ -108,6 +111,8 @@ pub async fn delete(
         )));
     }
     state.db.delete_agent(&agent_id)?;
+    state.events.publish(Change::Agents);
+    state.events.publish(Change::Topology);
     let requeued = state.db.requeue_assigned(&agent_id, unix_now())?;
     tracing::info!(agent_id = %agent_id, requeued, "agent deregistered");
     Ok(Json(StatusOk::default()))

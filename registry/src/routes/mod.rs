@@ -3,6 +3,7 @@
 pub mod agents;
 pub mod cards;
 pub mod hub_static;
+pub mod hub_stream;
 pub mod ice_config;
 pub mod metrics;
 pub mod pairing;
@@ -68,6 +69,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/hub/heartbeat", post(tasks::heartbeat))
         .route("/api/hub/network/topology", get(topology::get_topology))
+        .route("/api/hub/stream", get(hub_stream::stream))
         .route("/api/pairing/generate-code", post(pairing::generate_code))
         .route("/api/pairing/pair", post(pairing::pair))
         .route("/api/pairing/pending", get(pairing::pending))

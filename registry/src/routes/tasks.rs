@@ -7,6 +7,7 @@ use crate::{
     clock::unix_now,
     db::tasks::Transition,
     error::{ApiError, ApiJson},
+    events::Change,
     state::AppState,
 };
 use axum::{
@@ -63,6 +64,7 @@ pub async fn create(
         ttl,
     };
     state.db.insert_task(&task)?;
+    state.events.publish(Change::Tasks);
     tracing::info!(task_id = %task.id, skill = %task.skill, target = %task.target_agent_id, "task queued");
     Ok(Json(CreateTaskResponse { task_id: task.id }))
 }
@@ -127,6 +129,7 @@ pub async fn update(
         unix_now(),
     )? {
         Transition::Applied(task) => {
+            state.events.publish(Change::Tasks);
             tracing::info!(task_id = %task.id, state = task.state.as_str(), "task updated");
             Ok(Json(StatusOk::default()))
         }
@@ -155,6 +158,11 @@ pub async fn heartbeat(
     let pending_tasks = state
         .db
         .assign_pending(&hb.agent_id, &info.capabilities.skills, now)?;
+    state.events.publish(Change::Agents);
+    state.events.publish(Change::Topology);
+    if !pending_tasks.is_empty() {
+        state.events.publish(Change::Tasks);
+    }
     if !pending_tasks.is_empty() {
         tracing::info!(agent_id = %hb.agent_id, n = pending_tasks.len(), "tasks assigned");
     }

@@ -11,12 +11,17 @@ use meshwork_protocol::{
 };
 use std::{collections::BTreeMap, sync::Arc};
 
-/// Builds the topology.
+/// `GET /api/hub/network/topology`.
 pub async fn get_topology(
     State(state): State<Arc<AppState>>,
     caller: Caller,
 ) -> Result<Json<Topology>, ApiError> {
     caller.require_any(false)?;
+    Ok(Json(build(&state)?))
+}
+
+/// The topology now.
+pub fn build(state: &AppState) -> rusqlite::Result<Topology> {
     let now = unix_now();
     let online = state.hub.online();
     let links = state.hub.links();
@@ -31,7 +36,7 @@ pub async fn get_topology(
     let mut nodes = Vec::new();
     let agents = state.db.agents()?;
     for agent in agents {
-        let record = to_record(&state, agent, now);
+        let record = to_record(state, agent, now);
         let peer = record.info.sidecar_peer_id.clone();
         nodes.push(TopologyNode {
             kind: NodeKind::Agent,
@@ -91,8 +96,8 @@ pub async fn get_topology(
             edge.candidate_type = edge.candidate_type.or(info.candidate_type);
         }
     }
-    Ok(Json(Topology {
+    Ok(Topology {
         nodes,
         mesh_edges: edges.into_values().collect(),
-    }))
+    })
 }

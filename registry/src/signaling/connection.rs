@@ -6,6 +6,7 @@ use super::hub::OUTBOUND_QUEUE;
 use crate::{
     auth::{device::verify_jwt, origin::origin_allowed},
     error::ApiError,
+    events::Change,
     limits::TokenBucket,
     state::AppState,
 };
@@ -33,7 +34,8 @@ pub struct TokenQuery {
     token: Option<String>,
 }
 
-fn token_from_protocols(headers: &HeaderMap) -> Option<String> {
+/// The token a browser offers as the subprotocol next to `meshwork`.
+pub fn token_from_protocols(headers: &HeaderMap) -> Option<String> {
     let value = headers.get("sec-websocket-protocol")?.to_str().ok()?;
     value
         .split(',')
@@ -186,5 +188,6 @@ async fn run(state: Arc<AppState>, peer_id: PeerId, socket: WebSocket) {
         }
     }
     state.hub.disconnect(&peer_id, conn_id);
+    state.events.publish(Change::Topology);
     tracing::info!(peer_id = %peer_id, conn_id, "signaling disconnected");
 }

@@ -2,7 +2,7 @@
 //! sender; the socket stays open.
 
 use super::hub::{peer_list_frame, RelayError};
-use crate::state::AppState;
+use crate::{events::Change, state::AppState};
 use meshwork_protocol::{
     signaling::{ErrorPayload, LinkReportPayload, RegisterPayload, SignalErrorCode},
     PeerId, SignalMessage, SignalType,
@@ -100,6 +100,7 @@ fn register(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage) {
     let kind = payload.kind.unwrap_or_default();
     if let Some(peers) = state.hub.register(origin.peer_id, origin.conn_id, kind) {
         tracing::info!(peer_id = %origin.peer_id, ?kind, peers = peers.len(), "peer registered");
+        state.events.publish(Change::Topology);
         let _ = origin.tx.try_send(peer_list_frame(peers));
     }
 }
@@ -132,9 +133,12 @@ fn relay(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage, text: &str)
 fn link_report(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage) {
     match msg.payload_as::<LinkReportPayload>() {
         Ok(report) => {
-            state
+            if state
                 .hub
-                .report_links(origin.peer_id, origin.conn_id, report.links);
+                .report_links(origin.peer_id, origin.conn_id, report.links)
+            {
+                state.events.publish(Change::Topology);
+            }
         }
         Err(e) => {
             let message = format!("invalid link_report payload: {e}");

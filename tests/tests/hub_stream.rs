@@ -1,0 +1,152 @@
+//! The hub's live stream (`GET /api/hub/stream`) against a real registry: a snapshot on
+//! connect, then each change pushed as the section it touched — no polling.
+
+use meshwork_tests::{
+    http::{admin_post, call, Cred},
+    registry::ADMIN_TOKEN,
+    RegistryOptions, RegistryProcess, SignalClient,
+};
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+fn start() -> RegistryProcess {
+    RegistryProcess::start(RegistryOptions {
+        api_keys: Some(
+            json!({"keys": {"ak_alice": {"peer_id": "alice-sidecar", "role": "agent"}}}),
+        ),
+        ..Default::default()
+    })
+}
+
+fn stream_url(reg: &RegistryProcess) -> String {
+    format!("ws://127.0.0.1:{}/api/hub/stream", reg.port)
+}
+
+/// The next update of `kind` satisfying `pred`, skipping others.
+async fn next_update(hub: &mut SignalClient, kind: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let update = hub
+            .next_frame(left)
+            .await
+            .unwrap_or_else(|e| panic!("waiting for a {kind} update: {e}"));
+        if update["type"] == kind && pred(&update) {
+            return update;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_stream_sends_a_snapshot_then_every_change() {
+    let reg = start();
+    let (mut hub, chosen) =
+        SignalClient::connect_subprotocol(&stream_url(&reg), ADMIN_TOKEN, "hub")
+            .await
+            .expect("admin opens the stream");
+    assert_eq!(chosen.as_deref(), Some("meshwork"));
+    let snapshot = next_update(&mut hub, "snapshot", |_| true).await;
+    for section in ["agents", "tasks", "pairings"] {
+        assert_eq!(snapshot[section], json!([]), "{section}");
+    }
+    assert_eq!(snapshot["topology"]["nodes"], json!([]));
+
+    // An agent registers: the agents section arrives with it.
+    let (status, _) = call(
+        &reg,
+        Method::POST,
+        "/api/registry/agents",
+        Cred::ApiKey("ak_alice"),
+        Some(
+            json!({"agent_id": "alice", "hostname": "h1", "sidecar_peer_id": "alice-sidecar",
+            "capabilities": {"skills": ["echo"]}}),
+        ),
+    )
+    .await;
+    assert!(status.is_success());
+    let agents = next_update(&mut hub, "agents", |u| {
+        u["agents"][0]["agent_id"] == "alice"
+    })
+    .await;
+    assert_eq!(agents["agents"][0]["health"], "active");
+
+    // A task is queued, then a device asks to pair.
+    let (_, created) = call(
+        &reg,
+        Method::POST,
+        "/api/hub/tasks",
+        Cred::Admin,
+        Some(
+            json!({"skill": "echo", "target_agent_id": "alice", "source_agent_id": "hub",
+            "payload": {"message": "hi"}}),
+        ),
+    )
+    .await;
+    let task_id = created["task_id"].as_str().expect("task id").to_owned();
+    next_update(&mut hub, "tasks", |u| {
+        u["tasks"][0]["id"] == task_id.as_str()
+    })
+    .await;
+    let code = admin_post(&reg, "/api/pairing/generate-code").await["code"].clone();
+    call(
+        &reg,
+        Method::POST,
+        "/api/pairing/pair",
+        Cred::Anonymous,
+        Some(json!({"code": code, "agent_name": "laptop"})),
+    )
+    .await;
+    let pairings = next_update(&mut hub, "pairings", |u| {
+        u["pairings"][0]["agent_name"] == "laptop"
+    })
+    .await;
+    assert_eq!(pairings["pairings"][0]["status"], "pending_approval");
+    assert!(!pairings.to_string().contains("dt_"));
+
+    // A peer joins the mesh: the topology shows it online.
+    let (_, jwt) = call(
+        &reg,
+        Method::POST,
+        "/api/token",
+        Cred::ApiKey("ak_alice"),
+        None,
+    )
+    .await;
+    let mut alice = SignalClient::connect(
+        &reg.ws_url(),
+        jwt["token"].as_str().expect("jwt"),
+        "alice-sidecar",
+    )
+    .await
+    .expect("alice connects");
+    alice.register("native").await.expect("register");
+    next_update(&mut hub, "topology", |u| {
+        u["topology"]["nodes"].as_array().is_some_and(|n| {
+            n.iter()
+                .any(|n| n["sidecar_peer_id"] == "alice-sidecar" && n["online"] == true)
+        })
+    })
+    .await;
+
+    // A reconnecting hub is in sync from its first message.
+    let (mut again, _) = SignalClient::connect_subprotocol(&stream_url(&reg), ADMIN_TOKEN, "hub")
+        .await
+        .expect("reconnect");
+    let snapshot = next_update(&mut again, "snapshot", |_| true).await;
+    assert_eq!(snapshot["agents"][0]["agent_id"], "alice");
+    assert_eq!(snapshot["tasks"][0]["id"], task_id.as_str());
+    assert_eq!(snapshot["pairings"][0]["agent_name"], "laptop");
+}
+
+#[tokio::test]
+async fn the_stream_refuses_anyone_but_the_admin() {
+    let reg = start();
+    for token in ["wrong", "ak_alice"] {
+        let refused = SignalClient::connect_subprotocol(&stream_url(&reg), token, "hub").await;
+        let Err(err) = refused else {
+            panic!("stream opened with {token:?}")
+        };
+        assert!(err.to_string().contains("401"), "{err}");
+    }
+}
