@@ -80,5 +80,8 @@ if [ "$mode" = "test" ]; then
   need_apt chromium chromium
   need_apt chromedriver chromium-driver
   need_apt ip iproute2
+  # The relay tier's tests run a real TURN server (not started as a service here: the tests
+  # start their own on loopback).
+  need_apt turnserver coturn
 fi
 log "toolchain ready ($mode)"

@@ -9,6 +9,7 @@
 //! - [`sidecar`]: `SidecarProcess` and `IpcClient`, a sidecar child process and its agent socket.
 //! - [`signal_client`]: a signaling WebSocket client that waits for frames with timeouts.
 //! - [`stats`]: percentiles and RSS for the benchmark binaries.
+//! - [`turn`]: `TurnServer`, Debian's coturn on loopback with TURN REST credentials.
 //! - [`wait`]: polling with a deadline, for conditions that have no event to wait on.
 
 pub mod bins;
@@ -18,6 +19,7 @@ pub mod registry;
 pub mod sidecar;
 pub mod signal_client;
 pub mod stats;
+pub mod turn;
 pub mod wait;
 
 pub use registry::{RegistryOptions, RegistryProcess};
