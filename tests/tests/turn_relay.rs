@@ -1,6 +1,6 @@
 //! The relay tier with a real TURN server (Debian's coturn on loopback): with
 //! `ICE_TRANSPORT_POLICY=relay` two sidecars connect through it, and the link they report (and
-//! the topology) says `relay`.
+//! the topology) says `relay`; a wrong secret fails with a clear log line and no link.
 
 use meshwork_tests::{
     http::admin_get, turn::TurnServer, wait::until, RegistryOptions, RegistryProcess,
@@ -48,4 +48,39 @@ async fn sidecars_with_a_relay_policy_connect_through_coturn() {
         (edge["from_peer"].as_str(), edge["to_peer"].as_str()),
         (Some("alice"), Some("bob"))
     );
+}
+
+#[tokio::test]
+async fn a_wrong_turn_secret_fails_with_a_clear_log_line() {
+    let turn = TurnServer::start("the-real-secret");
+    let reg = RegistryProcess::start(RegistryOptions {
+        api_keys: Some(json!({"keys": {"ak_a": {"peer_id": "alice"}, "ak_b": {"peer_id": "bob"}}})),
+        env: vec![
+            ("TURN_URL".into(), turn.url()),
+            ("TURN_SECRET".into(), "not-the-secret".into()),
+        ],
+        ..Default::default()
+    });
+    let relay = [
+        ("MESHWORK_KEEP_ALIVE", "1"),
+        ("ICE_TRANSPORT_POLICY", "relay"),
+    ];
+    let (log_tx, log_rx) = std::sync::mpsc::channel();
+    let _alice = SidecarProcess::start_logged(&reg, "ak_a", "alice", &relay, log_tx.clone());
+    let _bob = SidecarProcess::start_logged(&reg, "ak_b", "bob", &relay, log_tx);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let line = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match log_rx.recv_timeout(left) {
+            Ok((_, line)) if line.contains("TURN allocation failed") => break line,
+            Ok(_) => continue,
+            Err(_) => panic!("no log line about the refused TURN credential within 20 s"),
+        }
+    };
+    assert!(
+        line.contains("401") && line.contains("TURN_SECRET"),
+        "{line}"
+    );
+    let topo = admin_get(&reg, "/api/hub/network/topology").await;
+    assert_eq!(topo["mesh_edges"], json!([]), "no link without a relay");
 }
