@@ -664,3 +664,66 @@ async fn task_past_its_ttl_fails_with_ttl_expired() {
     assert_error(status, &body, 409, "completing an expired task");
     assert_eq!(task(&reg, &assigned).await["error"], "TTL expired");
 }
+
+#[tokio::test]
+async fn a_long_polling_heartbeat_gets_a_new_task_at_once() {
+    let reg = start();
+    register_alice_for_long_poll(&reg).await;
+    let url = reg.url("/api/hub/heartbeat");
+    let waiting = tokio::spawn(async move {
+        let resp = reqwest::Client::new()
+            .post(url)
+            .header("x-api-key", "ak_alice")
+            .json(&json!({"agent_id": "alice", "skill_names": ["echo"], "wait_secs": 30}))
+            .send()
+            .await
+            .expect("heartbeat");
+        (
+            resp.json::<Value>().await.expect("json"),
+            std::time::Instant::now(),
+        )
+    });
+    // A short heartbeat with no task answers at once, empty.
+    let (status, body) = send(
+        &reg,
+        Method::POST,
+        "/api/hub/heartbeat",
+        Auth::Key("ak_bob"),
+        Some(&json!({"agent_id": "bob", "wait_secs": 0})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["pending_tasks"], json!([]));
+
+    let queued_at = std::time::Instant::now();
+    let (_, created) = send(
+        &reg,
+        Method::POST,
+        "/api/hub/tasks",
+        Auth::Admin,
+        Some(&json!({"skill": "echo", "target_agent_id": "alice", "source_agent_id": "hub"})),
+    )
+    .await;
+    let (body, answered_at) = waiting.await.expect("heartbeat task");
+    assert_eq!(body["pending_tasks"][0]["id"], created["task_id"]);
+    let latency = answered_at.saturating_duration_since(queued_at);
+    assert!(
+        latency < Duration::from_secs(2),
+        "handed over after {latency:?}"
+    );
+}
+
+async fn register_alice_for_long_poll(reg: &RegistryProcess) {
+    let (status, _) = send(
+        reg,
+        Method::POST,
+        "/api/registry/agents",
+        Auth::Key("ak_alice"),
+        Some(
+            &json!({"agent_id": "alice", "sidecar_peer_id": "alice-sidecar",
+            "capabilities": {"skills": ["echo"]}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200);
+}

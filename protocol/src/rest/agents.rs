@@ -125,4 +125,8 @@ pub struct HeartbeatRequest {
     /// Peer id of its sidecar.
     #[serde(default)]
     pub sidecar_peer_id: PeerId,
+    /// (ours) Long poll: when no task is waiting, hold the answer up to this many seconds
+    /// (max 60) and return as soon as one is queued for this agent. Absent: answer at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_secs: Option<u64>,
 }

@@ -25,7 +25,7 @@ use std::{collections::BTreeSet, sync::Arc, time::Duration};
 use tokio::sync::broadcast::error::RecvError;
 
 /// How long changes are gathered before one update per section goes out.
-const COALESCE: Duration = Duration::from_millis(50);
+const COALESCE: Duration = Duration::from_millis(5);
 /// Keep-alive ping period (proxies drop silent sockets).
 const PING_EVERY: Duration = Duration::from_secs(20);
 

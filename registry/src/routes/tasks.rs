@@ -21,7 +21,11 @@ use meshwork_protocol::{
     },
     PeerId,
 };
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
+use tokio::sync::broadcast::error::RecvError;
+
+/// Longest a heartbeat may wait for a task.
+const MAX_HEARTBEAT_WAIT_SECS: u64 = 60;
 
 /// Longest TTL accepted (a week): a task nobody will ever run should not live forever.
 const MAX_TTL_SECS: u64 = 7 * 24 * 3600;
@@ -153,11 +157,33 @@ pub async fn heartbeat(
         return Err(ApiError::bad_request("agent_id must not be empty"));
     }
     let owner = owner_for(&state, &caller, &hb.agent_id)?;
-    let now = unix_now();
-    let info = state.db.heartbeat_agent(&hb, &owner, now)?;
-    let pending_tasks = state
-        .db
-        .assign_pending(&hb.agent_id, &info.capabilities.skills, now)?;
+    let wait = Duration::from_secs(hb.wait_secs.unwrap_or(0).min(MAX_HEARTBEAT_WAIT_SECS));
+    let deadline = tokio::time::Instant::now() + wait;
+    // Subscribed before the first look, so a task queued in between is not missed.
+    let mut changes = state.events.subscribe();
+    let info = state.db.heartbeat_agent(&hb, &owner, unix_now())?;
+    let mut pending_tasks =
+        state
+            .db
+            .assign_pending(&hb.agent_id, &info.capabilities.skills, unix_now())?;
+    // Long poll (ours): the fallback tier's latency is the queue's, not the heartbeat period's.
+    while pending_tasks.is_empty() && !wait.is_zero() {
+        tokio::select! {
+            change = changes.recv() => match change {
+                Ok(Change::Tasks) | Err(RecvError::Lagged(_)) => {
+                    pending_tasks = state.db.assign_pending(
+                        &hb.agent_id,
+                        &info.capabilities.skills,
+                        unix_now(),
+                    )?;
+                }
+                Ok(_) => {}
+                Err(RecvError::Closed) => break,
+            },
+            _ = tokio::time::sleep_until(deadline) => break,
+            _ = state.shutdown.cancelled() => break,
+        }
+    }
     state.events.publish(Change::Agents);
     state.events.publish(Change::Topology);
     if !pending_tasks.is_empty() {
