@@ -13,12 +13,13 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
+(cd fuzz && cargo fmt -- --check)
 
 step "clippy (native)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "clippy (wasm32: the crates the browser compiles)"
-cargo clippy -p meshwork-protocol -p meshwork-wasm-peer --target wasm32-unknown-unknown --locked -- -D warnings
+cargo clippy -p meshwork-protocol -p meshwork-wasm-peer -p meshwork-hub --target wasm32-unknown-unknown --locked -- -D warnings
 
 step "build binaries (the end-to-end suites run them)"
 cargo build --workspace --bins --locked
@@ -34,3 +35,6 @@ scripts/in-netns.sh cargo test --workspace --locked --offline
 
 step "wasm-bindgen-test (the wasm shell in headless Chromium, same namespace rules)"
 scripts/in-netns.sh cargo test -p meshwork-wasm-peer --target wasm32-unknown-unknown --locked --offline
+
+step "fuzz smoke run (20 s per target: signaling frames, IPC lines, REST bodies, DataChannel chunks)"
+scripts/fuzz.sh smoke

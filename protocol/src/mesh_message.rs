@@ -180,3 +180,21 @@ impl MeshMessage {
         serde_json::to_string(self).unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg_attr(target_arch = "wasm32", ignore = "float_roundtrip is native-only")]
+    fn numbers_survive_a_relay_unchanged() {
+        // Found by fuzz/ipc_line: without serde_json's `float_roundtrip` the parser is off by
+        // one ULP for some numbers, so every hop (agent → sidecar → peer → agent) that parses
+        // and re-serializes a message could change them.
+        let text = r#"{"type":"x","payload":{"a":9.992e57},"span":3.3333333333333332e41}"#;
+        let first = MeshMessage::parse(text).expect("parses");
+        let relayed = MeshMessage::parse(&first.to_json()).expect("parses again");
+        assert_eq!(first, relayed);
+        assert_eq!(first.to_json(), relayed.to_json());
+    }
+}

@@ -262,3 +262,21 @@ pub struct LinkReportPayload {
     /// Every open link; a report replaces the previous one.
     pub links: Vec<LinkInfo>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg_attr(target_arch = "wasm32", ignore = "float_roundtrip is native-only")]
+    fn relayed_payload_numbers_are_unchanged() {
+        // Found by fuzz/signaling_frame: the registry relays `payload` after parsing it into a
+        // `Value`; without serde_json's `float_roundtrip` a number could come out one ULP off.
+        let text = r#"{"type":"link_report","peer_id":"a","payload":{"links":[{"peer_id":"b","rtt_ms":9.992e57}]}}"#;
+        let frame = SignalMessage::parse(text).expect("parses");
+        let relayed = SignalMessage::parse(&frame.to_json()).expect("parses again");
+        assert_eq!(frame, relayed);
+        let report: LinkReportPayload = frame.payload_as().expect("typed payload");
+        assert_eq!(report.links[0].rtt_ms, Some(9.992e57));
+    }
+}
