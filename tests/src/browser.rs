@@ -108,6 +108,93 @@ impl Browser {
         }
     }
 
+    /// The element matching `css` (waiting up to 10 s for it to appear).
+    pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(fantoccini::Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no element {css}: {e}"))
+    }
+
+    /// Clicks the element matching `css`, scrolled to the middle of the viewport first (so a
+    /// sticky header cannot be in the way).
+    pub async fn click(&self, css: &str) {
+        let el = self.find(css).await;
+        let arg = serde_json::to_value(&el).unwrap_or_else(|e| panic!("element {css}: {e}"));
+        self.client
+            .execute(
+                "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});",
+                vec![arg],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("scrolling to {css}: {e}"));
+        el.click()
+            .await
+            .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+    }
+
+    /// Replaces the text of the input matching `css` by typing `text`.
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let el = self.find(css).await;
+        el.clear()
+            .await
+            .unwrap_or_else(|e| panic!("clearing {css}: {e}"));
+        el.send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("typing into {css}: {e}"));
+    }
+
+    /// Chooses the option with `value` in the select matching `css`.
+    pub async fn select(&self, css: &str, value: &str) {
+        self.find(css)
+            .await
+            .select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("selecting {value} in {css}: {e}"));
+    }
+
+    /// The text content of the element matching `css`.
+    pub async fn text(&self, css: &str) -> String {
+        self.find(css)
+            .await
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("text of {css}: {e}"))
+    }
+
+    /// Saves a PNG of the element matching `css` to `path`, scrolled to just below a sticky
+    /// page header (so the header does not cover it).
+    pub async fn screenshot(&self, css: &str, path: &std::path::Path) {
+        let el = self.find(css).await;
+        let arg = serde_json::to_value(&el).unwrap_or_else(|e| panic!("element {css}: {e}"));
+        self.client
+            .execute(
+                "const r = arguments[0].getBoundingClientRect(); \
+                 window.scrollTo({top: r.top + window.scrollY - 120, behavior: 'instant'});",
+                vec![arg],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("scrolling to {css}: {e}"));
+        let png = el
+            .screenshot()
+            .await
+            .unwrap_or_else(|e| panic!("screenshot of {css}: {e}"));
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        std::fs::write(path, png).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+    }
+
+    /// Sets the window size (responsive layouts).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.client
+            .set_window_size(width, height)
+            .await
+            .unwrap_or_else(|e| panic!("resizing to {width}x{height}: {e}"));
+    }
+
     /// Ends the session and chromedriver.
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;

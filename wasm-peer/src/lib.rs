@@ -24,7 +24,9 @@ mod timer;
 
 pub use peer::{MeshPeer, PeerEvent};
 
-/// Trunk's entry point for a library crate. Joining is the page's decision, so this does
-/// nothing (it also runs under wasm-bindgen-test, where it must not touch the page).
+/// Trunk's entry point when this crate is the page itself (feature `standalone`). Joining is
+/// the page's decision, so this does nothing (it also runs under wasm-bindgen-test, where it
+/// must not touch the page).
+#[cfg(feature = "standalone")]
 #[wasm_bindgen::prelude::wasm_bindgen(start)]
 pub fn start() {}

@@ -63,6 +63,15 @@ pub struct MeshPeer {
     shared: Shared,
 }
 
+/// A clone is another handle on the same peer (an `Rc`), e.g. one for Rust and one for JS.
+impl Clone for MeshPeer {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Rc::clone(&self.shared),
+        }
+    }
+}
+
 impl MeshPeer {
     /// Adds a listener (Rust).
     pub fn on_event(&self, listener: impl Fn(&PeerEvent) + 'static) {

@@ -1,0 +1,233 @@
+//! `Mesh`: this tab as a full mesh peer (the wasm peer's Rust API), and what the join panel
+//! shows about it.
+
+use crate::browser::{self, compat};
+use leptos::prelude::*;
+use meshwork_protocol::{MeshMessage, MeshMessageType};
+use meshwork_wasm_peer::{MeshPeer, PeerEvent};
+use serde_json::json;
+use std::collections::HashMap;
+use wasm_bindgen::JsCast;
+
+/// How long a ping waits for its pong.
+pub const PING_TIMEOUT_MS: u32 = 5000;
+/// How long a direct message waits for its answer.
+pub const DIRECT_TIMEOUT_MS: u32 = 10_000;
+
+/// Where joining stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JoinState {
+    /// Not joined.
+    Idle,
+    /// `join()` is running.
+    Joining,
+    /// Joined (see [`Mesh::signaling`] for the registry socket).
+    Joined,
+    /// `join()` failed; the button works again.
+    Failed(String),
+}
+
+/// What a sent request was for, to route its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// `button.ping`: the answer sets the peer's RTT.
+    Ping,
+    /// `form#dc-form`: the answer goes to `ul#dc-replies`.
+    Direct,
+}
+
+/// One line of `ul#dc-replies`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// Unique, for keyed rendering.
+    pub key: u64,
+    /// The text.
+    pub text: String,
+    /// Whether it reports a timeout or an error.
+    pub failed: bool,
+}
+
+/// This tab in the mesh. All fields are `Copy` handles.
+#[derive(Clone, Copy)]
+pub struct Mesh {
+    /// The peer, once the join button was pressed.
+    peer: StoredValue<Option<MeshPeer>, LocalStorage>,
+    /// Requests awaiting an answer: request id → purpose.
+    pending: StoredValue<HashMap<String, Purpose>>,
+    /// This tab's peer id once joined.
+    pub me: RwSignal<Option<String>>,
+    /// Join progress.
+    pub state: RwSignal<JoinState>,
+    /// Whether the peer's signaling socket to the registry is open.
+    pub signaling: RwSignal<bool>,
+    /// Peers with an open DataChannel, sorted.
+    pub peers: RwSignal<Vec<String>>,
+    /// Last ping result per peer ("12 ms", "no reply").
+    pub rtts: RwSignal<HashMap<String, String>>,
+    /// Answers to direct messages, newest first.
+    pub replies: RwSignal<Vec<Reply>>,
+    /// The last error the peer reported.
+    pub last_error: RwSignal<Option<String>>,
+}
+
+impl Mesh {
+    /// A tab that has not joined.
+    pub fn new() -> Self {
+        Self {
+            peer: StoredValue::new_local(None),
+            pending: StoredValue::new(HashMap::new()),
+            me: RwSignal::new(None),
+            state: RwSignal::new(JoinState::Idle),
+            signaling: RwSignal::new(false),
+            peers: RwSignal::new(Vec::new()),
+            rtts: RwSignal::new(HashMap::new()),
+            replies: RwSignal::new(Vec::new()),
+            last_error: RwSignal::new(None),
+        }
+    }
+
+    /// Joins the mesh with the admin session `token` (the button's action).
+    pub fn join(&self, token: String) {
+        let peer = self.peer.with_value(Clone::clone).unwrap_or_else(|| {
+            let peer = MeshPeer::new(browser::origin(), token);
+            let this = *self;
+            let answerer = peer.clone();
+            peer.on_event(move |event| {
+                compat::push_mesh_event(event);
+                this.on_event(&answerer, event);
+            });
+            compat::expose_peer(&peer);
+            self.peer.set_value(Some(peer.clone()));
+            peer
+        });
+        self.state.set(JoinState::Joining);
+        let this = *self;
+        leptos::task::spawn_local(async move {
+            match peer.join().await {
+                Ok(id) => {
+                    this.me.set(Some(id));
+                    this.state.set(JoinState::Joined);
+                }
+                Err(e) => {
+                    let text = e
+                        .dyn_ref::<js_sys::Error>()
+                        .map(|e| String::from(e.message()))
+                        .or_else(|| e.as_string())
+                        .unwrap_or_else(|| format!("{e:?}"));
+                    this.state.set(JoinState::Failed(text));
+                }
+            }
+        });
+    }
+
+    fn on_event(&self, peer: &MeshPeer, event: &PeerEvent) {
+        match event {
+            PeerEvent::Signaling { connected } => self.signaling.set(*connected),
+            PeerEvent::PeerConnected { .. } | PeerEvent::PeerDisconnected { .. } => {
+                let mut peers: Vec<String> = peer
+                    .connected_peers()
+                    .into_iter()
+                    .map(|p| p.to_string())
+                    .collect();
+                peers.sort();
+                self.peers.set(peers);
+            }
+            PeerEvent::Message {
+                from,
+                message,
+                rtt_ms,
+            } => {
+                if message.kind == MeshMessageType::Ping {
+                    let pong = MeshMessage::new(
+                        MeshMessageType::Pong,
+                        message.request_id.clone(),
+                        json!({}),
+                    );
+                    if let Err(e) = peer.send_message(from.as_str(), &pong) {
+                        self.last_error.set(Some(e));
+                    }
+                    return;
+                }
+                let Some(rtt) = rtt_ms else {
+                    return;
+                };
+                match self.take_pending(&message.request_id) {
+                    Some(Purpose::Ping) => self.set_rtt(from.as_str(), format!("{rtt} ms")),
+                    Some(Purpose::Direct) => {
+                        let payload = message.payload.to_string();
+                        self.add_reply(format!("{from}: {payload} ({rtt} ms)"), false);
+                    }
+                    None => {}
+                }
+            }
+            PeerEvent::RequestTimedOut { request_id, peer } => {
+                match self.take_pending(request_id) {
+                    Some(Purpose::Ping) => self.set_rtt(peer.as_str(), "no reply".into()),
+                    Some(Purpose::Direct) => self.add_reply(format!("no reply from {peer}"), true),
+                    None => {}
+                }
+            }
+            PeerEvent::Error { message } => self.last_error.set(Some(message.clone())),
+        }
+    }
+
+    fn take_pending(&self, request_id: &str) -> Option<Purpose> {
+        let mut found = None;
+        self.pending.update_value(|p| found = p.remove(request_id));
+        found
+    }
+
+    fn set_rtt(&self, peer: &str, text: String) {
+        self.rtts.update(|r| {
+            r.insert(peer.to_owned(), text);
+        });
+    }
+
+    fn add_reply(&self, text: String, failed: bool) {
+        self.replies.update(|r| {
+            let key = r.first().map_or(0, |l| l.key + 1);
+            r.insert(0, Reply { key, text, failed });
+            r.truncate(50);
+        });
+    }
+
+    fn send_request(&self, to: &str, message: &MeshMessage, purpose: Purpose, timeout: u32) {
+        let Some(peer) = self.peer.with_value(Clone::clone) else {
+            return;
+        };
+        self.pending.update_value(|p| {
+            p.insert(message.request_id.clone(), purpose);
+        });
+        if let Err(e) = peer.request(to, message, timeout) {
+            self.take_pending(&message.request_id);
+            match purpose {
+                Purpose::Ping => self.set_rtt(to, e),
+                Purpose::Direct => self.add_reply(format!("could not send to {to}: {e}"), true),
+            }
+        }
+    }
+
+    /// Pings `to` (`button.ping`); the answer sets its RTT.
+    pub fn ping(&self, to: &str) {
+        self.set_rtt(to, "…".into());
+        let message = MeshMessage::new(MeshMessageType::Ping, browser::fresh_id("ping"), json!({}));
+        self.send_request(to, &message, Purpose::Ping, PING_TIMEOUT_MS);
+    }
+
+    /// Sends a direct message (`form#dc-form`) of `kind` carrying `text`.
+    pub fn send_direct(&self, to: &str, kind: MeshMessageType, text: &str) {
+        let payload = match kind {
+            MeshMessageType::TaskRequest => json!({"skill": "echo", "message": text}),
+            _ => json!({ "message": text }),
+        };
+        let mut message = MeshMessage::new(kind, browser::fresh_id("hub"), payload);
+        message.source_agent = self.me.get_untracked().unwrap_or_default();
+        self.send_request(to, &message, Purpose::Direct, DIRECT_TIMEOUT_MS);
+    }
+}
+
+impl Default for Mesh {
+    fn default() -> Self {
+        Self::new()
+    }
+}
