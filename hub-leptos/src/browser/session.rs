@@ -11,7 +11,8 @@ fn storage() -> Option<web_sys::Storage> {
 }
 
 /// Moves a `?token=` from the address bar into sessionStorage and removes it from the URL
-/// (and from history), keeping any other parameters and the fragment.
+/// (and from history), keeping any other parameters and the fragment. `www/index.html` does
+/// the same in an inline script before the wasm loads; this covers any other entry path.
 pub fn adopt_url_token() {
     let Some(window) = web_sys::window() else {
         return;
