@@ -83,5 +83,8 @@ if [ "$mode" = "test" ]; then
   # The relay tier's tests run a real TURN server (not started as a service here: the tests
   # start their own on loopback).
   need_apt turnserver coturn
+  # The fallback-tier tests take direct UDP paths away with nftables rules, inside the test
+  # network namespace only.
+  need_apt nft nftables
 fi
 log "toolchain ready ($mode)"

@@ -42,6 +42,7 @@ pub async fn send(socket: &Path, peer: &str, text: &str, wait: f64) -> anyhow::R
         IpcCommand::Send {
             target_peer: PeerId::new(peer),
             message: message.clone(),
+            ack: true,
         }
     };
     let stream = UnixStream::connect(socket)
@@ -68,6 +69,7 @@ pub async fn send(socket: &Path, peer: &str, text: &str, wait: f64) -> anyhow::R
                 println!("{line}");
                 return Ok(());
             }
+            Ok(IpcEvent::Sent { via, .. }) => eprintln!("sent to {peer} via {}", via.as_str()),
             Ok(IpcEvent::Error { message }) => anyhow::bail!("sidecar: {message}"),
             _ => {}
         }

@@ -75,11 +75,7 @@ pub async fn fetch_ice_servers(config: &SidecarConfig, peer_id: &str) -> Vec<Ice
     };
     if let (Some(url), Some(secret)) = (config.turn_url.as_deref(), config.turn_secret.as_deref()) {
         servers.retain(|s| !s.urls.iter().any(|u| u.starts_with("turn")));
-        let expiry = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
-            + 86_400;
+        let expiry = unix_now() + 86_400;
         let (username, credential) = turn_rest_credential(secret, peer_id, expiry);
         servers.push(IceServer {
             urls: url
@@ -92,6 +88,59 @@ pub async fn fetch_ice_servers(config: &SidecarConfig, peer_id: &str) -> Vec<Ice
         });
     }
     servers
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The earliest expiry among the TURN REST credentials in `servers`.
+pub fn earliest_expiry(servers: &[IceServer]) -> Option<u64> {
+    servers
+        .iter()
+        .filter_map(|s| s.username.as_deref())
+        .filter_map(meshwork_protocol::turn::rest_expiry)
+        .min()
+}
+
+/// When to fetch fresh ICE servers: halfway to the earliest credential expiry, but not more
+/// often than every 5 s (a registry with a tiny TTL must not make us poll it hot).
+pub fn refresh_after(servers: &[IceServer]) -> Option<Duration> {
+    let left = earliest_expiry(servers)?.saturating_sub(unix_now());
+    Some(Duration::from_secs((left / 2).max(5)))
+}
+
+/// `servers` without the TURN entries whose REST credential has expired: coturn would refuse
+/// them (401) and the link would get no relay candidates. Each one dropped is logged, saying
+/// why, so a relay-only link that never connects explains itself.
+pub fn unexpired(servers: &[IceServer]) -> Vec<IceServer> {
+    let now = unix_now();
+    servers
+        .iter()
+        .filter(|s| {
+            let expiry = s
+                .username
+                .as_deref()
+                .and_then(meshwork_protocol::turn::rest_expiry);
+            match expiry {
+                Some(at) if at <= now => {
+                    tracing::warn!(
+                        urls = ?s.urls,
+                        expired_secs_ago = now - at,
+                        "TURN credential expired: not offering this TURN server (the registry's \
+                         TURN_TTL_SECS is too short, or the clocks disagree); fresh credentials \
+                         are fetched on the next refresh or reconnect"
+                    );
+                    false
+                }
+                _ => true,
+            }
+        })
+        .cloned()
+        .collect()
 }
 
 /// TURN REST credential (coturn `use-auth-secret`).

@@ -12,7 +12,7 @@ use crate::{
     signaling::{self, SignalingEvent},
 };
 use meshwork_protocol::{
-    core::{self, Action, Attempt, Event, LinkState, MeshCore, Time},
+    core::{self, Action, Attempt, Event, MeshCore, Route, Tier, Time},
     framing::{self, Inboxes},
     ipc::{IpcCommand, IpcEvent},
     signaling::{CandidateType, LinkInfo},
@@ -169,6 +169,7 @@ impl Driver {
                 self.signaling_out = Some(outbound);
                 self.handle(Event::SignalingConnected);
             }
+            SignalingEvent::IceServers(servers) => self.link_settings.ice_servers = servers,
             SignalingEvent::Frame(text) => match SignalMessage::parse(&text) {
                 Ok(msg) => self.handle(Event::SignalReceived(msg)),
                 Err(e) => tracing::warn!(error = %e, "unparseable signaling frame ignored"),
@@ -191,6 +192,7 @@ impl Driver {
                 if let Event::ChannelOpened { peer, attempt } = &event {
                     if let Some(l) = self.links.get(peer).filter(|l| l.attempt == *attempt) {
                         tracing::info!(peer = %peer, setup_ms = l.started.elapsed().as_secs_f64() * 1e3, "channel open");
+                        l.op(LinkOp::ProbePath);
                     }
                 }
                 self.handle(event);
@@ -297,11 +299,19 @@ impl Driver {
             IpcCommand::Send {
                 target_peer,
                 message,
-            } => {
-                if let Err(message) = self.send_to(&target_peer, &message) {
-                    self.reply(id, IpcEvent::Error { message });
-                }
-            }
+                ack,
+            } => match self.send_to(&target_peer, &message) {
+                Ok(via) if ack => self.reply(
+                    id,
+                    IpcEvent::Sent {
+                        target_peer,
+                        request_id: message.request_id,
+                        via,
+                    },
+                ),
+                Ok(_) => {}
+                Err(message) => self.reply(id, IpcEvent::Error { message }),
+            },
             IpcCommand::Broadcast { message } => {
                 for peer in self.core.connected_peers() {
                     if let Err(e) = self.send_to(&peer, &message) {
@@ -321,22 +331,27 @@ impl Driver {
         }
     }
 
-    fn send_to(&mut self, peer: &PeerId, message: &MeshMessage) -> Result<(), String> {
-        match self.core.link_state(peer) {
-            Some(LinkState::Open) => {}
-            Some(_) => return Err(format!("peer {peer} is not connected yet")),
-            None => return Err(format!("unknown peer {peer}")),
+    /// Sends on the tier the core picks: the open channel, else the registry (also when
+    /// the channel refuses because it is closing).
+    fn send_to(&mut self, peer: &PeerId, message: &MeshMessage) -> Result<Tier, String> {
+        let route = self.core.route(peer).map_err(|e| e.to_string())?;
+        if route == Route::Channel {
+            if let Some(link) = self.links.get(peer) {
+                let id = self.next_message_id;
+                self.next_message_id = self.next_message_id.wrapping_add(1);
+                if link.op(LinkOp::Send(framing::encode(message.to_json(), id))) {
+                    return Ok(Tier::of(route, self.path_type(peer)));
+                }
+            }
         }
-        let Some(link) = self.links.get(peer) else {
-            return Err(format!("peer {peer} is not connected"));
-        };
-        let id = self.next_message_id;
-        self.next_message_id = self.next_message_id.wrapping_add(1);
-        if link.op(LinkOp::Send(framing::encode(message.to_json(), id))) {
-            Ok(())
-        } else {
-            Err(format!("link to {peer} is closing"))
-        }
+        self.core
+            .send_via_registry(peer, message)
+            .map(|()| Tier::Registry)
+            .map_err(|e| e.to_string())
+    }
+
+    fn path_type(&self, peer: &PeerId) -> Option<CandidateType> {
+        self.paths.get(peer).and_then(|(_, p)| p.candidate_type)
     }
 
     fn reply(&mut self, id: ClientId, event: IpcEvent) {
@@ -457,10 +472,20 @@ impl Driver {
                 tracing::info!(peer = %peer, "peer disconnected");
                 self.emit(IpcEvent::PeerDisconnected { peer_id: peer });
             }
-            Action::Deliver { peer, message, .. } => {
+            Action::Deliver {
+                peer, message, via, ..
+            } => {
+                let via = Some(Tier::of(via, self.path_type(&peer)));
                 self.emit(IpcEvent::Message {
                     from_peer: peer,
                     message,
+                    via,
+                });
+            }
+            Action::Undeliverable { peer, reason } => {
+                tracing::warn!(peer = %peer, %reason, "the registry could not deliver a message");
+                self.emit(IpcEvent::Error {
+                    message: format!("message to {peer} not delivered by the registry: {reason}"),
                 });
             }
             Action::RequestTimedOut { request_id, peer } => {
@@ -478,12 +503,9 @@ impl Driver {
         }
         self.reassembly.forget(peer);
         self.paths.remove(peer);
-        let handle = link::spawn(
-            peer.clone(),
-            attempt,
-            self.link_settings.clone(),
-            self.rtc_tx.clone(),
-        );
+        let mut settings = self.link_settings.clone();
+        settings.ice_servers = crate::credentials::unexpired(&settings.ice_servers);
+        let handle = link::spawn(peer.clone(), attempt, settings, self.rtc_tx.clone());
         self.links.entry(peer.clone()).or_insert(handle)
     }
 }

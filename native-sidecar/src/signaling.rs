@@ -21,6 +21,8 @@ pub enum SignalingEvent {
         /// Where to send frames.
         outbound: mpsc::Sender<String>,
     },
+    /// Fresh ICE servers (TURN credentials renewed before they expire).
+    IceServers(Vec<IceServer>),
     /// One text frame from the registry.
     Frame(String),
     /// The connection ended (or never came up).
@@ -51,8 +53,10 @@ async fn connect_and_pump(config: &SidecarConfig, events: &mpsc::Sender<Signalin
     };
     let (mut sink, mut stream) = ws.split();
     let (tx, mut rx) = mpsc::channel::<String>(256);
+    let mut refresh = credentials::refresh_after(&ice_servers);
+    let peer_id = token.peer_id;
     let up = SignalingEvent::Up {
-        peer_id: token.peer_id,
+        peer_id: peer_id.clone(),
         ice_servers,
         outbound: tx,
     };
@@ -61,6 +65,14 @@ async fn connect_and_pump(config: &SidecarConfig, events: &mpsc::Sender<Signalin
     }
     loop {
         tokio::select! {
+            _ = sleep_for(refresh) => {
+                let servers = credentials::fetch_ice_servers(config, peer_id.as_str()).await;
+                refresh = credentials::refresh_after(&servers);
+                tracing::debug!(?refresh, "ICE servers refreshed");
+                if events.send(SignalingEvent::IceServers(servers)).await.is_err() {
+                    return "driver gone".into();
+                }
+            }
             out = rx.recv() => match out {
                 Some(frame) => {
                     if let Err(e) = sink.send(Message::Text(frame.into())).await {
@@ -83,5 +95,12 @@ async fn connect_and_pump(config: &SidecarConfig, events: &mpsc::Sender<Signalin
                 Some(Err(e)) => return format!("receive: {e}"),
             },
         }
+    }
+}
+
+async fn sleep_for(d: Option<std::time::Duration>) {
+    match d {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
     }
 }

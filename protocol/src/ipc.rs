@@ -1,6 +1,6 @@
 //! Sidecar ⇄ local agent JSON lines over a Unix socket (PROTOCOL.md §3).
 
-use crate::{ids::PeerId, mesh_message::MeshMessage};
+use crate::{core::Tier, ids::PeerId, mesh_message::MeshMessage};
 use serde::{Deserialize, Serialize};
 
 /// Agent → sidecar.
@@ -13,6 +13,10 @@ pub enum IpcCommand {
         target_peer: PeerId,
         /// The message.
         message: MeshMessage,
+        /// Answer with `sent` naming the tier that took it (ours; chatixia agents never ask,
+        /// so they never see the new event).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        ack: bool,
     },
     /// Send one message to every connected peer.
     Broadcast {
@@ -58,6 +62,18 @@ pub enum IpcEvent {
         from_peer: PeerId,
         /// The message.
         message: MeshMessage,
+        /// The tier that carried it (ours; an extra key upstream agents ignore).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        via: Option<Tier>,
+    },
+    /// Answer to a `send` with `ack`: the message left on this tier (ours).
+    Sent {
+        /// The receiving peer.
+        target_peer: PeerId,
+        /// The message's `request_id`.
+        request_id: String,
+        /// The tier that took it.
+        via: Tier,
     },
     /// A DataChannel to this peer opened.
     PeerConnected {

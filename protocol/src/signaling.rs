@@ -32,12 +32,18 @@ pub enum SignalType {
     Error,
     /// peer → registry: the links this peer has open, for the topology (new).
     LinkReport,
+    /// peer → peer via registry: one DataChannel message, carried by the registry because
+    /// the pair has no open channel (new, the registry tier; docs/adr/0010).
+    MeshMessage,
 }
 
 impl SignalType {
     /// Whether the registry relays this type to `target_id` rather than consuming it.
     pub fn is_relayed(self) -> bool {
-        matches!(self, Self::Offer | Self::Answer | Self::IceCandidate)
+        matches!(
+            self,
+            Self::Offer | Self::Answer | Self::IceCandidate | Self::MeshMessage
+        )
     }
 
     /// The wire spelling.
@@ -53,6 +59,7 @@ impl SignalType {
             Self::PeerLeft => "peer_left",
             Self::Error => "error",
             Self::LinkReport => "link_report",
+            Self::MeshMessage => "mesh_message",
         }
     }
 }
@@ -172,6 +179,29 @@ pub struct IceCandidatePayload {
     pub sdp_m_line_index: Option<u16>,
 }
 
+impl IceCandidatePayload {
+    /// The address and port of a `typ relay` candidate line (RFC 8839 §5.1), else `None`.
+    ///
+    /// A peer that reaches our host candidate from its TURN allocation shows up on our side as
+    /// a peer-reflexive candidate with the allocation's address; matching that address against
+    /// the relay candidates the peer signaled tells the path is relayed after all.
+    pub fn relay_address(&self) -> Option<(String, u16)> {
+        relay_address(&self.candidate)
+    }
+}
+
+/// [`IceCandidatePayload::relay_address`] for one `candidate:` or `a=candidate:` line.
+pub fn relay_address(line: &str) -> Option<(String, u16)> {
+    let mut fields = line.split_ascii_whitespace();
+    let _foundation = fields.next()?;
+    let _component = fields.next()?;
+    let _transport = fields.next()?;
+    let _priority = fields.next()?;
+    let address = fields.next()?;
+    let port = fields.next()?.parse().ok()?;
+    (fields.next()? == "typ" && fields.next()? == "relay").then(|| (address.to_owned(), port))
+}
+
 /// `peer_joined` payload.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeerJoinedPayload {
@@ -227,6 +257,13 @@ pub struct ErrorPayload {
     pub code: SignalErrorCode,
     /// Human-readable explanation.
     pub message: String,
+    /// The type of the refused frame (ours), so a sender can tell a lost `mesh_message`
+    /// from a lost candidate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<SignalType>,
+    /// The refused frame's `target_id` (ours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_id: Option<PeerId>,
 }
 
 /// ICE candidate type of a selected pair, as in RFC 8445.
@@ -266,6 +303,19 @@ pub struct LinkReportPayload {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relay_candidates_are_recognised_by_their_type() {
+        let relay =
+            "candidate:1 1 udp 16777215 127.0.0.1 49160 typ relay raddr 127.0.0.2 rport 5000";
+        assert_eq!(relay_address(relay), Some(("127.0.0.1".into(), 49160)));
+        let sdp_line = format!("a={relay}");
+        assert_eq!(relay_address(&sdp_line), Some(("127.0.0.1".into(), 49160)));
+        let host = "candidate:2 1 udp 2130706431 127.0.0.2 5000 typ host";
+        assert_eq!(relay_address(host), None);
+        assert_eq!(relay_address("candidate:garbage"), None);
+        assert_eq!(relay_address(""), None);
+    }
 
     #[test]
     #[cfg_attr(target_arch = "wasm32", ignore = "float_roundtrip is native-only")]

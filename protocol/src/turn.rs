@@ -19,9 +19,23 @@ pub fn rest_credential(secret: &str, peer_id: &str, expiry: u64) -> (String, Str
     (username, credential)
 }
 
+/// The unix expiry a TURN REST username carries (`"<expiry>:<peer id>"`); `None` for a
+/// username of another scheme (a static TURN user).
+pub fn rest_expiry(username: &str) -> Option<u64> {
+    username.split_once(':')?.0.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expiry_is_read_from_rest_usernames_only() {
+        assert_eq!(rest_expiry("1700000000:alice"), Some(1_700_000_000));
+        assert_eq!(rest_expiry("1700000000:a:b"), Some(1_700_000_000));
+        assert_eq!(rest_expiry("static-user"), None);
+        assert_eq!(rest_expiry("x:alice"), None);
+    }
 
     #[test]
     fn credential_matches_rfc_2104_hmac_sha1() {

@@ -386,3 +386,44 @@ fn agent_card_uses_a2a_camel_case() {
         "defaultOutputModes": ["text/plain"], "skills": [{"id": "echo", "name": "echo", "description": ""}]}),
     );
 }
+
+// ---------- the registry tier (ours, docs/adr/0010) ----------
+
+#[test]
+fn mesh_message_frames_are_relayed_with_the_message_as_payload() {
+    let msg: SignalMessage = round_trip(json!({"type": "mesh_message", "peer_id": "alice",
+        "target_id": "bob", "payload": {"type": "task_request", "request_id": "r1",
+        "source_agent": "alice", "target_agent": "bob", "payload": {"skill": "echo"}}}));
+    assert_eq!(msg.kind, SignalType::MeshMessage);
+    assert!(msg.kind.is_relayed());
+    let inner: MeshMessage = msg.payload_as().expect("a MeshMessage");
+    assert_eq!(inner.kind, MeshMessageType::TaskRequest);
+}
+
+#[test]
+fn refusals_name_the_refused_frame_and_its_target() {
+    let e: ErrorPayload = round_trip(json!({"code": "unknown_target",
+        "message": "unknown target \"bob\"", "refused": "mesh_message", "target_id": "bob"}));
+    assert_eq!(e.refused, Some(SignalType::MeshMessage));
+    let old: ErrorPayload = round_trip(json!({"code": "malformed", "message": "bad"}));
+    assert_eq!(old.refused, None);
+}
+
+#[test]
+fn ipc_tier_fields_round_trip_and_are_optional() {
+    let m = json!({"type": "ping", "request_id": "r1", "source_agent": "a", "target_agent": "b",
+        "payload": {}});
+    let send: IpcCommand = round_trip(
+        json!({"type": "send", "payload": {"target_peer": "bob", "message": m, "ack": true}}),
+    );
+    assert!(matches!(send, IpcCommand::Send { ack: true, .. }));
+    let sent: IpcEvent = round_trip(json!({"type": "sent", "payload": {"target_peer": "bob",
+        "request_id": "r1", "via": "registry"}}));
+    assert!(matches!(sent, IpcEvent::Sent { .. }));
+    let with_via: IpcEvent = round_trip(json!({"type": "message", "payload": {"from_peer": "bob",
+        "message": m, "via": "relay"}}));
+    assert!(matches!(with_via, IpcEvent::Message { via: Some(_), .. }));
+    let upstream: IpcEvent =
+        round_trip(json!({"type": "message", "payload": {"from_peer": "bob", "message": m}}));
+    assert!(matches!(upstream, IpcEvent::Message { via: None, .. }));
+}

@@ -35,6 +35,9 @@ struct Histogram {
 pub struct Metrics {
     /// Offers, answers and candidates relayed to their target.
     pub signals_relayed: AtomicU64,
+    /// Application messages carried by the registry tier (`mesh_message`, ADR 0010): a
+    /// rising count means pairs that cannot open a channel.
+    pub mesh_messages_relayed: AtomicU64,
     /// Frames refused with an `error` reply.
     pub signal_errors: AtomicU64,
     /// Devices waiting in `POST /api/pairing/{id}/claim` now.
@@ -47,6 +50,11 @@ impl Metrics {
     /// Counts one relayed frame.
     pub fn relayed(&self) {
         self.signals_relayed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one application message carried by the registry tier.
+    pub fn mesh_message_relayed(&self) {
+        self.mesh_messages_relayed.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts one refused frame.
@@ -86,6 +94,17 @@ impl Metrics {
             out,
             "meshwork_signals_relayed_total {}",
             self.signals_relayed.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP meshwork_mesh_messages_relayed_total Application messages the registry \
+             carried because a pair had no open channel."
+        );
+        let _ = writeln!(out, "# TYPE meshwork_mesh_messages_relayed_total counter");
+        let _ = writeln!(
+            out,
+            "meshwork_mesh_messages_relayed_total {}",
+            self.mesh_messages_relayed.load(Ordering::Relaxed)
         );
         let _ = writeln!(
             out,

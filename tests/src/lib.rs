@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`browser`]: headless Chromium over WebDriver.
 //! - [`bins`]: where the workspace's binaries are (built by `cargo build --workspace --bins`).
+//! - [`firewall`]: nftables rules that take direct UDP paths away between two addresses.
 //! - [`http`]: REST calls with a chosen credential.
 //! - [`registry`]: `RegistryProcess`, a registry child process with its own data dir.
 //! - [`sidecar`]: `SidecarProcess` and `IpcClient`, a sidecar child process and its agent socket.
@@ -14,6 +15,7 @@
 
 pub mod bins;
 pub mod browser;
+pub mod firewall;
 pub mod http;
 pub mod registry;
 pub mod sidecar;

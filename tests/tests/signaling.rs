@@ -404,3 +404,30 @@ async fn topology_edges_come_only_from_link_reports() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn mesh_messages_are_relayed_and_refusals_name_them() {
+    let reg = start();
+    let mut alice = joined(&reg, "alice").await;
+    let mut bob = joined(&reg, "bob").await;
+    let message = json!({"type": "task_request", "request_id": "r1", "source_agent": "alice",
+        "target_agent": "bob", "payload": {"skill": "echo", "message": "hi"}});
+    alice
+        .send("mesh_message", Some("bob"), message.clone())
+        .await
+        .expect("send");
+    let got = bob.expect("mesh_message").await.expect("relayed");
+    assert_eq!(got["peer_id"], "alice");
+    assert_eq!(got["payload"], message, "carried unchanged");
+
+    alice
+        .send("mesh_message", Some("nobody"), message)
+        .await
+        .expect("send");
+    let refusal = alice.expect("error").await.expect("error");
+    assert_eq!(
+        refusal["payload"],
+        json!({"code": "unknown_target", "message": "unknown target \"nobody\"",
+            "refused": "mesh_message", "target_id": "nobody"})
+    );
+}

@@ -12,10 +12,10 @@ use crate::{
     timer::{now_ms, Timeout},
 };
 use meshwork_protocol::{
-    core::{self, Action, Attempt, Event, MeshCore, Time},
+    core::{self, Action, Attempt, Event, MeshCore, Tier, Time},
     framing::{self, Frame, Inboxes},
     rest::IceConfig,
-    signaling::PeerKind,
+    signaling::{CandidateType, PeerKind},
     MeshMessage, PeerId,
 };
 use std::{
@@ -354,11 +354,22 @@ fn apply(shared: &Shared, action: Action) {
             peer,
             message,
             rtt_ms,
-        } => shared.borrow_mut().pending.push(PeerEvent::Message {
-            from: peer,
-            message,
-            rtt_ms,
-        }),
+            via,
+        } => {
+            let mut d = shared.borrow_mut();
+            let path = d.relay_only.then_some(CandidateType::Relay);
+            d.pending.push(PeerEvent::Message {
+                from: peer,
+                message,
+                rtt_ms,
+                via: Tier::of(via, path),
+            })
+        }
+        Action::Undeliverable { peer, reason } => {
+            shared.borrow_mut().pending.push(PeerEvent::Error {
+                message: format!("message to {peer} not delivered by the registry: {reason}"),
+            })
+        }
         Action::RequestTimedOut { request_id, peer } => shared
             .borrow_mut()
             .pending

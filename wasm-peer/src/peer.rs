@@ -10,7 +10,10 @@
 //! ```
 
 use crate::driver::{self, Driver, Shared};
-use meshwork_protocol::{core::LinkState, MeshMessage, PeerId};
+use meshwork_protocol::{
+    core::{Route, Tier},
+    MeshMessage, PeerId,
+};
 use serde::Serialize;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -42,6 +45,8 @@ pub enum PeerEvent {
         message: MeshMessage,
         /// Round trip in ms when it answers a request made with `request`.
         rtt_ms: Option<u64>,
+        /// The tier that carried it.
+        via: Tier,
     },
     /// A request made with `request` got no answer in time.
     RequestTimedOut {
@@ -78,21 +83,39 @@ impl MeshPeer {
         self.shared.borrow_mut().listeners.push(Rc::new(listener));
     }
 
-    /// Sends a message to a connected peer.
-    pub fn send_message(&self, peer: &str, message: &MeshMessage) -> Result<(), String> {
+    /// Sends a message on the tier the core picks: the open channel, else the registry (also
+    /// when the channel refuses because it is closing). Says which tier took it.
+    pub fn send_message(&self, peer: &str, message: &MeshMessage) -> Result<Tier, String> {
         let peer = PeerId::new(peer);
-        let mut d = self.shared.borrow_mut();
-        let state = d.core.as_ref().and_then(|c| c.link_state(&peer));
-        match state {
-            Some(LinkState::Open) => {}
-            Some(_) => return Err(format!("peer {peer} is not connected yet")),
-            None => return Err(format!("unknown peer {peer}")),
-        }
-        let frames = d.frames(message);
-        let dc = d.links.get(&peer).and_then(|l| l.dc.clone());
-        match dc {
-            Some(dc) if driver::send_frames(&dc, frames) => Ok(()),
-            _ => Err(format!("channel to {peer} is closing")),
+        let sent = {
+            let mut d = self.shared.borrow_mut();
+            let relay_only = d.relay_only;
+            let Some(route) = d.core.as_ref().map(|c| c.route(&peer)) else {
+                return Err(format!("unknown peer {peer}: this tab has not joined"));
+            };
+            let route = route.map_err(|e| e.to_string())?;
+            let on_channel = route == Route::Channel && {
+                let frames = d.frames(message);
+                let dc = d.links.get(&peer).and_then(|l| l.dc.clone());
+                dc.is_some_and(|dc| driver::send_frames(&dc, frames))
+            };
+            if on_channel {
+                // Without getStats the tab knows its path type only when it forced relays.
+                return Ok(if relay_only {
+                    Tier::Relay
+                } else {
+                    Tier::Direct
+                });
+            }
+            d.core.as_mut().map(|c| c.send_via_registry(&peer, message))
+        };
+        match sent {
+            Some(Ok(())) => {
+                driver::pump(&self.shared);
+                Ok(Tier::Registry)
+            }
+            Some(Err(e)) => Err(e.to_string()),
+            None => Err(format!("unknown peer {peer}: this tab has not joined")),
         }
     }
 
@@ -103,15 +126,15 @@ impl MeshPeer {
         peer: &str,
         message: &MeshMessage,
         timeout_ms: u32,
-    ) -> Result<(), String> {
-        self.send_message(peer, message)?;
+    ) -> Result<Tier, String> {
+        let tier = self.send_message(peer, message)?;
         let event = meshwork_protocol::core::Event::RequestSent {
             request_id: message.request_id.clone(),
             peer: PeerId::new(peer),
             timeout: std::time::Duration::from_millis(u64::from(timeout_ms)),
         };
         driver::handle(&Rc::downgrade(&self.shared), event);
-        Ok(())
+        Ok(tier)
     }
 
     /// Peers with an open channel.
@@ -183,11 +206,14 @@ impl MeshPeer {
             .map(|c| c.id().to_string())
     }
 
-    /// Sends a MeshMessage (JSON text) to a connected peer.
-    pub fn send(&self, peer: &str, message_json: &str) -> Result<(), JsValue> {
+    /// Sends a MeshMessage (JSON text) to a peer; returns the tier that took it (`"direct"`,
+    /// `"relay"` or `"registry"`).
+    pub fn send(&self, peer: &str, message_json: &str) -> Result<String, JsValue> {
         let message = MeshMessage::parse(message_json)
             .map_err(|e| js_error(format!("not a MeshMessage: {e}")))?;
-        self.send_message(peer, &message).map_err(js_error)
+        self.send_message(peer, &message)
+            .map(|t| t.as_str().to_owned())
+            .map_err(js_error)
     }
 
     /// Sends a request whose answer reports its round-trip time (see `request` in Rust).
@@ -197,10 +223,12 @@ impl MeshPeer {
         peer: &str,
         message_json: &str,
         timeout_ms: u32,
-    ) -> Result<(), JsValue> {
+    ) -> Result<String, JsValue> {
         let message = MeshMessage::parse(message_json)
             .map_err(|e| js_error(format!("not a MeshMessage: {e}")))?;
-        self.request(peer, &message, timeout_ms).map_err(js_error)
+        self.request(peer, &message, timeout_ms)
+            .map(|t| t.as_str().to_owned())
+            .map_err(js_error)
     }
 
     /// Sends a MeshMessage (JSON text) to every connected peer; returns how many got it.

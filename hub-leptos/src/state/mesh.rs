@@ -136,6 +136,7 @@ impl Mesh {
                 from,
                 message,
                 rtt_ms,
+                via,
             } => {
                 if message.kind == MeshMessageType::Ping {
                     let pong = MeshMessage::new(
@@ -155,7 +156,8 @@ impl Mesh {
                     Some(Purpose::Ping) => self.set_rtt(from.as_str(), format!("{rtt} ms")),
                     Some(Purpose::Direct) => {
                         let payload = message.payload.to_string();
-                        self.add_reply(format!("{from}: {payload} ({rtt} ms)"), false);
+                        let via = via.as_str();
+                        self.add_reply(format!("{from}: {payload} ({rtt} ms, {via})"), false);
                     }
                     None => {}
                 }
@@ -198,7 +200,7 @@ impl Mesh {
         self.pending.update_value(|p| {
             p.insert(message.request_id.clone(), purpose);
         });
-        if let Err(e) = peer.request(to, message, timeout) {
+        if let Err(e) = peer.request(to, message, timeout).map(|_tier| ()) {
             self.take_pending(&message.request_id);
             match purpose {
                 Purpose::Ping => self.set_rtt(to, e),

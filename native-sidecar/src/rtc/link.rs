@@ -12,10 +12,10 @@ use meshwork_protocol::{
     core::{Attempt, ConnectionState, Event, SdpType},
     framing::Frame,
     rest::IceServer,
-    signaling::{CandidateType, IceCandidatePayload},
+    signaling::{relay_address, CandidateType, IceCandidatePayload},
     PeerId,
 };
-use std::{sync::Arc, time::Instant};
+use std::{collections::HashSet, sync::Arc, time::Instant};
 use tokio::sync::mpsc::{self, UnboundedSender};
 use webrtc::{
     data_channel::{DataChannel, RTCDataChannelInit},
@@ -38,6 +38,8 @@ pub enum LinkOp {
     AddCandidate(IceCandidatePayload),
     /// Send frames of one message, in order.
     Send(Vec<Frame>),
+    /// The channel is open: start reading the selected path (both ends, offerer or not).
+    ProbePath,
     /// Close and end the task.
     Close,
 }
@@ -124,9 +126,24 @@ async fn run(
         }
     };
     let mut stats_started = false;
+    let relays = RemoteRelays::default();
     while let Some(op) = ops.recv().await {
         if matches!(op, LinkOp::Close) {
             break;
+        }
+        relays.learn(&op);
+        if matches!(op, LinkOp::ProbePath) {
+            if !stats_started {
+                stats_started = true;
+                spawn_path_probe(
+                    peer.clone(),
+                    attempt,
+                    pc.clone(),
+                    events.clone(),
+                    relays.clone(),
+                );
+            }
+            continue;
         }
         let is_send = matches!(op, LinkOp::Send(_));
         if let Err(e) = perform(&peer, attempt, &pc, &channel, &events, op).await {
@@ -136,10 +153,6 @@ async fn run(
                 tracing::warn!(peer = %peer, attempt = %attempt, error = %e, "link operation failed");
                 failed(&events, &peer, attempt);
             }
-        }
-        if !stats_started && channel.lock().map(|c| c.is_some()).unwrap_or(false) {
-            stats_started = true;
-            spawn_path_probe(peer.clone(), attempt, pc.clone(), events.clone());
         }
     }
     let dc = channel.lock().ok().and_then(|c| c.clone());
@@ -225,7 +238,7 @@ async fn perform(
             let Some(dc) = dc else { return Ok(()) };
             send_frames(&dc, frames).await?;
         }
-        LinkOp::Close => {}
+        LinkOp::Close | LinkOp::ProbePath => {}
     }
     Ok(())
 }
@@ -248,6 +261,32 @@ fn description(kind: &str, sdp: String) -> Result<RTCSessionDescription, webrtc:
         .map_err(|e| webrtc::error::Error::Other(format!("invalid {kind}: {e}")))
 }
 
+/// The addresses of the relay candidates the remote peer signaled (in its description or
+/// trickled), shared with the path probe.
+#[derive(Debug, Clone, Default)]
+struct RemoteRelays(Arc<std::sync::Mutex<HashSet<(String, u16)>>>);
+
+impl RemoteRelays {
+    fn learn(&self, op: &LinkOp) {
+        let found: Vec<(String, u16)> = match op {
+            LinkOp::AcceptOffer(sdp) | LinkOp::ApplyAnswer(sdp) => {
+                sdp.lines().filter_map(relay_address).collect()
+            }
+            LinkOp::AddCandidate(c) => c.relay_address().into_iter().collect(),
+            _ => return,
+        };
+        if let Ok(mut set) = self.0.lock() {
+            set.extend(found);
+        }
+    }
+
+    fn contains(&self, address: &str, port: u16) -> bool {
+        self.0
+            .lock()
+            .is_ok_and(|set| set.contains(&(address.to_owned(), port)))
+    }
+}
+
 /// Reads the selected candidate pair once the link is up (and again every 10 s while it lives)
 /// so link reports carry the path type and ICE's RTT.
 fn spawn_path_probe(
@@ -255,14 +294,15 @@ fn spawn_path_probe(
     attempt: Attempt,
     pc: Arc<dyn PeerConnection>,
     events: UnboundedSender<RtcEvent>,
+    relays: RemoteRelays,
 ) {
     tokio::spawn(async move {
-        for delay_ms in [100u64, 500, 2000]
+        for delay_ms in [0u64, 100, 500, 2000]
             .into_iter()
             .chain(std::iter::repeat(10_000))
         {
             tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
-            let (candidate_type, rtt_ms) = selected_path(&pc).await;
+            let (candidate_type, rtt_ms) = selected_path(&pc, &relays).await;
             if candidate_type.is_none() && delay_ms >= 10_000 {
                 return; // closed
             }
@@ -279,7 +319,10 @@ fn spawn_path_probe(
     });
 }
 
-async fn selected_path(pc: &Arc<dyn PeerConnection>) -> (Option<CandidateType>, Option<f64>) {
+async fn selected_path(
+    pc: &Arc<dyn PeerConnection>,
+    relays: &RemoteRelays,
+) -> (Option<CandidateType>, Option<f64>) {
     // RTT from the selected pair's stats; the path type from the ICE transport itself (the
     // stats report does not index local candidates by the pair's id in 0.21.1).
     let report = pc.get_stats(Instant::now(), StatsSelector::None).await;
@@ -301,7 +344,29 @@ async fn selected_path(pc: &Arc<dyn PeerConnection>) -> (Option<CandidateType>, 
         .get_selected_candidate_pair()
         .await
     {
-        Ok(Some(pair)) => candidate_type(&format!("{:?}", pair.local().typ)),
+        // A path is relayed when either end is a TURN allocation: the far side's relay
+        // carries it as much as our own would. Its allocation may have reached us before its
+        // candidate did (then ICE calls it peer-reflexive): the signaled addresses tell.
+        Ok(Some(pair)) => {
+            let local = candidate_type(&format!("{:?}", pair.local().typ));
+            let remote = pair.remote();
+            let remote_relayed = candidate_type(&format!("{:?}", remote.typ))
+                == Some(CandidateType::Relay)
+                || relays.contains(&remote.address, remote.port);
+            tracing::debug!(
+                local = ?pair.local().typ,
+                local_addr = %format!("{}:{}", pair.local().address, pair.local().port),
+                remote = ?remote.typ,
+                remote_addr = %format!("{}:{}", remote.address, remote.port),
+                remote_relayed,
+                "selected candidate pair"
+            );
+            if remote_relayed {
+                Some(CandidateType::Relay)
+            } else {
+                local
+            }
+        }
         _ => None,
     };
     (kind, rtt)

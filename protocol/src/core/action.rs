@@ -1,6 +1,6 @@
 //! What the core tells the shell to do.
 
-use super::peer::Attempt;
+use super::{peer::Attempt, route::Route};
 use crate::{
     ids::PeerId,
     mesh_message::MeshMessage,
@@ -86,6 +86,8 @@ pub enum Action {
         message: MeshMessage,
         /// Round trip of the request this response answers, if the core tracked one.
         rtt_ms: Option<u64>,
+        /// Which tier carried it.
+        via: Route,
     },
     /// No response to a tracked request arrived in time.
     RequestTimedOut {
@@ -100,5 +102,13 @@ pub enum Action {
         code: Option<SignalErrorCode>,
         /// The registry's explanation (or the raw payload if it was unreadable).
         message: String,
+    },
+    /// The registry could not carry a message sent through it (`mesh_message` refused): the
+    /// application must learn it was not delivered.
+    Undeliverable {
+        /// Where it was going.
+        peer: PeerId,
+        /// The registry's explanation.
+        reason: String,
     },
 }

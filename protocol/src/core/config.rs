@@ -30,6 +30,9 @@ pub struct Config {
     pub link_timeout: Duration,
     /// Remote candidates kept per peer while its remote description is not yet applied.
     pub max_buffered_candidates: usize,
+    /// Largest message (payload JSON bytes) the registry tier carries: the registry's 64 KiB
+    /// frame limit less room for the envelope. Larger ones need a DataChannel.
+    pub registry_message_limit: usize,
 }
 
 impl Default for Config {
@@ -46,6 +49,7 @@ impl Default for Config {
             keepalive_interval: Duration::from_secs(2),
             link_timeout: Duration::from_secs(6),
             max_buffered_candidates: 64,
+            registry_message_limit: 60 * 1024,
         }
     }
 }

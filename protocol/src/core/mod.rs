@@ -36,6 +36,9 @@
 //!   after `handshake_timeout`.
 //! - Liveness: every open link is pinged each `keepalive_interval`; any data refreshes it;
 //!   `link_timeout` of silence fails the link. Keepalive round trips feed the `link_report`.
+//! - Application messages take the pair's open channel, else the registry (`mesh_message`
+//!   frames over both signaling sockets) while both peers are registered; see [`Route`].
+//!   Messages the registry carries do not count as liveness of the channel.
 //! - A response from a different peer than the request went to is delivered but does not
 //!   resolve the request; late responses are delivered with `rtt_ms: None`.
 
@@ -51,6 +54,7 @@ mod liveness;
 mod peer;
 mod requests;
 mod rng;
+mod route;
 mod signaling_session;
 mod time;
 
@@ -66,6 +70,7 @@ pub use frames::link_report;
 pub use keepalive::{is_keepalive, keepalive_ping, keepalive_pong, KEEPALIVE_PREFIX};
 pub use peer::{Attempt, LinkState, Role};
 pub use rng::Rng;
+pub use route::{Route, RouteError, Tier};
 pub use time::{millis, Time};
 
 use crate::{ids::PeerId, signaling::SignalMessage};

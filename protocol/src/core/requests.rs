@@ -3,7 +3,7 @@
 use super::{
     keepalive::{is_keepalive, keepalive_pong},
     time::millis,
-    Action, MeshCore, Time,
+    Action, MeshCore, Route, Time,
 };
 use crate::{
     ids::PeerId,
@@ -25,6 +25,11 @@ impl MeshCore {
             self.on_keepalive(peer, &message, now);
             return;
         }
+        self.deliver(peer, message, Route::Channel, now);
+    }
+
+    /// Hands an application message to the shell, resolving the request it answers.
+    pub(super) fn deliver(&mut self, peer: PeerId, message: MeshMessage, via: Route, now: Time) {
         let ours = message.kind.is_response()
             && self
                 .requests
@@ -41,6 +46,7 @@ impl MeshCore {
             peer,
             message,
             rtt_ms,
+            via,
         });
     }
 

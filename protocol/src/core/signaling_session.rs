@@ -83,8 +83,18 @@ impl MeshCore {
                     self.on_remote_candidate(&from, candidate, now);
                 }
             }
+            SignalType::MeshMessage => self.on_relayed_message(from, &frame, now),
             SignalType::Error => {
                 let action = match frame.payload_as::<ErrorPayload>() {
+                    Ok(ErrorPayload {
+                        refused: Some(SignalType::MeshMessage),
+                        target_id: Some(peer),
+                        message,
+                        ..
+                    }) => Action::Undeliverable {
+                        peer,
+                        reason: message,
+                    },
                     Ok(e) => Action::SignalingError {
                         code: Some(e.code),
                         message: e.message,

@@ -6,7 +6,7 @@ use crate::{auth::Caller, clock::unix_now, error::ApiError, state::AppState};
 use axum::{extract::State, Json};
 use meshwork_protocol::{
     rest::{Health, MeshEdge, NodeKind, Topology, TopologyNode},
-    signaling::PeerKind,
+    signaling::{CandidateType, PeerKind},
     PeerId,
 };
 use std::{collections::BTreeMap, sync::Arc};
@@ -74,7 +74,8 @@ pub fn build(state: &AppState) -> rusqlite::Result<Topology> {
         });
     }
 
-    // One edge per pair; when both ends report, keep the measured figures of either.
+    // One edge per pair; when both ends report, keep the measured figures of either, and
+    // call the path relayed when either end says so (each end sees only its own side).
     let mut edges: BTreeMap<(PeerId, PeerId), MeshEdge> = BTreeMap::new();
     for (reporter, infos) in &links {
         for info in infos {
@@ -93,7 +94,10 @@ pub fn build(state: &AppState) -> rusqlite::Result<Topology> {
                 candidate_type: None,
             });
             edge.rtt_ms = edge.rtt_ms.or(info.rtt_ms);
-            edge.candidate_type = edge.candidate_type.or(info.candidate_type);
+            edge.candidate_type = match (edge.candidate_type, info.candidate_type) {
+                (_, Some(CandidateType::Relay)) => Some(CandidateType::Relay),
+                (mine, theirs) => mine.or(theirs),
+            };
         }
     }
     Ok(Topology {

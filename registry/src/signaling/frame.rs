@@ -21,20 +21,41 @@ pub struct Origin<'a> {
 
 /// Builds an `error` frame.
 pub fn error_frame(code: SignalErrorCode, message: impl Into<String>) -> String {
-    SignalMessage::from_registry(
-        SignalType::Error,
-        &ErrorPayload {
-            code,
-            message: message.into(),
-        },
-    )
-    .to_json()
+    error_payload_frame(ErrorPayload {
+        code,
+        message: message.into(),
+        refused: None,
+        target_id: None,
+    })
+}
+
+fn error_payload_frame(payload: ErrorPayload) -> String {
+    SignalMessage::from_registry(SignalType::Error, &payload).to_json()
 }
 
 fn refuse(state: &AppState, origin: &Origin<'_>, code: SignalErrorCode, message: String) {
     state.metrics.signal_error();
     tracing::debug!(peer_id = %origin.peer_id, ?code, %message, "signaling frame refused");
     let _ = origin.tx.try_send(error_frame(code, message));
+}
+
+/// Refuses a frame meant for another peer, naming its type and target so the sender can tell
+/// a lost `mesh_message` (which its application must hear about) from a lost candidate.
+fn refuse_relay(
+    state: &AppState,
+    origin: &Origin<'_>,
+    msg: &SignalMessage,
+    code: SignalErrorCode,
+    message: String,
+) {
+    state.metrics.signal_error();
+    tracing::debug!(peer_id = %origin.peer_id, ?code, %message, "relayed frame refused");
+    let _ = origin.tx.try_send(error_payload_frame(ErrorPayload {
+        code,
+        message,
+        refused: Some(msg.kind),
+        target_id: msg.target_id.clone(),
+    }));
 }
 
 /// Handles one text frame.
@@ -69,9 +90,10 @@ pub fn handle_text(state: &AppState, origin: &Origin<'_>, text: &str) {
     match msg.kind {
         SignalType::Register => register(state, origin, &msg),
         SignalType::Heartbeat => {}
-        SignalType::Offer | SignalType::Answer | SignalType::IceCandidate => {
-            relay(state, origin, &msg, text)
-        }
+        SignalType::Offer
+        | SignalType::Answer
+        | SignalType::IceCandidate
+        | SignalType::MeshMessage => relay(state, origin, &msg, text),
         SignalType::LinkReport => link_report(state, origin, &msg),
         SignalType::PeerList
         | SignalType::PeerJoined
@@ -108,24 +130,25 @@ fn register(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage) {
 fn relay(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage, text: &str) {
     if !state.hub.is_registered(origin.peer_id, origin.conn_id) {
         let message = format!("register before sending {}", msg.kind.as_str());
-        return refuse(state, origin, SignalErrorCode::NotPermitted, message);
+        return refuse_relay(state, origin, msg, SignalErrorCode::NotPermitted, message);
     }
     let Some(target) = &msg.target_id else {
         let message = format!("{} needs a target_id", msg.kind.as_str());
-        return refuse(state, origin, SignalErrorCode::UnknownTarget, message);
+        return refuse_relay(state, origin, msg, SignalErrorCode::UnknownTarget, message);
     };
     match state.hub.relay(target, text.to_owned()) {
+        Ok(()) if msg.kind == SignalType::MeshMessage => state.metrics.mesh_message_relayed(),
         Ok(()) => state.metrics.relayed(),
         Err(RelayError::UnknownTarget) => {
             let message = format!("unknown target {:?}", target.as_str());
-            refuse(state, origin, SignalErrorCode::UnknownTarget, message)
+            refuse_relay(state, origin, msg, SignalErrorCode::UnknownTarget, message)
         }
         Err(RelayError::Congested) => {
             let message = format!(
                 "target {:?} is not keeping up; frame dropped",
                 target.as_str()
             );
-            refuse(state, origin, SignalErrorCode::RateLimited, message)
+            refuse_relay(state, origin, msg, SignalErrorCode::RateLimited, message)
         }
     }
 }

@@ -7,7 +7,7 @@
 //! the remote description, closes name the live attempt) and panics when one is broken.
 
 use crate::{
-    core::{Action, Attempt, Config, Event, MeshCore, SdpType, Time},
+    core::{Action, Attempt, Config, Event, MeshCore, Route, RouteError, SdpType, Time},
     ids::PeerId,
     mesh_message::MeshMessage,
     signaling::{
@@ -143,7 +143,21 @@ impl Node {
                     peer,
                     message,
                     rtt_ms,
+                    ..
                 } => Some((peer.clone(), message.clone(), *rtt_ms)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Messages delivered to the application with the tier that carried them.
+    pub fn delivered_via(&self) -> Vec<(PeerId, String, Route)> {
+        self.log
+            .iter()
+            .filter_map(|(_, a)| match a {
+                Action::Deliver {
+                    peer, message, via, ..
+                } => Some((peer.clone(), message.request_id.clone(), *via)),
                 _ => None,
             })
             .collect()
@@ -183,6 +197,8 @@ pub struct Net {
     pub blocked_relay: BTreeSet<(PeerId, PeerId)>,
     /// DataChannel messages from `.0` to `.1` are lost.
     pub blocked_data: BTreeSet<(PeerId, PeerId)>,
+    /// Pairs whose ICE never connects (either order): their channel never opens.
+    pub blocked_ice: BTreeSet<(PeerId, PeerId)>,
     /// The last `link_report` of each peer.
     pub link_reports: BTreeMap<PeerId, Vec<PeerId>>,
     /// One hop through the registry, in milliseconds.
@@ -200,6 +216,7 @@ impl Net {
             online: BTreeSet::new(),
             blocked_relay: BTreeSet::new(),
             blocked_data: BTreeSet::new(),
+            blocked_ice: BTreeSet::new(),
             link_reports: BTreeMap::new(),
             signal_delay: SIGNAL_DELAY,
         }
@@ -397,6 +414,25 @@ impl Net {
         self.send_data(from, to, message);
     }
 
+    /// Sends an application message the way a shell does: on the route the core picks.
+    pub fn send_routed(
+        &mut self,
+        from: &PeerId,
+        to: &PeerId,
+        message: MeshMessage,
+    ) -> Result<Route, RouteError> {
+        let route = self.nodes[from].core.route(to)?;
+        match route {
+            Route::Channel => self.send_data(from, to, message),
+            Route::Registry => {
+                let node = self.nodes.get_mut(from).expect("known peer");
+                node.core.send_via_registry(to, &message)?;
+                self.flush(from);
+            }
+        }
+        Ok(route)
+    }
+
     fn schedule(&mut self, delay: u64, to: &PeerId, event: Event) {
         self.seq += 1;
         let at = Time::from_millis(self.now.as_millis() + delay);
@@ -555,8 +591,13 @@ impl Net {
         ) else {
             return;
         };
-        let ready =
-            pa.pairs_with(pb) && !pa.open && !pa.candidates.is_empty() && !pb.candidates.is_empty();
+        let no_ice = self.blocked_ice.contains(&(a.clone(), b.clone()))
+            || self.blocked_ice.contains(&(b.clone(), a.clone()));
+        let ready = !no_ice
+            && pa.pairs_with(pb)
+            && !pa.open
+            && !pa.candidates.is_empty()
+            && !pb.candidates.is_empty();
         if !ready {
             return;
         }
@@ -629,7 +670,10 @@ impl Net {
                     }
                 }
             }
-            SignalType::Offer | SignalType::Answer | SignalType::IceCandidate => {
+            SignalType::Offer
+            | SignalType::Answer
+            | SignalType::IceCandidate
+            | SignalType::MeshMessage => {
                 let Some(to) = frame.target_id.clone() else {
                     return;
                 };
@@ -642,6 +686,8 @@ impl Net {
                     let error = ErrorPayload {
                         code: SignalErrorCode::UnknownTarget,
                         message: format!("{to} is not connected"),
+                        refused: Some(frame.kind),
+                        target_id: Some(to.clone()),
                     };
                     self.registry_send(from, SignalType::Error, &error);
                 }

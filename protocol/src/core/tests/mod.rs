@@ -11,4 +11,5 @@ mod harness;
 mod liveness;
 mod requests;
 mod signaling;
+mod tiers;
 mod units;

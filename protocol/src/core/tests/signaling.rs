@@ -170,6 +170,8 @@ fn registry_error_becomes_signaling_error() {
     let error = ErrorPayload {
         code: SignalErrorCode::UnknownTarget,
         message: "no bob".into(),
+        refused: None,
+        target_id: None,
     };
     core.handle(from_registry(SignalType::Error, &error), at(1));
     let expected = Action::SignalingError {

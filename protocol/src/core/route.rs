@@ -1,0 +1,125 @@
+//! Which tier carries an application message: the pair's DataChannel when it is open, else the
+//! registry's signaling socket (`mesh_message` frames, docs/adr/0010).
+
+use super::{keepalive::is_keepalive, Action, MeshCore, Time};
+use crate::{
+    ids::PeerId,
+    mesh_message::MeshMessage,
+    signaling::{CandidateType, SignalMessage, SignalType},
+};
+
+/// How a message to a peer travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Route {
+    /// On the pair's open DataChannel (direct or TURN-relayed: the shell knows which).
+    Channel,
+    /// Through the registry, over both peers' signaling sockets.
+    Registry,
+}
+
+/// Why a message cannot be sent to a peer now.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    /// The core has never heard of the peer and the registry does not list it.
+    #[error("unknown peer {0}")]
+    UnknownPeer(PeerId),
+    /// No open channel, and the registry cannot carry it (signaling down or peer not there).
+    #[error("peer {0} has no open channel and is not reachable through the registry")]
+    Unreachable(PeerId),
+    /// Too large for one signaling frame; only a DataChannel carries it.
+    #[error("message of {size} bytes is larger than the registry tier's {limit}-byte limit")]
+    TooLarge {
+        /// The message's JSON size.
+        size: usize,
+        /// [`Config::registry_message_limit`](super::Config::registry_message_limit).
+        limit: usize,
+    },
+}
+
+impl MeshCore {
+    /// How a message to `peer` would travel now: the open channel first, else the registry
+    /// when the peer is registered and our signaling socket is up.
+    pub fn route(&self, peer: &PeerId) -> Result<Route, RouteError> {
+        match self.peers.get(peer) {
+            Some(p) if p.is_open() => Ok(Route::Channel),
+            Some(p) if p.registered && self.is_signaling_connected() => Ok(Route::Registry),
+            Some(_) => Err(RouteError::Unreachable(peer.clone())),
+            None => Err(RouteError::UnknownPeer(peer.clone())),
+        }
+    }
+
+    /// Sends `message` to `peer` through the registry (a `mesh_message` frame). The shell
+    /// calls this when [`route`](Self::route) says [`Route::Registry`], or when its channel
+    /// refused the message (closing): the registry tier works whatever the channel does.
+    pub fn send_via_registry(
+        &mut self,
+        peer: &PeerId,
+        message: &MeshMessage,
+    ) -> Result<(), RouteError> {
+        match self.peers.get(peer) {
+            None => return Err(RouteError::UnknownPeer(peer.clone())),
+            Some(p) if !p.registered || !self.is_signaling_connected() => {
+                return Err(RouteError::Unreachable(peer.clone()))
+            }
+            Some(_) => {}
+        }
+        let frame = SignalMessage::new(
+            SignalType::MeshMessage,
+            self.me.clone(),
+            Some(peer.clone()),
+            message,
+        );
+        let size = frame.payload.to_string().len();
+        let limit = self.config.registry_message_limit;
+        if size > limit {
+            return Err(RouteError::TooLarge { size, limit });
+        }
+        self.emit(Action::SendSignal(frame));
+        Ok(())
+    }
+
+    /// A `mesh_message` frame from `from`: delivered like a channel message, minus liveness
+    /// (the registry carrying it says nothing about the pair's channel).
+    pub(super) fn on_relayed_message(&mut self, from: PeerId, frame: &SignalMessage, now: Time) {
+        let Ok(message) = frame.payload_as::<MeshMessage>() else {
+            return;
+        };
+        if is_keepalive(&message) {
+            return; // Keepalives belong to a channel.
+        }
+        self.deliver(from, message, Route::Registry, now);
+    }
+}
+
+/// Which tier carried a message, as applications see it (IPC `via`, the tab's events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    /// The pair's DataChannel on a direct path (host, server- or peer-reflexive).
+    Direct,
+    /// The pair's DataChannel through a TURN relay.
+    Relay,
+    /// The registry's signaling sockets (`mesh_message`).
+    Registry,
+}
+
+impl Tier {
+    /// The tier of `route`, given the candidate type of the channel's selected path (`None`
+    /// while the shell has not read it yet: counted as direct).
+    pub fn of(route: Route, path: Option<CandidateType>) -> Tier {
+        match (route, path) {
+            (Route::Registry, _) => Tier::Registry,
+            (Route::Channel, Some(CandidateType::Relay)) => Tier::Relay,
+            (Route::Channel, _) => Tier::Direct,
+        }
+    }
+
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Direct => "direct",
+            Tier::Relay => "relay",
+            Tier::Registry => "registry",
+        }
+    }
+}
