@@ -101,6 +101,11 @@ pub struct SidecarConfig {
     /// non-loopback interface, or 127.0.0.1 when there is none).
     #[arg(long, env = "ICE_BIND_ADDRS", value_delimiter = ',')]
     pub ice_bind_addrs: Vec<IpAddr>,
+    /// Send messages through the registry when a peer has no open DataChannel (`mesh_message`,
+    /// docs/adr/0010). The registry sees what it carries; `false` keeps payloads peer-to-peer
+    /// only (sends to unconnected peers then fail with an error).
+    #[arg(long, env = "MESHWORK_REGISTRY_TIER", default_value_t = true, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub registry_tier: bool,
     /// Keep running when no agent is connected (default: exit once the agent is gone).
     #[arg(long, env = "MESHWORK_KEEP_ALIVE", value_parser = clap::builder::BoolishValueParser::new())]
     pub keep_alive: bool,

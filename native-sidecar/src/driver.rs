@@ -74,6 +74,7 @@ impl Driver {
     ) -> Self {
         let core_config = core::Config {
             rng_seed: rand::random(),
+            registry_tier: config.registry_tier,
             ..Default::default()
         };
         let agent_grace = if config.keep_alive {

@@ -1,6 +1,8 @@
-//! A browser tab through the relay tier: the tab forces TURN (`relayOnly`), a real coturn
-//! relays, and both the native sidecar's link report (the topology) and the tab's own send
-//! say `relay`. Runs inside the loopback-only test namespace like the other browser suites.
+//! Browser tabs through the relay tier, with a real coturn: a tab that forces TURN
+//! (`relayOnly`), and a tab that allows everything but meets a relay-only sidecar, so only
+//! `getStats()` can tell it the path is relayed. The topology, each tab's own `send` and the
+//! sidecar's received `via` all say `relay`. Runs inside the loopback-only test namespace like
+//! the other browser suites.
 
 use meshwork_tests::{
     browser::Browser, http::admin_get, registry::ADMIN_TOKEN, sidecar::EVENT_TIMEOUT,
@@ -16,7 +18,7 @@ fn dist() -> PathBuf {
 }
 
 #[tokio::test]
-async fn a_relay_only_tab_connects_to_a_sidecar_through_coturn() {
+async fn tabs_reach_a_relay_only_sidecar_through_coturn_and_know_the_path_is_relayed() {
     assert!(
         dist().join("index.html").exists(),
         "dist/ is not built: run `trunk build --release` (scripts/test.sh does)"
@@ -31,7 +33,15 @@ async fn a_relay_only_tab_connects_to_a_sidecar_through_coturn() {
         ],
         ..Default::default()
     });
-    let alice = SidecarProcess::start(&reg, "ak_alice", "alice");
+    let alice = SidecarProcess::start_with(
+        &reg,
+        "ak_alice",
+        "alice",
+        &[
+            ("MESHWORK_KEEP_ALIVE", "1"),
+            ("ICE_TRANSPORT_POLICY", "relay"),
+        ],
+    );
     let mut alice_ipc = alice.ipc().await;
     let browser = Browser::start().await;
     browser
@@ -46,26 +56,30 @@ async fn a_relay_only_tab_connects_to_a_sidecar_through_coturn() {
             "return !!window.wasmBindings",
         )
         .await;
-    // A peer of the test's own (the hub's Join button makes one that may go direct).
+    // Peers of the test's own: one relay-only, one that may use any path.
     browser
         .eval(&format!(
-            r#"window.relayEvents = [];
-            window.relayPeer = new wasmBindings.MeshPeer(location.origin, "{ADMIN_TOKEN}");
-            relayPeer.on(e => relayEvents.push(e));
+            r#"window.relayPeer = new wasmBindings.MeshPeer(location.origin, "{ADMIN_TOKEN}");
             relayPeer.relayOnly();
-            relayPeer.join().then(id => window.relayId = id, e => window.relayError = String(e));
+            relayPeer.join().then(id => window.relayId = id, e => window.joinError = String(e));
+            window.plainPeer = new wasmBindings.MeshPeer(location.origin, "{ADMIN_TOKEN}");
+            plainPeer.join().then(id => window.plainId = id, e => window.joinError = String(e));
             return true"#
         ))
         .await;
-    let tab = browser
+    let ids = browser
         .wait_for(
-            "the relay-only tab's id",
+            "both tabs' ids",
             JOIN_TIMEOUT,
-            "if (window.relayError) throw new Error(relayError); return window.relayId",
+            "if (window.joinError) throw new Error(joinError); \
+             return window.relayId && window.plainId && [relayId, plainId]",
         )
         .await;
-    let tab = tab.as_str().expect("peer id").to_owned();
-    alice_ipc.wait_connected_within(&[&tab], JOIN_TIMEOUT).await;
+    let tab = ids[0].as_str().expect("peer id").to_owned();
+    let plain = ids[1].as_str().expect("peer id").to_owned();
+    alice_ipc
+        .wait_connected_within(&[&tab, &plain], JOIN_TIMEOUT)
+        .await;
 
     let edge = until(JOIN_TIMEOUT, "a relay edge alice–tab", || async {
         let topo = admin_get(&reg, "/api/hub/network/topology").await;
@@ -95,6 +109,28 @@ async fn a_relay_only_tab_connects_to_a_sidecar_through_coturn() {
         })
         .await;
     assert_eq!(got["payload"]["from_peer"], tab.as_str());
+    assert_eq!(got["payload"]["via"], "relay");
+
+    // The tab that allowed every path learns from getStats() that its channel is relayed
+    // (read just after the channel opened; polled here because the read is asynchronous).
+    let via = browser
+        .wait_for(
+            "the plain tab to know its path is relayed",
+            Duration::from_secs(10),
+            r#"const via = plainPeer.send("alice", JSON.stringify({type: "ping", request_id: "probe"}));
+            return via === "relay" ? via : null"#,
+        )
+        .await;
+    assert_eq!(via, "relay");
+    browser
+        .eval(r#"return plainPeer.send("alice", JSON.stringify({type: "agent_prompt", request_id: "plain", payload: {message: "also relayed"}}))"#)
+        .await;
+    let got = alice_ipc
+        .wait_for("the plain tab's message", EVENT_TIMEOUT, |e| {
+            e["type"] == "message" && e["payload"]["message"]["request_id"] == "plain"
+        })
+        .await;
+    assert_eq!(got["payload"]["from_peer"], plain.as_str());
     assert_eq!(got["payload"]["via"], "relay");
     browser.close().await;
 }

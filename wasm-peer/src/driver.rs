@@ -6,16 +6,17 @@
 
 use crate::{
     links::Link,
+    path,
     peer::PeerEvent,
     registry,
     signaling::Signaling,
-    timer::{now_ms, Timeout},
+    timer::{now_ms, sleep_ms, Timeout},
 };
 use meshwork_protocol::{
     core::{self, Action, Attempt, Event, MeshCore, Tier, Time},
     framing::{self, Frame, Inboxes},
     rest::IceConfig,
-    signaling::{CandidateType, PeerKind},
+    signaling::{CandidateType, LinkInfo, PeerKind},
     MeshMessage, PeerId,
 };
 use std::{
@@ -93,6 +94,18 @@ impl Driver {
         let id = self.next_message_id;
         self.next_message_id = self.next_message_id.wrapping_add(1);
         framing::encode(message.to_json(), id)
+    }
+
+    /// The path type of the open link to `peer`: what `getStats()` said, or `relay` when this
+    /// tab allows nothing else.
+    pub fn path_type(&self, peer: &PeerId) -> Option<CandidateType> {
+        let probed = self.links.get(peer).and_then(|l| l.path);
+        probed.or(self.relay_only.then_some(CandidateType::Relay))
+    }
+
+    /// The tier a message on `route` to or from `peer` takes.
+    pub fn tier(&self, route: core::Route, peer: &PeerId) -> Tier {
+        Tier::of(route, self.path_type(peer))
     }
 
     /// Starts the mesh core as `me`.
@@ -173,6 +186,62 @@ pub fn link_failed(weak: &Weak, peer: &PeerId, attempt: Attempt, error: JsValue)
     );
 }
 
+/// Tells the registry which links are open, with each one's path type and RTT (the core's
+/// report, completed with what only the shell knows).
+fn send_link_report(shared: &Shared) {
+    let d = shared.borrow();
+    let Some(core) = d.core.as_ref() else { return };
+    let links = core
+        .connected_peers()
+        .into_iter()
+        .map(|peer| LinkInfo {
+            rtt_ms: core.rtt_ms(&peer).map(|ms| ms as f64),
+            candidate_type: d.links.get(&peer).and_then(|l| l.path),
+            peer_id: peer,
+        })
+        .collect();
+    let frame = core::link_report(core.id(), links).to_json();
+    if let Some(s) = &d.signaling {
+        s.send(&frame);
+    }
+}
+
+/// Reads the selected path of a link that just opened, and again twice while ICE may still
+/// switch pairs; a change sends a fresh link report.
+pub fn probe_path(weak: &Weak, peer: &PeerId, attempt: Attempt) {
+    let (weak, peer) = (weak.clone(), peer.clone());
+    spawn_local(async move {
+        for delay_ms in [0, 500, 2000] {
+            if delay_ms > 0 {
+                sleep_ms(delay_ms).await;
+            }
+            let Some(shared) = weak.upgrade() else { return };
+            let probe = {
+                let d = shared.borrow();
+                d.links
+                    .get(&peer)
+                    .filter(|l| l.attempt == attempt)
+                    .map(|l| (l.pc.clone(), l.remote_relays.borrow().clone()))
+            };
+            let Some((pc, relays)) = probe else { return };
+            let found = path::selected(&pc, &relays).await;
+            let changed = {
+                let mut d = shared.borrow_mut();
+                match d.links.get_mut(&peer).filter(|l| l.attempt == attempt) {
+                    Some(link) if found.is_some() && link.path != found => {
+                        link.path = found;
+                        true
+                    }
+                    _ => false,
+                }
+            };
+            if changed {
+                send_link_report(&shared);
+            }
+        }
+    });
+}
+
 /// The answerer received the offerer's channel.
 pub fn channel_received(weak: &Weak, peer: &PeerId, attempt: Attempt, dc: RtcDataChannel) {
     let Some(shared) = weak.upgrade() else { return };
@@ -189,6 +258,7 @@ pub fn channel_received(weak: &Weak, peer: &PeerId, attempt: Attempt, dc: RtcDat
                     attempt,
                 },
             );
+            probe_path(weak, peer, attempt);
         }
     }
 }
@@ -287,6 +357,9 @@ fn apply(shared: &Shared, action: Action) {
     let weak = Rc::downgrade(shared);
     match action {
         Action::ConnectSignaling => connect_signaling(shared),
+        Action::SendSignal(msg) if msg.kind == meshwork_protocol::SignalType::LinkReport => {
+            send_link_report(shared)
+        }
         Action::SendSignal(msg) => {
             if let Some(s) = &shared.borrow().signaling {
                 s.send(&msg.to_json());
@@ -357,12 +430,12 @@ fn apply(shared: &Shared, action: Action) {
             via,
         } => {
             let mut d = shared.borrow_mut();
-            let path = d.relay_only.then_some(CandidateType::Relay);
+            let via = d.tier(via, &peer);
             d.pending.push(PeerEvent::Message {
                 from: peer,
                 message,
                 rtt_ms,
-                via: Tier::of(via, path),
+                via,
             })
         }
         Action::Undeliverable { peer, reason } => {

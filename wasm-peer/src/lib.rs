@@ -10,6 +10,7 @@
 //! - [`peer`]: `MeshPeer`, the API for Rust and (through wasm-bindgen) JavaScript.
 //! - `driver`: the shared state and the action loop.
 //! - `links`: one `RTCPeerConnection` per link attempt.
+//! - `path`: the selected ICE path (direct or relayed) from `getStats()`.
 //! - `signaling`: the registry WebSocket (token in `Sec-WebSocket-Protocol`).
 //! - `registry`: `fetch` calls for the token and the ICE servers.
 //! - `timer`: one `setTimeout` for the core's next deadline.
@@ -17,6 +18,7 @@
 
 mod driver;
 mod links;
+mod path;
 pub mod peer;
 mod registry;
 mod signaling;

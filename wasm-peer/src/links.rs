@@ -1,13 +1,17 @@
 //! One `RTCPeerConnection` per link attempt, with its `mesh` channel. Every callback is
 //! tagged with the peer and the attempt, so the core ignores events of replaced attempts.
 
-use crate::driver::{self, Weak};
+use crate::{
+    driver::{self, Weak},
+    path::RemoteRelays,
+};
 use meshwork_protocol::{
     core::{Attempt, ConnectionState, Event, SdpType},
     rest::IceConfig,
-    signaling::IceCandidatePayload,
+    signaling::{relay_address, CandidateType, IceCandidatePayload},
     PeerId,
 };
+use std::{cell::RefCell, rc::Rc};
 use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{
@@ -64,6 +68,10 @@ pub struct Link {
     pub pc: RtcPeerConnection,
     /// The `mesh` channel, once created or received.
     pub dc: Option<RtcDataChannel>,
+    /// The selected path's type, once read after the channel opened.
+    pub path: Option<CandidateType>,
+    /// Relay candidates the remote peer signaled (see `path::selected`).
+    pub remote_relays: Rc<RefCell<RemoteRelays>>,
     callbacks: Vec<Callback>,
 }
 
@@ -107,6 +115,8 @@ impl Link {
             attempt,
             pc,
             dc: None,
+            path: None,
+            remote_relays: Rc::default(),
             callbacks: Vec::new(),
         };
 
@@ -202,6 +212,7 @@ impl Link {
                     attempt,
                 },
             );
+            driver::probe_path(&d, &p, attempt);
         });
         let (d, p) = (driver.clone(), peer.clone());
         let on_message = Callback::new(move |ev: JsValue| {
@@ -246,8 +257,15 @@ impl Link {
         });
     }
 
+    fn learn_relays(&self, sdp: &str) {
+        self.remote_relays
+            .borrow_mut()
+            .extend(sdp.lines().filter_map(relay_address));
+    }
+
     /// Applies a remote offer, answers it, reports both steps.
     pub fn answer(&self, driver: &Weak, peer: &PeerId, offer_sdp: String) {
+        self.learn_relays(&offer_sdp);
         let (pc, d, p, attempt) = (self.pc.clone(), driver.clone(), peer.clone(), self.attempt);
         spawn_local(async move {
             let remote = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
@@ -269,6 +287,7 @@ impl Link {
 
     /// Applies the remote answer.
     pub fn apply_answer(&self, driver: &Weak, peer: &PeerId, sdp: String) {
+        self.learn_relays(&sdp);
         let (pc, d, p, attempt) = (self.pc.clone(), driver.clone(), peer.clone(), self.attempt);
         spawn_local(async move {
             let remote = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
@@ -285,6 +304,9 @@ impl Link {
         if candidate.candidate.is_empty() {
             return;
         }
+        self.remote_relays
+            .borrow_mut()
+            .extend(candidate.relay_address());
         let init = RtcIceCandidateInit::new(&candidate.candidate);
         init.set_sdp_mid(candidate.sdp_mid.as_deref());
         init.set_sdp_m_line_index(candidate.sdp_m_line_index);

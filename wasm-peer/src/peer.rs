@@ -89,7 +89,6 @@ impl MeshPeer {
         let peer = PeerId::new(peer);
         let sent = {
             let mut d = self.shared.borrow_mut();
-            let relay_only = d.relay_only;
             let Some(route) = d.core.as_ref().map(|c| c.route(&peer)) else {
                 return Err(format!("unknown peer {peer}: this tab has not joined"));
             };
@@ -100,12 +99,7 @@ impl MeshPeer {
                 dc.is_some_and(|dc| driver::send_frames(&dc, frames))
             };
             if on_channel {
-                // Without getStats the tab knows its path type only when it forced relays.
-                return Ok(if relay_only {
-                    Tier::Relay
-                } else {
-                    Tier::Direct
-                });
+                return Ok(d.tier(route, &peer));
             }
             d.core.as_mut().map(|c| c.send_via_registry(&peer, message))
         };

@@ -33,6 +33,10 @@ pub struct Config {
     /// Largest message (payload JSON bytes) the registry tier carries: the registry's 64 KiB
     /// frame limit less room for the envelope. Larger ones need a DataChannel.
     pub registry_message_limit: usize,
+    /// Whether this peer sends application messages through the registry when a pair has no
+    /// channel. The registry sees what it carries (DataChannels are end-to-end DTLS), so a
+    /// deployment that must not trust it with payloads turns this off.
+    pub registry_tier: bool,
 }
 
 impl Default for Config {
@@ -50,6 +54,7 @@ impl Default for Config {
             link_timeout: Duration::from_secs(6),
             max_buffered_candidates: 64,
             registry_message_limit: 60 * 1024,
+            registry_tier: true,
         }
     }
 }

@@ -42,7 +42,7 @@ impl MeshCore {
     pub fn route(&self, peer: &PeerId) -> Result<Route, RouteError> {
         match self.peers.get(peer) {
             Some(p) if p.is_open() => Ok(Route::Channel),
-            Some(p) if p.registered && self.is_signaling_connected() => Ok(Route::Registry),
+            Some(p) if self.registry_carries(p.registered) => Ok(Route::Registry),
             Some(_) => Err(RouteError::Unreachable(peer.clone())),
             None => Err(RouteError::UnknownPeer(peer.clone())),
         }
@@ -58,7 +58,7 @@ impl MeshCore {
     ) -> Result<(), RouteError> {
         match self.peers.get(peer) {
             None => return Err(RouteError::UnknownPeer(peer.clone())),
-            Some(p) if !p.registered || !self.is_signaling_connected() => {
+            Some(p) if !self.registry_carries(p.registered) => {
                 return Err(RouteError::Unreachable(peer.clone()))
             }
             Some(_) => {}
@@ -76,6 +76,10 @@ impl MeshCore {
         }
         self.emit(Action::SendSignal(frame));
         Ok(())
+    }
+
+    fn registry_carries(&self, registered: bool) -> bool {
+        self.config.registry_tier && registered && self.is_signaling_connected()
     }
 
     /// A `mesh_message` frame from `from`: delivered like a channel message, minus liveness

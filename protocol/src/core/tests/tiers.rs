@@ -195,3 +195,22 @@ fn messages_too_large_for_one_signaling_frame_are_refused() {
         Err(RouteError::TooLarge { limit, .. }) if limit == 60 * 1024
     ));
 }
+
+#[test]
+fn a_peer_with_the_registry_tier_off_never_sends_through_it() {
+    let mut net = Net::new();
+    let (a, b) = (id("alice"), id("bob"));
+    net.blocked_ice.insert((a.clone(), b.clone()));
+    let config = crate::core::Config {
+        registry_tier: false,
+        ..config_for("alice")
+    };
+    net.add_with("alice", config);
+    net.add("bob");
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(
+        net.send_routed(&a, &b, request("r6")),
+        Err(RouteError::Unreachable(b.clone()))
+    );
+    assert_eq!(net.send_routed(&b, &a, request("r7")), Ok(Route::Registry));
+}
