@@ -10,6 +10,10 @@
 //! ```text
 //! cargo build --release --bins && target/release/bench_tiers [--rounds N]
 //! ```
+//!
+//! Diagnostics: `BENCH_ONLY_RELAY=1` runs the relay tier alone, `BENCH_BOB_POLICY=all` makes
+//! only alice relay-only (one relayed direction), `BENCH_LOG=<filter>` sets the sidecars'
+//! `RUST_LOG` (their logs go to stderr).
 
 use meshwork_tests::{
     stats::percentile, turn::TurnServer, IpcClient, RegistryOptions, RegistryProcess,
@@ -37,13 +41,20 @@ async fn run_tier(
         ..Default::default()
     });
     let policy = if relay { "relay" } else { "all" };
+    let log = std::env::var("BENCH_LOG").unwrap_or_else(|_| "error".into());
     let side_env = [
         ("MESHWORK_KEEP_ALIVE", "1"),
         ("ICE_TRANSPORT_POLICY", policy),
-        ("RUST_LOG", "error"),
+        ("RUST_LOG", log.as_str()),
+    ];
+    let bob_policy = std::env::var("BENCH_BOB_POLICY").unwrap_or_else(|_| policy.to_owned());
+    let bob_env = [
+        ("MESHWORK_KEEP_ALIVE", "1"),
+        ("ICE_TRANSPORT_POLICY", bob_policy.as_str()),
+        ("RUST_LOG", log.as_str()),
     ];
     let alice = SidecarProcess::start_with(&reg, "ak_a", "alice", &side_env);
-    let bob = SidecarProcess::start_with(&reg, "ak_b", "bob", &side_env);
+    let bob = SidecarProcess::start_with(&reg, "ak_b", "bob", &bob_env);
     let mut a: IpcClient = alice.ipc().await;
     let mut b: IpcClient = bob.ipc().await;
 
@@ -126,9 +137,13 @@ async fn main() -> anyhow::Result<()> {
             rounds = args.next().and_then(|v| v.parse().ok()).unwrap_or(rounds);
         }
     }
-    run_tier("direct", None, false, rounds).await?;
+    if std::env::var("BENCH_ONLY_RELAY").is_err() {
+        run_tier("direct", None, false, rounds).await?;
+    }
     let turn = TurnServer::start("bench-tiers-secret");
     run_tier("relay", Some(&turn), true, rounds).await?;
-    run_tier("registry", None, true, rounds).await?;
+    if std::env::var("BENCH_ONLY_RELAY").is_err() {
+        run_tier("registry", None, true, rounds).await?;
+    }
     Ok(())
 }
