@@ -1,7 +1,10 @@
 //! Talking to the registry over HTTP: a JWT for signaling, and the ICE servers.
 
 use crate::config::SidecarConfig;
-use meshwork_protocol::rest::{IceConfig, IceServer, TokenResponse};
+use meshwork_protocol::{
+    rest::{IceConfig, IceServer, TokenResponse},
+    turn::expiry,
+};
 use std::time::Duration;
 
 /// Errors fetching credentials.
@@ -97,20 +100,9 @@ fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
-/// The earliest expiry among the TURN REST credentials in `servers`.
-pub fn earliest_expiry(servers: &[IceServer]) -> Option<u64> {
-    servers
-        .iter()
-        .filter_map(|s| s.username.as_deref())
-        .filter_map(meshwork_protocol::turn::rest_expiry)
-        .min()
-}
-
-/// When to fetch fresh ICE servers: halfway to the earliest credential expiry, but not more
-/// often than every 5 s (a registry with a tiny TTL must not make us poll it hot).
+/// When to fetch fresh ICE servers (the shared rule, `turn::expiry`).
 pub fn refresh_after(servers: &[IceServer]) -> Option<Duration> {
-    let left = earliest_expiry(servers)?.saturating_sub(unix_now());
-    Some(Duration::from_secs((left / 2).max(5)))
+    expiry::renew_after(servers, unix_now()).map(Duration::from_secs)
 }
 
 /// `servers` without the TURN entries whose REST credential has expired: coturn would refuse
@@ -118,29 +110,22 @@ pub fn refresh_after(servers: &[IceServer]) -> Option<Duration> {
 /// why, so a relay-only link that never connects explains itself.
 pub fn unexpired(servers: &[IceServer]) -> Vec<IceServer> {
     let now = unix_now();
-    servers
-        .iter()
-        .filter(|s| {
-            let expiry = s
-                .username
-                .as_deref()
-                .and_then(meshwork_protocol::turn::rest_expiry);
-            match expiry {
-                Some(at) if at <= now => {
-                    tracing::warn!(
-                        urls = ?s.urls,
-                        expired_secs_ago = now - at,
-                        "TURN credential expired: not offering this TURN server (the registry's \
-                         TURN_TTL_SECS is too short, or the clocks disagree); fresh credentials \
-                         are fetched on the next refresh or reconnect"
-                    );
-                    false
-                }
-                _ => true,
-            }
-        })
-        .cloned()
-        .collect()
+    let (usable, expired) = expiry::split_expired(servers, now);
+    for s in expired {
+        let at = s
+            .username
+            .as_deref()
+            .and_then(meshwork_protocol::turn::rest_expiry)
+            .unwrap_or(now);
+        tracing::warn!(
+            urls = ?s.urls,
+            expired_secs_ago = now.saturating_sub(at),
+            "TURN credential expired: not offering this TURN server (the registry's \
+             TURN_TTL_SECS is too short, or the clocks disagree); fresh credentials are \
+             fetched on the next refresh or reconnect"
+        );
+    }
+    usable
 }
 
 /// TURN REST credential (coturn `use-auth-secret`).

@@ -134,3 +134,116 @@ async fn tabs_reach_a_relay_only_sidecar_through_coturn_and_know_the_path_is_rel
     assert_eq!(got["payload"]["via"], "relay");
     browser.close().await;
 }
+
+#[tokio::test]
+async fn a_tab_without_a_usable_relay_says_why_and_talks_through_the_registry() {
+    assert!(
+        dist().join("index.html").exists(),
+        "dist/ is not built: run `trunk build --release` (scripts/test.sh does)"
+    );
+    let turn = TurnServer::start("browser-expired-secret");
+    // Credentials that expire the second they are minted: no relay for anyone.
+    let reg = RegistryProcess::start(RegistryOptions {
+        api_keys: Some(json!({"keys": {"ak_zoe": {"peer_id": "zoe"}}})),
+        hub_dist_dir: Some(dist()),
+        env: vec![
+            ("TURN_URL".into(), turn.url()),
+            ("TURN_SECRET".into(), turn.secret.clone()),
+            ("TURN_TTL_SECS".into(), "0".into()),
+        ],
+        ..Default::default()
+    });
+    // "zoe" sorts after "tab-…", so the tab makes the offers (and its link attempts).
+    let zoe = SidecarProcess::start_with(
+        &reg,
+        "ak_zoe",
+        "zoe",
+        &[
+            ("MESHWORK_KEEP_ALIVE", "1"),
+            ("ICE_TRANSPORT_POLICY", "relay"),
+        ],
+    );
+    let mut zoe_ipc = zoe.ipc().await;
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&reg.url(&format!("/?token={ADMIN_TOKEN}")))
+        .await
+        .expect("open page");
+    browser
+        .wait_for(
+            "the wasm peer to load",
+            JOIN_TIMEOUT,
+            "return !!window.wasmBindings",
+        )
+        .await;
+    browser
+        .eval(&format!(
+            r#"window.tabEvents = [];
+            window.tabPeer = new wasmBindings.MeshPeer(location.origin, "{ADMIN_TOKEN}");
+            tabPeer.on(e => tabEvents.push(e));
+            tabPeer.relayOnly();
+            tabPeer.join().then(id => window.tabId = id, e => window.joinError = String(e));
+            return true"#
+        ))
+        .await;
+    let tab = browser
+        .wait_for(
+            "the tab's id",
+            JOIN_TIMEOUT,
+            "if (window.joinError) throw new Error(joinError); return window.tabId",
+        )
+        .await;
+    let tab = tab.as_str().expect("peer id").to_owned();
+    let why = browser
+        .wait_for(
+            "the tab to say its TURN credential expired",
+            JOIN_TIMEOUT,
+            r#"const e = tabEvents.find(e => e.type === "error" && e.message.includes("TURN credential expired"));
+            return e ? e.message : null"#,
+        )
+        .await;
+    assert!(
+        why.as_str().is_some_and(|m| m.contains("TURN_TTL_SECS")),
+        "{why}"
+    );
+
+    // No channel, but the registry carries messages both ways, and says so.
+    let via = browser
+        .wait_for(
+            "zoe to be reachable through the registry",
+            JOIN_TIMEOUT,
+            r#"try { return tabPeer.send("zoe", JSON.stringify({type: "agent_prompt", request_id: "via-registry", payload: {message: "no relay"}})); } catch (e) { return null; }"#,
+        )
+        .await;
+    assert_eq!(via, "registry");
+    let got = zoe_ipc
+        .wait_for("the tab's message", EVENT_TIMEOUT, |e| {
+            e["type"] == "message" && e["payload"]["message"]["request_id"] == "via-registry"
+        })
+        .await;
+    assert_eq!(got["payload"]["from_peer"], tab.as_str());
+    assert_eq!(got["payload"]["via"], "registry");
+    zoe_ipc
+        .send(
+            json!({"type": "send", "payload": {"target_peer": tab, "ack": true, "message":
+            {"type": "agent_prompt", "request_id": "to-tab", "payload": {"message": "back"}}}}),
+        )
+        .await;
+    let sent = zoe_ipc
+        .wait_for("zoe's ack", EVENT_TIMEOUT, |e| {
+            e["type"] == "sent" || e["type"] == "error"
+        })
+        .await;
+    assert_eq!(sent["payload"]["via"], "registry", "{sent}");
+    let tab_via = browser
+        .wait_for(
+            "zoe's message in the tab",
+            EVENT_TIMEOUT,
+            r#"const e = tabEvents.find(e => e.type === "message" && e.message.request_id === "to-tab");
+            return e ? e.via : null"#,
+        )
+        .await;
+    assert_eq!(tab_via, "registry");
+    browser.close().await;
+}

@@ -17,6 +17,7 @@ use meshwork_protocol::{
     framing::{self, Frame, Inboxes},
     rest::IceConfig,
     signaling::{CandidateType, LinkInfo, PeerKind},
+    turn::expiry,
     MeshMessage, PeerId,
 };
 use std::{
@@ -462,7 +463,22 @@ fn new_link(shared: &Shared, peer: &PeerId, attempt: Attempt, offerer: bool) -> 
         old.close();
     }
     d.reassembly.forget(peer);
-    match Link::new(&weak, peer, attempt, &d.ice, d.relay_only, offerer) {
+    // Never hand ICE an expired TURN credential (coturn answers 401): say so, drop it, and
+    // fetch fresh ones for the next attempt.
+    let now = (now_ms() / 1000.0) as u64;
+    let (usable, expired) = expiry::split_expired(&d.ice.ice_servers, now);
+    if !expired.is_empty() {
+        d.pending.push(PeerEvent::Error {
+            message: "TURN credential expired: not offering the TURN server (the registry's \
+                      TURN_TTL_SECS is too short, or the clocks disagree); fetching fresh ones"
+                .into(),
+        });
+        refresh_ice(&weak, d.base.clone(), d.jwt.clone());
+    }
+    let ice = IceConfig {
+        ice_servers: usable,
+    };
+    match Link::new(&weak, peer, attempt, &ice, d.relay_only, offerer) {
         Ok(link) => Some(link),
         Err(e) => {
             d.pending.push(PeerEvent::Error {
@@ -471,6 +487,20 @@ fn new_link(shared: &Shared, peer: &PeerId, attempt: Attempt, offerer: bool) -> 
             None
         }
     }
+}
+
+/// Fetches the ICE servers again (fresh TURN credentials) for the attempts to come.
+fn refresh_ice(weak: &Weak, base: String, jwt: Option<String>) {
+    let Some(jwt) = jwt else { return };
+    let weak = weak.clone();
+    spawn_local(async move {
+        let fetched = registry::ice_config(&base, &jwt).await;
+        let Some(shared) = weak.upgrade() else { return };
+        match fetched {
+            Ok(ice) => shared.borrow_mut().ice = ice,
+            Err(e) => report_error(&weak, format!("cannot refresh the ICE servers: {e}")),
+        }
+    });
 }
 
 /// Renews the token (same tab id), refreshes the ICE servers, opens the socket.
