@@ -60,22 +60,19 @@ pub async fn fetch_token(config: &SidecarConfig) -> Result<TokenResponse, Creden
     Ok(checked(resp).await?.json().await?)
 }
 
-/// The ICE servers: the registry's `/api/config`, with `TURN_URL`/`TURN_SECRET` from the
-/// environment taking precedence for TURN.
-pub async fn fetch_ice_servers(config: &SidecarConfig, peer_id: &str) -> Vec<IceServer> {
+async fn registry_ice_servers(config: &SidecarConfig) -> Result<Vec<IceServer>, CredentialError> {
     let url = format!("{}/api/config", config.registry_base());
-    let fetched = async {
-        let resp = with_credential(client().get(&url), config).send().await?;
-        Ok::<IceConfig, CredentialError>(checked(resp).await?.json().await?)
-    }
-    .await;
-    let mut servers = match fetched {
-        Ok(cfg) => cfg.ice_servers,
-        Err(e) => {
-            tracing::warn!(error = %e, "no ICE servers from the registry; using host candidates only");
-            Vec::new()
-        }
-    };
+    let resp = with_credential(client().get(&url), config).send().await?;
+    let ice: IceConfig = checked(resp).await?.json().await?;
+    Ok(ice.ice_servers)
+}
+
+/// `TURN_URL`/`TURN_SECRET` from the environment take precedence over the registry's TURN.
+fn with_local_turn(
+    mut servers: Vec<IceServer>,
+    config: &SidecarConfig,
+    peer_id: &str,
+) -> Vec<IceServer> {
     if let (Some(url), Some(secret)) = (config.turn_url.as_deref(), config.turn_secret.as_deref()) {
         servers.retain(|s| !s.urls.iter().any(|u| u.starts_with("turn")));
         let expiry = unix_now() + 86_400;
@@ -91,6 +88,28 @@ pub async fn fetch_ice_servers(config: &SidecarConfig, peer_id: &str) -> Vec<Ice
         });
     }
     servers
+}
+
+/// The ICE servers: the registry's `/api/config` (host candidates only when it fails), with
+/// the environment's TURN taking precedence.
+pub async fn fetch_ice_servers(config: &SidecarConfig, peer_id: &str) -> Vec<IceServer> {
+    let servers = registry_ice_servers(config).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "no ICE servers from the registry; using host candidates only");
+        Vec::new()
+    });
+    with_local_turn(servers, config, peer_id)
+}
+
+/// Fresh ICE servers for renewing credentials: an error keeps the caller's current ones.
+pub async fn renew_ice_servers(
+    config: &SidecarConfig,
+    peer_id: &str,
+) -> Result<Vec<IceServer>, CredentialError> {
+    Ok(with_local_turn(
+        registry_ice_servers(config).await?,
+        config,
+        peer_id,
+    ))
 }
 
 fn unix_now() -> u64 {

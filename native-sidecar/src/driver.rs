@@ -222,6 +222,13 @@ impl Driver {
                     Err(e) => tracing::warn!(peer = %peer, error = %e, "bad chunk dropped"),
                 }
             }
+            RtcEvent::SendFailed {
+                peer,
+                request_id,
+                error,
+            } => self.emit(IpcEvent::Error {
+                message: format!("message {request_id} to {peer} was not sent: {error}"),
+            }),
             RtcEvent::PathKnown {
                 peer,
                 attempt,
@@ -314,9 +321,10 @@ impl Driver {
                 Err(message) => self.reply(id, IpcEvent::Error { message }),
             },
             IpcCommand::Broadcast { message } => {
+                // Open channels only: a broadcast never puts payloads through the registry.
                 for peer in self.core.connected_peers() {
-                    if let Err(e) = self.send_to(&peer, &message) {
-                        tracing::warn!(peer = %peer, error = %e, "broadcast to peer failed");
+                    if self.send_on_channel(&peer, &message).is_none() {
+                        tracing::warn!(peer = %peer, "broadcast to peer failed: channel closing");
                     }
                 }
             }
@@ -337,18 +345,27 @@ impl Driver {
     fn send_to(&mut self, peer: &PeerId, message: &MeshMessage) -> Result<Tier, String> {
         let route = self.core.route(peer).map_err(|e| e.to_string())?;
         if route == Route::Channel {
-            if let Some(link) = self.links.get(peer) {
-                let id = self.next_message_id;
-                self.next_message_id = self.next_message_id.wrapping_add(1);
-                if link.op(LinkOp::Send(framing::encode(message.to_json(), id))) {
-                    return Ok(Tier::of(route, self.path_type(peer)));
-                }
+            if let Some(tier) = self.send_on_channel(peer, message) {
+                return Ok(tier);
             }
         }
         self.core
             .send_via_registry(peer, message)
             .map(|()| Tier::Registry)
             .map_err(|e| e.to_string())
+    }
+
+    /// Hands `message` to `peer`'s link; `None` when there is no link task to take it.
+    fn send_on_channel(&mut self, peer: &PeerId, message: &MeshMessage) -> Option<Tier> {
+        let link = self.links.get(peer)?;
+        let id = self.next_message_id;
+        self.next_message_id = self.next_message_id.wrapping_add(1);
+        let op = LinkOp::Send {
+            frames: framing::encode(message.to_json(), id),
+            request_id: message.request_id.clone(),
+        };
+        link.op(op)
+            .then(|| Tier::of(Route::Channel, self.path_type(peer)))
     }
 
     fn path_type(&self, peer: &PeerId) -> Option<CandidateType> {
@@ -378,12 +395,16 @@ impl Driver {
         }
     }
 
-    fn send_signal(&mut self, frame: String) {
-        if let Some(out) = &self.signaling_out {
-            if out.try_send(frame).is_err() {
-                tracing::warn!("signaling queue full; frame dropped");
-            }
+    /// Queues a frame for the registry; false when it was dropped.
+    fn send_signal(&mut self, frame: String) -> bool {
+        let Some(out) = &self.signaling_out else {
+            return false;
+        };
+        let queued = out.try_send(frame).is_ok();
+        if !queued {
+            tracing::warn!("signaling queue full; frame dropped");
         }
+        queued
     }
 
     fn send_link_report(&mut self) {
@@ -405,7 +426,7 @@ impl Driver {
             })
             .collect();
         let frame = core::link_report(self.core.id(), links).to_json();
-        self.send_signal(frame);
+        let _ = self.send_signal(frame);
     }
 
     fn apply_actions(&mut self) {
@@ -428,7 +449,18 @@ impl Driver {
             Action::SendSignal(msg) if msg.kind == SignalType::LinkReport => {
                 self.send_link_report()
             }
-            Action::SendSignal(msg) => self.send_signal(msg.to_json()),
+            Action::SendSignal(msg) => {
+                let lost = !self.send_signal(msg.to_json());
+                if lost && msg.kind == SignalType::MeshMessage {
+                    let peer = msg.target_id.clone().unwrap_or_default();
+                    let id = msg.payload["request_id"].as_str().unwrap_or_default();
+                    self.emit(IpcEvent::Error {
+                        message: format!(
+                            "message {id} to {peer} not sent: the signaling queue is full"
+                        ),
+                    });
+                }
+            }
             Action::CreateOffer { peer, attempt, .. } => {
                 let link = self.spawn_link(&peer, attempt);
                 link.op(LinkOp::CreateOffer);
@@ -462,7 +494,10 @@ impl Driver {
             }
             Action::SendKeepalive { peer, message } => {
                 if let Some(link) = self.links.get(&peer) {
-                    link.op(LinkOp::Send(vec![framing::Frame::Text(message.to_json())]));
+                    link.op(LinkOp::Send {
+                        frames: vec![framing::Frame::Text(message.to_json())],
+                        request_id: String::new(),
+                    });
                 }
             }
             Action::PeerConnected { peer } => {
@@ -483,10 +518,17 @@ impl Driver {
                     via,
                 });
             }
-            Action::Undeliverable { peer, reason } => {
-                tracing::warn!(peer = %peer, %reason, "the registry could not deliver a message");
+            Action::Undeliverable {
+                peer,
+                request_id,
+                reason,
+            } => {
+                let id = request_id.unwrap_or_default();
+                tracing::warn!(peer = %peer, request_id = %id, %reason, "the registry could not deliver a message");
                 self.emit(IpcEvent::Error {
-                    message: format!("message to {peer} not delivered by the registry: {reason}"),
+                    message: format!(
+                        "message {id} to {peer} not delivered by the registry: {reason}"
+                    ),
                 });
             }
             Action::RequestTimedOut { request_id, peer } => {

@@ -4,7 +4,8 @@
 
 use crate::{config::SidecarConfig, credentials};
 use futures_util::{SinkExt, StreamExt};
-use meshwork_protocol::{rest::IceServer, PeerId};
+use meshwork_protocol::{rest::IceServer, turn::expiry, PeerId};
+use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
@@ -53,7 +54,7 @@ async fn connect_and_pump(config: &SidecarConfig, events: &mpsc::Sender<Signalin
     };
     let (mut sink, mut stream) = ws.split();
     let (tx, mut rx) = mpsc::channel::<String>(256);
-    let mut refresh = credentials::refresh_after(&ice_servers);
+    let first_renewal = credentials::refresh_after(&ice_servers);
     let peer_id = token.peer_id;
     let up = SignalingEvent::Up {
         peer_id: peer_id.clone(),
@@ -63,16 +64,12 @@ async fn connect_and_pump(config: &SidecarConfig, events: &mpsc::Sender<Signalin
     if events.send(up).await.is_err() {
         return "driver gone".into();
     }
+    // Polled next to the socket, so a slow fetch never holds frames back.
+    let renewal = renew_credentials(config, &peer_id, first_renewal, events);
+    tokio::pin!(renewal);
     loop {
         tokio::select! {
-            _ = sleep_for(refresh) => {
-                let servers = credentials::fetch_ice_servers(config, peer_id.as_str()).await;
-                refresh = credentials::refresh_after(&servers);
-                tracing::debug!(?refresh, "ICE servers refreshed");
-                if events.send(SignalingEvent::IceServers(servers)).await.is_err() {
-                    return "driver gone".into();
-                }
-            }
+            reason = &mut renewal => return reason,
             out = rx.recv() => match out {
                 Some(frame) => {
                     if let Err(e) = sink.send(Message::Text(frame.into())).await {
@@ -98,9 +95,40 @@ async fn connect_and_pump(config: &SidecarConfig, events: &mpsc::Sender<Signalin
     }
 }
 
-async fn sleep_for(d: Option<std::time::Duration>) {
-    match d {
-        Some(d) => tokio::time::sleep(d).await,
-        None => std::future::pending().await,
+/// Renews the ICE servers (TURN credentials) for as long as this connection lives: halfway
+/// to the earliest expiry (`turn::expiry`); a failed fetch keeps the current servers and tries
+/// again in 5 s. Returns only when the driver is gone.
+async fn renew_credentials(
+    config: &SidecarConfig,
+    peer_id: &PeerId,
+    first: Option<Duration>,
+    events: &mpsc::Sender<SignalingEvent>,
+) -> String {
+    let Some(mut wait) = first else {
+        return std::future::pending().await;
+    };
+    loop {
+        tokio::time::sleep(wait).await;
+        match credentials::renew_ice_servers(config, peer_id.as_str()).await {
+            Ok(servers) => {
+                let next = credentials::refresh_after(&servers);
+                tracing::debug!(?next, "ICE servers renewed");
+                if events
+                    .send(SignalingEvent::IceServers(servers))
+                    .await
+                    .is_err()
+                {
+                    return "driver gone".into();
+                }
+                match next {
+                    Some(next) => wait = next,
+                    None => return std::future::pending().await,
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "renewing the ICE servers failed; keeping the current ones, retrying in 5 s");
+                wait = Duration::from_secs(expiry::MIN_RENEW_SECS);
+            }
+        }
     }
 }

@@ -146,6 +146,10 @@ pub struct RegisterPayload {
     /// DTLS certificate fingerprint, `"sha-256 AB:CD:…"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
+    /// Whether this peer takes `mesh_message` frames (the registry tier, ADR 0010). Absent
+    /// (upstream peers): no, so the registry refuses to carry messages to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_tier: Option<bool>,
 }
 
 /// `peer_list` payload.
@@ -264,6 +268,9 @@ pub struct ErrorPayload {
     /// The refused frame's `target_id` (ours).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_id: Option<PeerId>,
+    /// The refused `mesh_message`'s `request_id` (ours), so the sender knows which one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// ICE candidate type of a selected pair, as in RFC 8445.

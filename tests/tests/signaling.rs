@@ -409,7 +409,23 @@ async fn topology_edges_come_only_from_link_reports() {
 async fn mesh_messages_are_relayed_and_refusals_name_them() {
     let reg = start();
     let mut alice = joined(&reg, "alice").await;
-    let mut bob = joined(&reg, "bob").await;
+    // bob says he takes registry-carried messages, as meshwork peers do; carol registers the
+    // way upstream sidecars do (no payload), so the registry must not hand her any.
+    let mut bob = connect(&reg, "bob").await;
+    bob.send(
+        "register",
+        None,
+        json!({"kind": "native", "registry_tier": true}),
+    )
+    .await
+    .expect("register");
+    bob.expect("peer_list").await.expect("peer list");
+    let mut carol = connect(&reg, "carol").await;
+    carol
+        .send_text(json!({"type": "register", "peer_id": "carol", "payload": null}).to_string())
+        .await
+        .expect("register");
+    carol.expect("peer_list").await.expect("peer list");
     let message = json!({"type": "task_request", "request_id": "r1", "source_agent": "alice",
         "target_agent": "bob", "payload": {"skill": "echo", "message": "hi"}});
     alice
@@ -421,13 +437,27 @@ async fn mesh_messages_are_relayed_and_refusals_name_them() {
     assert_eq!(got["payload"], message, "carried unchanged");
 
     alice
-        .send("mesh_message", Some("nobody"), message)
+        .send("mesh_message", Some("nobody"), message.clone())
         .await
         .expect("send");
     let refusal = alice.expect("error").await.expect("error");
     assert_eq!(
         refusal["payload"],
         json!({"code": "unknown_target", "message": "unknown target \"nobody\"",
-            "refused": "mesh_message", "target_id": "nobody"})
+            "refused": "mesh_message", "target_id": "nobody", "request_id": "r1"})
+    );
+
+    alice
+        .send("mesh_message", Some("carol"), message)
+        .await
+        .expect("send");
+    let refusal = alice.expect("error").await.expect("error");
+    assert_eq!(refusal["payload"]["code"], "not_permitted");
+    assert_eq!(refusal["payload"]["refused"], "mesh_message");
+    assert_eq!(refusal["payload"]["target_id"], "carol");
+    assert_eq!(refusal["payload"]["request_id"], "r1");
+    assert!(
+        carol.next_frame(Duration::from_millis(300)).await.is_err(),
+        "carol got nothing"
     );
 }

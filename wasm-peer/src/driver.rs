@@ -439,9 +439,14 @@ fn apply(shared: &Shared, action: Action) {
                 via,
             })
         }
-        Action::Undeliverable { peer, reason } => {
+        Action::Undeliverable {
+            peer,
+            request_id,
+            reason,
+        } => {
+            let id = request_id.unwrap_or_default();
             shared.borrow_mut().pending.push(PeerEvent::Error {
-                message: format!("message to {peer} not delivered by the registry: {reason}"),
+                message: format!("message {id} to {peer} not delivered by the registry: {reason}"),
             })
         }
         Action::RequestTimedOut { request_id, peer } => shared

@@ -44,7 +44,13 @@ pub enum LinkOp {
     /// Apply a remote candidate.
     AddCandidate(IceCandidatePayload),
     /// Send frames of one message, in order.
-    Send(Vec<Frame>),
+    Send {
+        /// The frames.
+        frames: Vec<Frame>,
+        /// The message's `request_id`: a failed send is reported with it (empty: not
+        /// reported, e.g. keepalives).
+        request_id: String,
+    },
     /// The channel is open: start reading the selected path (both ends, offerer or not).
     ProbePath,
     /// Close and end the task.
@@ -153,10 +159,20 @@ async fn run(
             }
             continue;
         }
-        let is_send = matches!(op, LinkOp::Send(_));
+        let sending = match &op {
+            LinkOp::Send { request_id, .. } => Some(request_id.clone()),
+            _ => None,
+        };
         if let Err(e) = perform(&peer, attempt, &pc, &channel, &events, op, &kick_pending).await {
-            if is_send {
+            if let Some(request_id) = sending {
                 tracing::warn!(peer = %peer, error = %e, "send failed");
+                if !request_id.is_empty() {
+                    let _ = events.send(RtcEvent::SendFailed {
+                        peer: peer.clone(),
+                        request_id,
+                        error: e.to_string(),
+                    });
+                }
             } else {
                 tracing::warn!(peer = %peer, attempt = %attempt, error = %e, "link operation failed");
                 failed(&events, &peer, attempt);
@@ -242,9 +258,11 @@ async fn perform(
                 tracing::debug!(peer = %peer, error = %e, "remote candidate refused");
             }
         }
-        LinkOp::Send(frames) => {
+        LinkOp::Send { frames, .. } => {
             let dc = channel.lock().ok().and_then(|c| c.clone());
-            let Some(dc) = dc else { return Ok(()) };
+            let Some(dc) = dc else {
+                return Err(webrtc::error::Error::Other("no channel yet".into()));
+            };
             send_frames(&dc, frames).await?;
             wake_writer(&dc, kick_pending);
         }

@@ -37,6 +37,15 @@ pub enum RtcEvent {
         /// The bytes.
         bytes: Vec<u8>,
     },
+    /// A message the driver handed to the link could not be written to the channel.
+    SendFailed {
+        /// Where it was going.
+        peer: PeerId,
+        /// Its `request_id`.
+        request_id: String,
+        /// Why.
+        error: String,
+    },
     /// The selected candidate pair of a link is known (for link reports).
     PathKnown {
         /// The peer.

@@ -108,6 +108,8 @@ pub enum Action {
     Undeliverable {
         /// Where it was going.
         peer: PeerId,
+        /// Its `request_id`, when the registry named it.
+        request_id: Option<String>,
         /// The registry's explanation.
         reason: String,
     },

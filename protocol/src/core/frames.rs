@@ -9,10 +9,16 @@ use crate::{
 };
 
 /// The `register` frame announcing `from` and what kind of program it is.
-pub fn register(from: &PeerId, kind: PeerKind, fingerprint: Option<String>) -> SignalMessage {
+pub fn register(
+    from: &PeerId,
+    kind: PeerKind,
+    fingerprint: Option<String>,
+    registry_tier: bool,
+) -> SignalMessage {
     let payload = RegisterPayload {
         kind: Some(kind),
         fingerprint,
+        registry_tier: Some(registry_tier),
     };
     SignalMessage::new(SignalType::Register, from.clone(), None, &payload)
 }

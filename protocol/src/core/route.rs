@@ -85,6 +85,9 @@ impl MeshCore {
     /// A `mesh_message` frame from `from`: delivered like a channel message, minus liveness
     /// (the registry carrying it says nothing about the pair's channel).
     pub(super) fn on_relayed_message(&mut self, from: PeerId, frame: &SignalMessage, now: Time) {
+        if !self.config.registry_tier {
+            return; // We told the registry not to; a frame that comes anyway is dropped.
+        }
         let Ok(message) = frame.payload_as::<MeshMessage>() else {
             return;
         };

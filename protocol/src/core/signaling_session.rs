@@ -13,8 +13,12 @@ use std::collections::BTreeSet;
 impl MeshCore {
     pub(super) fn on_signaling_connected(&mut self, now: Time) {
         self.signaling = Signaling::Connected { since: now };
-        let register =
-            frames::register(&self.me, self.config.kind, self.config.fingerprint.clone());
+        let register = frames::register(
+            &self.me,
+            self.config.kind,
+            self.config.fingerprint.clone(),
+            self.config.registry_tier,
+        );
         self.send_signal(register);
         if self.peers.values().any(|p| p.is_open()) {
             self.report_links(); // The registry forgot our links when we dropped.
@@ -90,9 +94,11 @@ impl MeshCore {
                         refused: Some(SignalType::MeshMessage),
                         target_id: Some(peer),
                         message,
+                        request_id,
                         ..
                     }) => Action::Undeliverable {
                         peer,
+                        request_id,
                         reason: message,
                     },
                     Ok(e) => Action::SignalingError {

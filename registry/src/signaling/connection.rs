@@ -1,7 +1,7 @@
 //! One signaling WebSocket: authenticated at upgrade, then a reader and a writer task joined by
 //! a bounded queue; either ending (or the connection being replaced) ends both.
 
-use super::frame::{error_frame, handle_text, Origin};
+use super::frame::{error_frame, handle_text, refusal, Origin};
 use super::hub::OUTBOUND_QUEUE;
 use crate::{
     auth::{device::verify_jwt, origin::origin_allowed},
@@ -156,13 +156,15 @@ async fn run(state: Arc<AppState>, peer_id: PeerId, socket: WebSocket) {
                 && !budget.take(Instant::now())
             {
                 reader_state.metrics.signal_error();
-                let _ = tx.try_send(error_frame(
-                    SignalErrorCode::RateLimited,
-                    format!(
-                        "over {} signaling frames/s; frame dropped",
-                        config.signal_rate_per_sec
-                    ),
-                ));
+                let why = format!(
+                    "over {} signaling frames/s; frame dropped",
+                    config.signal_rate_per_sec
+                );
+                let text = match &message {
+                    Message::Text(text) => text.as_str(),
+                    _ => "",
+                };
+                let _ = tx.try_send(refusal(SignalErrorCode::RateLimited, why, text));
                 continue;
             }
             match message {

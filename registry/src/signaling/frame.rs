@@ -26,7 +26,42 @@ pub fn error_frame(code: SignalErrorCode, message: impl Into<String>) -> String 
         message: message.into(),
         refused: None,
         target_id: None,
+        request_id: None,
     })
+}
+
+/// An `error` frame refusing `text` whole (too large, over the frame budget). When the frame
+/// is a `mesh_message` it names it, its target and its `request_id`, so the sender's
+/// application hears that this message was lost. Only frames that mention `mesh_message` are
+/// parsed, so a flood of refused frames is not a flood of parses.
+pub fn refusal(code: SignalErrorCode, message: String, text: &str) -> String {
+    let mesh_message = text
+        .contains("\"mesh_message\"")
+        .then(|| SignalMessage::parse(text).ok())
+        .flatten()
+        .filter(|m| m.kind == SignalType::MeshMessage);
+    error_payload_frame(match mesh_message {
+        Some(m) => ErrorPayload {
+            code,
+            message,
+            refused: Some(m.kind),
+            request_id: request_id_of(&m),
+            target_id: m.target_id,
+        },
+        None => ErrorPayload {
+            code,
+            message,
+            refused: None,
+            target_id: None,
+            request_id: None,
+        },
+    })
+}
+
+fn request_id_of(msg: &SignalMessage) -> Option<String> {
+    (msg.kind == SignalType::MeshMessage)
+        .then(|| msg.payload.get("request_id")?.as_str().map(str::to_owned))
+        .flatten()
 }
 
 fn error_payload_frame(payload: ErrorPayload) -> String {
@@ -55,6 +90,7 @@ fn refuse_relay(
         message,
         refused: Some(msg.kind),
         target_id: msg.target_id.clone(),
+        request_id: request_id_of(msg),
     }));
 }
 
@@ -66,7 +102,10 @@ pub fn handle_text(state: &AppState, origin: &Origin<'_>, text: &str) {
             "frame of {} bytes exceeds the {limit}-byte limit",
             text.len()
         );
-        return refuse(state, origin, SignalErrorCode::FrameTooLarge, message);
+        state.metrics.signal_error();
+        let refusal = refusal(SignalErrorCode::FrameTooLarge, message, text);
+        let _ = origin.tx.try_send(refusal);
+        return;
     }
     let msg = match SignalMessage::parse(text) {
         Ok(msg) => msg,
@@ -120,7 +159,11 @@ fn register(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage) {
         }
     };
     let kind = payload.kind.unwrap_or_default();
-    if let Some(peers) = state.hub.register(origin.peer_id, origin.conn_id, kind) {
+    let takes_mesh_messages = payload.registry_tier == Some(true);
+    let registered = state
+        .hub
+        .register(origin.peer_id, origin.conn_id, kind, takes_mesh_messages);
+    if let Some(peers) = registered {
         tracing::info!(peer_id = %origin.peer_id, ?kind, peers = peers.len(), "peer registered");
         state.events.publish(Change::Topology);
         let _ = origin.tx.try_send(peer_list_frame(peers));
@@ -136,12 +179,20 @@ fn relay(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage, text: &str)
         let message = format!("{} needs a target_id", msg.kind.as_str());
         return refuse_relay(state, origin, msg, SignalErrorCode::UnknownTarget, message);
     };
-    match state.hub.relay(target, text.to_owned()) {
+    match state.hub.relay(target, msg.kind, text.to_owned()) {
         Ok(()) if msg.kind == SignalType::MeshMessage => state.metrics.mesh_message_relayed(),
         Ok(()) => state.metrics.relayed(),
         Err(RelayError::UnknownTarget) => {
             let message = format!("unknown target {:?}", target.as_str());
             refuse_relay(state, origin, msg, SignalErrorCode::UnknownTarget, message)
+        }
+        Err(RelayError::Declined) => {
+            let message = format!(
+                "{:?} does not take messages carried by the registry (an upstream peer, or its \
+                 registry tier is off)",
+                target.as_str()
+            );
+            refuse_relay(state, origin, msg, SignalErrorCode::NotPermitted, message)
         }
         Err(RelayError::Congested) => {
             let message = format!(

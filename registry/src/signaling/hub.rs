@@ -30,6 +30,9 @@ struct PeerSlot {
     kill: CancellationToken,
     registered: bool,
     kind: PeerKind,
+    /// Whether it said it takes `mesh_message` frames (ADR 0010); upstream sidecars do not
+    /// know them, and a peer may turn the registry tier off.
+    takes_mesh_messages: bool,
 }
 
 #[derive(Default)]
@@ -45,6 +48,8 @@ pub enum RelayError {
     UnknownTarget,
     /// The target's outbound queue is full.
     Congested,
+    /// The target does not take registry-carried messages.
+    Declined,
 }
 
 /// A connected peer, as the topology sees it.
@@ -82,6 +87,7 @@ impl SignalingHub {
             kill,
             registered: false,
             kind: PeerKind::Native,
+            takes_mesh_messages: false,
         };
         if let Some(old) = self.lock().peers.insert(peer_id.clone(), slot) {
             tracing::info!(peer_id = %peer_id, "second connection replaces the first");
@@ -92,7 +98,13 @@ impl SignalingHub {
 
     /// Marks a connection registered; returns the peer list for it, and tells the others.
     /// `None` when the connection has been replaced meanwhile.
-    pub fn register(&self, peer_id: &PeerId, conn_id: u64, kind: PeerKind) -> Option<Vec<PeerId>> {
+    pub fn register(
+        &self,
+        peer_id: &PeerId,
+        conn_id: u64,
+        kind: PeerKind,
+        takes_mesh_messages: bool,
+    ) -> Option<Vec<PeerId>> {
         let mut inner = self.lock();
         let slot = inner
             .peers
@@ -100,6 +112,7 @@ impl SignalingHub {
             .filter(|s| s.conn_id == conn_id)?;
         slot.registered = true;
         slot.kind = kind;
+        slot.takes_mesh_messages = takes_mesh_messages;
         let joined = SignalMessage::from_registry(
             SignalType::PeerJoined,
             &PeerJoinedPayload {
@@ -152,14 +165,22 @@ impl SignalingHub {
         true
     }
 
-    /// Sends a frame to a registered peer.
-    pub fn relay(&self, target: &PeerId, frame: String) -> Result<(), RelayError> {
+    /// Sends a frame of type `kind` to a registered peer.
+    pub fn relay(
+        &self,
+        target: &PeerId,
+        kind: SignalType,
+        frame: String,
+    ) -> Result<(), RelayError> {
         let inner = self.lock();
         let slot = inner
             .peers
             .get(target)
             .filter(|s| s.registered)
             .ok_or(RelayError::UnknownTarget)?;
+        if kind == SignalType::MeshMessage && !slot.takes_mesh_messages {
+            return Err(RelayError::Declined);
+        }
         slot.tx.try_send(frame).map_err(|_| RelayError::Congested)
     }
 

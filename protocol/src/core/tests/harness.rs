@@ -197,6 +197,8 @@ pub struct Net {
     pub blocked_relay: BTreeSet<(PeerId, PeerId)>,
     /// DataChannel messages from `.0` to `.1` are lost.
     pub blocked_data: BTreeSet<(PeerId, PeerId)>,
+    /// Peers that registered saying they take `mesh_message` frames.
+    pub takes_mesh_messages: BTreeSet<PeerId>,
     /// Pairs whose ICE never connects (either order): their channel never opens.
     pub blocked_ice: BTreeSet<(PeerId, PeerId)>,
     /// The last `link_report` of each peer.
@@ -217,6 +219,7 @@ impl Net {
             blocked_relay: BTreeSet::new(),
             blocked_data: BTreeSet::new(),
             blocked_ice: BTreeSet::new(),
+            takes_mesh_messages: BTreeSet::new(),
             link_reports: BTreeMap::new(),
             signal_delay: SIGNAL_DELAY,
         }
@@ -652,6 +655,16 @@ impl Net {
     fn registry_receive(&mut self, from: &PeerId, frame: SignalMessage) {
         match frame.kind {
             SignalType::Register => {
+                let takes = frame
+                    .payload_as::<crate::signaling::RegisterPayload>()
+                    .ok()
+                    .and_then(|r| r.registry_tier)
+                    == Some(true);
+                if takes {
+                    self.takes_mesh_messages.insert(from.clone());
+                } else {
+                    self.takes_mesh_messages.remove(from);
+                }
                 let others: Vec<PeerId> =
                     self.online.iter().filter(|p| *p != from).cloned().collect();
                 self.registry_send(
@@ -680,7 +693,18 @@ impl Net {
                 if self.blocked_relay.contains(&(from.clone(), to.clone())) {
                     return;
                 }
-                if self.online.contains(&to) {
+                let declined = frame.kind == SignalType::MeshMessage
+                    && !self.takes_mesh_messages.contains(&to);
+                if self.online.contains(&to) && declined {
+                    let error = ErrorPayload {
+                        code: SignalErrorCode::NotPermitted,
+                        message: format!("{to} does not take registry-carried messages"),
+                        refused: Some(frame.kind),
+                        target_id: Some(to.clone()),
+                        request_id: frame.payload["request_id"].as_str().map(str::to_owned),
+                    };
+                    self.registry_send(from, SignalType::Error, &error);
+                } else if self.online.contains(&to) {
                     self.schedule(self.signal_delay, &to, Event::SignalReceived(frame));
                 } else {
                     let error = ErrorPayload {
@@ -688,6 +712,7 @@ impl Net {
                         message: format!("{to} is not connected"),
                         refused: Some(frame.kind),
                         target_id: Some(to.clone()),
+                        request_id: frame.payload["request_id"].as_str().map(str::to_owned),
                     };
                     self.registry_send(from, SignalType::Error, &error);
                 }

@@ -172,6 +172,7 @@ fn registry_error_becomes_signaling_error() {
         message: "no bob".into(),
         refused: None,
         target_id: None,
+        request_id: None,
     };
     core.handle(from_registry(SignalType::Error, &error), at(1));
     let expected = Action::SignalingError {
@@ -188,7 +189,10 @@ fn register_frame_carries_kind_and_link_report_follows_open_links() {
         Action::SendSignal(f) if f.kind == SignalType::Register => Some(f.payload.clone()),
         _ => None,
     });
-    assert_eq!(register, Some(serde_json::json!({"kind": "native"})));
+    assert_eq!(
+        register,
+        Some(serde_json::json!({"kind": "native", "registry_tier": true}))
+    );
     assert_eq!(net.link_reports[&id("a")], [id("b"), id("c")]);
     net.kill(&id("c"));
     net.run_for(Duration::from_secs(10));

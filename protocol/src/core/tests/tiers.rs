@@ -170,12 +170,14 @@ fn a_message_the_registry_refuses_is_reported_undeliverable() {
         message: "unknown target \"bob\"".into(),
         refused: Some(SignalType::MeshMessage),
         target_id: Some(b.clone()),
+        request_id: Some("r5".into()),
     };
     core.handle(from_registry(SignalType::Error, &refusal), at(2));
     assert_eq!(
         drain(&mut core),
         [Action::Undeliverable {
             peer: b,
+            request_id: Some("r5".into()),
             reason: "unknown target \"bob\"".into()
         }]
     );
@@ -212,5 +214,15 @@ fn a_peer_with_the_registry_tier_off_never_sends_through_it() {
         net.send_routed(&a, &b, request("r6")),
         Err(RouteError::Unreachable(b.clone()))
     );
+    // Nor does it receive through it: alice registered without the tier, so the registry
+    // refuses bob's message and bob's application hears which one.
     assert_eq!(net.send_routed(&b, &a, request("r7")), Ok(Route::Registry));
+    net.run_for(Duration::from_millis(20));
+    assert!(net.node(&a).delivered_via().is_empty());
+    let undeliverable = net
+        .node(&b)
+        .log
+        .iter()
+        .any(|(_, x)| matches!(x, Action::Undeliverable { peer, request_id: Some(r), .. } if *peer == a && r == "r7"));
+    assert!(undeliverable, "bob learns r7 was not delivered");
 }
