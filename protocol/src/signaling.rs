@@ -206,6 +206,25 @@ pub fn relay_address(line: &str) -> Option<(String, u16)> {
     (fields.next()? == "typ" && fields.next()? == "relay").then(|| (address.to_owned(), port))
 }
 
+/// The type a link's selected pair counts as, for link reports and a message's tier: `relay`
+/// when either end is a TURN allocation — including a remote end ICE calls peer-reflexive
+/// whose address is one of the relay candidates the peer signaled (its allocation reached us
+/// before its candidate did) — else the local candidate's type. One rule for both shells.
+pub fn path_type(
+    local: Option<CandidateType>,
+    remote: Option<CandidateType>,
+    remote_is_signaled_relay: bool,
+) -> Option<CandidateType> {
+    if local == Some(CandidateType::Relay)
+        || remote == Some(CandidateType::Relay)
+        || remote_is_signaled_relay
+    {
+        Some(CandidateType::Relay)
+    } else {
+        local
+    }
+}
+
 /// `peer_joined` payload.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeerJoinedPayload {
@@ -310,6 +329,17 @@ pub struct LinkReportPayload {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_is_relayed_when_either_end_is() {
+        use CandidateType::*;
+        assert_eq!(path_type(Some(Host), Some(Host), false), Some(Host));
+        assert_eq!(path_type(Some(Relay), Some(Host), false), Some(Relay));
+        assert_eq!(path_type(Some(Host), Some(Relay), false), Some(Relay));
+        assert_eq!(path_type(Some(Host), Some(Prflx), true), Some(Relay));
+        assert_eq!(path_type(Some(Srflx), Some(Prflx), false), Some(Srflx));
+        assert_eq!(path_type(None, None, false), None);
+    }
 
     #[test]
     fn relay_candidates_are_recognised_by_their_type() {

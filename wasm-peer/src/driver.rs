@@ -478,7 +478,8 @@ fn new_link(shared: &Shared, peer: &PeerId, attempt: Attempt, offerer: bool) -> 
                       TURN_TTL_SECS is too short, or the clocks disagree); fetching fresh ones"
                 .into(),
         });
-        refresh_ice(&weak, d.base.clone(), d.jwt.clone());
+        let me = d.core.as_ref().map(|c| c.id().to_string());
+        refresh_ice(&weak, d.base.clone(), d.admin_token.clone(), me);
     }
     let ice = IceConfig {
         ice_servers: usable,
@@ -494,12 +495,18 @@ fn new_link(shared: &Shared, peer: &PeerId, attempt: Attempt, offerer: bool) -> 
     }
 }
 
-/// Fetches the ICE servers again (fresh TURN credentials) for the attempts to come.
-fn refresh_ice(weak: &Weak, base: String, jwt: Option<String>) {
-    let Some(jwt) = jwt else { return };
+/// Fetches the ICE servers again (fresh TURN credentials) for the attempts to come, with a
+/// fresh token first: the one signaling connected with lives 5 minutes, credentials a day.
+///
+/// Takes what it needs as arguments: callers hold the driver borrowed.
+fn refresh_ice(weak: &Weak, base: String, admin: String, me: Option<String>) {
     let weak = weak.clone();
     spawn_local(async move {
-        let fetched = registry::ice_config(&base, &jwt).await;
+        let fetched = async {
+            let token = registry::browser_token(&base, &admin, me.as_deref()).await?;
+            registry::ice_config(&base, &token.token).await
+        }
+        .await;
         let Some(shared) = weak.upgrade() else { return };
         match fetched {
             Ok(ice) => shared.borrow_mut().ice = ice,

@@ -1,7 +1,7 @@
 //! The selected ICE path of a link, read from `RTCPeerConnection.getStats()`: whether the
 //! channel runs direct or through a TURN relay (for link reports and a message's `via`).
 
-use meshwork_protocol::signaling::CandidateType;
+use meshwork_protocol::signaling::{path_type, CandidateType};
 use std::collections::HashSet;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -33,9 +33,8 @@ fn kind(name: &str) -> Option<CandidateType> {
     }
 }
 
-/// The selected pair's path type: `relay` when either end is a TURN allocation (a remote
-/// allocation seen before its candidate arrived shows as peer-reflexive with a relay's
-/// address), else the local candidate's type. `None` before a pair is selected.
+/// The selected pair's path type (the shared rule, `signaling::path_type`); `None` before a
+/// pair is selected.
 pub async fn selected(pc: &RtcPeerConnection, relays: &RemoteRelays) -> Option<CandidateType> {
     let report = JsFuture::from(pc.get_stats()).await.ok()?;
     let report: js_sys::Map = report.unchecked_into();
@@ -69,13 +68,8 @@ pub async fn selected(pc: &RtcPeerConnection, relays: &RemoteRelays) -> Option<C
         .ok()
         .and_then(|v| v.as_f64())
         .and_then(|p| u16::try_from(p as u32).ok());
-    let remote_is_relay = remote_type == Some(CandidateType::Relay)
-        || remote_addr
-            .zip(remote_port)
-            .is_some_and(|addr| relays.contains(&addr));
-    if remote_is_relay {
-        Some(CandidateType::Relay)
-    } else {
-        local_type
-    }
+    let signaled_relay = remote_addr
+        .zip(remote_port)
+        .is_some_and(|addr| relays.contains(&addr));
+    path_type(local_type, remote_type, signaled_relay)
 }

@@ -12,7 +12,7 @@ use meshwork_protocol::{
     core::{Attempt, ConnectionState, Event, SdpType},
     framing::Frame,
     rest::IceServer,
-    signaling::{relay_address, CandidateType, IceCandidatePayload},
+    signaling::{path_type, relay_address, CandidateType, IceCandidatePayload},
     PeerId,
 };
 use std::{
@@ -391,28 +391,24 @@ async fn selected_path(
         .get_selected_candidate_pair()
         .await
     {
-        // A path is relayed when either end is a TURN allocation: the far side's relay
-        // carries it as much as our own would. Its allocation may have reached us before its
-        // candidate did (then ICE calls it peer-reflexive): the signaled addresses tell.
+        // The shared rule (`signaling::path_type`): relayed when either end is a TURN
+        // allocation, signaled relay addresses included.
         Ok(Some(pair)) => {
-            let local = candidate_type(&format!("{:?}", pair.local().typ));
-            let remote = pair.remote();
-            let remote_relayed = candidate_type(&format!("{:?}", remote.typ))
-                == Some(CandidateType::Relay)
-                || relays.contains(&remote.address, remote.port);
+            let (local, remote) = (pair.local(), pair.remote());
+            let kind = path_type(
+                candidate_type(&format!("{:?}", local.typ)),
+                candidate_type(&format!("{:?}", remote.typ)),
+                relays.contains(&remote.address, remote.port),
+            );
             tracing::debug!(
-                local = ?pair.local().typ,
-                local_addr = %format!("{}:{}", pair.local().address, pair.local().port),
+                local = ?local.typ,
+                local_addr = %format!("{}:{}", local.address, local.port),
                 remote = ?remote.typ,
                 remote_addr = %format!("{}:{}", remote.address, remote.port),
-                remote_relayed,
+                ?kind,
                 "selected candidate pair"
             );
-            if remote_relayed {
-                Some(CandidateType::Relay)
-            } else {
-                local
-            }
+            kind
         }
         _ => None,
     };
