@@ -5,6 +5,7 @@
 use crate::{
     config::SidecarConfig,
     ipc::{ClientId, IpcInput},
+    ipc_queue::ClientQueue,
     rtc::{
         link::{self, LinkHandle, LinkOp, LinkSettings},
         RtcEvent,
@@ -56,7 +57,7 @@ pub struct Driver {
     /// Cancelled to end the current signaling attempt (replaced per attempt).
     signaling_stop: CancellationToken,
     rtc_tx: mpsc::UnboundedSender<RtcEvent>,
-    clients: BTreeMap<ClientId, mpsc::Sender<String>>,
+    clients: BTreeMap<ClientId, ClientQueue>,
     /// Since when no agent is connected (`None` while one is); the sidecar exits after the
     /// grace period so it never lingers as a ghost peer (docs/adr/0005).
     agent_absent_since: Option<Instant>,
@@ -374,8 +375,11 @@ impl Driver {
 
     fn reply(&mut self, id: ClientId, event: IpcEvent) {
         if let Some(tx) = self.clients.get(&id) {
-            if tx.try_send(event.to_line()).is_err() {
-                tracing::warn!(client = id, "IPC client not reading; dropped");
+            if tx.push(event.to_line()).is_err() {
+                tracing::warn!(
+                    client = id,
+                    "IPC client stopped reading (256 MiB queued); dropped"
+                );
                 self.clients.remove(&id);
             }
         }
@@ -386,11 +390,14 @@ impl Driver {
         let stuck: Vec<ClientId> = self
             .clients
             .iter()
-            .filter(|(_, tx)| tx.try_send(line.clone()).is_err())
+            .filter(|(_, tx)| tx.push(line.clone()).is_err())
             .map(|(id, _)| *id)
             .collect();
         for id in stuck {
-            tracing::warn!(client = id, "IPC client not reading; dropped");
+            tracing::warn!(
+                client = id,
+                "IPC client stopped reading (256 MiB queued); dropped"
+            );
             self.clients.remove(&id);
         }
     }

@@ -17,11 +17,10 @@ use tokio::{
 };
 use tokio_util::codec::{FramedRead, FramedWrite, LinesCodec, LinesCodecError};
 
+use crate::ipc_queue::{client_queue, ClientQueue, MAX_QUEUED_BYTES};
+
 /// Longest accepted line: a 16 MiB message, JSON-escaped, fits.
 pub const MAX_LINE: usize = 64 * 1024 * 1024;
-
-/// Events queued for one client before it counts as stuck and is dropped.
-const CLIENT_QUEUE: usize = 4096;
 
 /// Identifies one IPC client.
 pub type ClientId = u64;
@@ -34,7 +33,7 @@ pub enum IpcInput {
         /// The client.
         id: ClientId,
         /// Its outbound queue.
-        tx: mpsc::Sender<String>,
+        tx: ClientQueue,
     },
     /// One line from a client.
     Line {
@@ -132,7 +131,7 @@ where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (tx, mut rx) = mpsc::channel::<String>(CLIENT_QUEUE);
+    let (tx, mut rx) = client_queue(MAX_QUEUED_BYTES);
     tokio::spawn(async move {
         if inputs.send(IpcInput::Connected { id, tx }).await.is_err() {
             return;

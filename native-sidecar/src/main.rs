@@ -7,7 +7,7 @@
 //! - `credentials`: JWT and ICE servers from the registry.
 //! - `signaling`: the registry WebSocket, one task per connection attempt.
 //! - `rtc`: the webrtc-rs shell (one task per link attempt).
-//! - `ipc`: the agent's socket.
+//! - `ipc`: the agent's socket; `ipc_queue`: each client's byte-bounded outbound queue.
 //! - `driver`: the loop that feeds the shared mesh core and performs its actions.
 //! - `client_cmds`: `send` and `listen`, for a person without an agent.
 //! - `pairing`: `pair`, onboarding a device with a code from the hub.
@@ -20,6 +20,7 @@ mod config;
 mod credentials;
 mod driver;
 mod ipc;
+mod ipc_queue;
 mod pairing;
 mod rtc;
 mod signaling;

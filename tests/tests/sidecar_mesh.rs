@@ -377,3 +377,62 @@ async fn bad_signaling_frames_do_not_crash_a_sidecar() {
     .await;
     assert!(a.is_running());
 }
+
+#[tokio::test]
+async fn an_agent_that_falls_behind_keeps_its_backlog_instead_of_being_dropped() {
+    const BURST: usize = 8_000;
+    let reg = registry();
+    let alice = sidecar(&reg, "alice");
+    let bob = sidecar(&reg, "bob");
+    let mut alice_ipc = alice.ipc().await;
+    // The slow agent reads nothing until the burst is over; a second client on bob's socket
+    // reads everything, so we know when bob's sidecar has queued the whole burst for both.
+    let mut slow = bob.ipc().await;
+    let mut watcher = bob.ipc().await;
+    alice_ipc.wait_connected(&["bob"]).await;
+    watcher.wait_connected(&["alice"]).await;
+    for i in 0..=BURST {
+        let id = if i == BURST {
+            "last".to_owned()
+        } else {
+            format!("m{i}")
+        };
+        alice_ipc
+            .send(send(
+                "bob",
+                json!({"type": "agent_prompt", "request_id": id,
+                "payload": {"message": "x".repeat(100)}}),
+            ))
+            .await;
+    }
+    watcher
+        .wait_for(
+            "the end of the burst at bob",
+            Duration::from_secs(60),
+            |e| is_message_from(e, "alice", "last"),
+        )
+        .await;
+    let mut got = 0;
+    loop {
+        let ev = slow
+            .next_event(Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|e| panic!("the slow agent lost its backlog after {got}: {e}"));
+        if ev["type"] != "message" {
+            continue;
+        }
+        if is_message_from(&ev, "alice", "last") {
+            break;
+        }
+        assert_eq!(
+            ev["payload"]["message"]["request_id"],
+            format!("m{got}"),
+            "in order"
+        );
+        got += 1;
+    }
+    assert_eq!(
+        got, BURST,
+        "every message of the burst reached the slow agent"
+    );
+}

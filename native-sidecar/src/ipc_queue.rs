@@ -1,0 +1,106 @@
+//! `ClientQueue`: the lines waiting for one IPC client, bounded by bytes rather than by count.
+//!
+//! A slow agent (or a burst of thousands of small messages) must not be cut off while its
+//! backlog is modest: 4,096 queued events used to drop an agent that fell a second behind a
+//! fast sender. The queue holds up to [`MAX_QUEUED_BYTES`]; only an agent that stops reading
+//! for that long is dropped, so one stuck client still cannot grow the sidecar without bound.
+
+use std::sync::{
+    atomic::{AtomicUsize, Ordering},
+    Arc,
+};
+use tokio::sync::mpsc;
+
+/// Bytes of lines queued for one client before it counts as stuck.
+pub const MAX_QUEUED_BYTES: usize = 256 * 1024 * 1024;
+
+/// The driver's end: push lines; fails when the client is stuck or gone.
+#[derive(Debug, Clone)]
+pub struct ClientQueue {
+    tx: mpsc::UnboundedSender<String>,
+    queued: Arc<AtomicUsize>,
+    limit: usize,
+}
+
+/// The writer's end: take lines; each taken line is no longer counted.
+#[derive(Debug)]
+pub struct ClientLines {
+    rx: mpsc::UnboundedReceiver<String>,
+    queued: Arc<AtomicUsize>,
+}
+
+/// Why a line was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Over the byte limit: the client is not reading.
+    Stuck,
+    /// The client's writer is gone.
+    Gone,
+}
+
+/// A queue holding at most `limit` bytes.
+pub fn client_queue(limit: usize) -> (ClientQueue, ClientLines) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let queued = Arc::new(AtomicUsize::new(0));
+    (
+        ClientQueue {
+            tx,
+            queued: queued.clone(),
+            limit,
+        },
+        ClientLines { rx, queued },
+    )
+}
+
+impl ClientQueue {
+    /// Queues `line` unless that would exceed the limit.
+    pub fn push(&self, line: String) -> Result<(), Refused> {
+        let len = line.len();
+        let before = self.queued.fetch_add(len, Ordering::AcqRel);
+        if before.saturating_add(len) > self.limit && before > 0 {
+            self.queued.fetch_sub(len, Ordering::AcqRel);
+            return Err(Refused::Stuck);
+        }
+        self.tx.send(line).map_err(|_| {
+            self.queued.fetch_sub(len, Ordering::AcqRel);
+            Refused::Gone
+        })
+    }
+}
+
+impl ClientLines {
+    /// The next line, `None` once the driver dropped the client.
+    pub async fn recv(&mut self) -> Option<String> {
+        let line = self.rx.recv().await?;
+        self.queued.fetch_sub(line.len(), Ordering::AcqRel);
+        Some(line)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn lines_count_until_taken_and_the_limit_is_in_bytes() {
+        let (queue, mut lines) = client_queue(10);
+        assert_eq!(queue.push("12345".into()), Ok(()));
+        assert_eq!(queue.push("12345".into()), Ok(()));
+        assert_eq!(queue.push("1".into()), Err(Refused::Stuck));
+        assert_eq!(lines.recv().await.as_deref(), Some("12345"));
+        assert_eq!(
+            queue.push("1".into()),
+            Ok(()),
+            "taking a line frees its bytes"
+        );
+        drop(lines);
+        assert_eq!(queue.push("2".into()), Err(Refused::Gone));
+    }
+
+    #[tokio::test]
+    async fn one_line_larger_than_the_limit_still_goes_to_an_idle_client() {
+        let (queue, mut lines) = client_queue(4);
+        assert_eq!(queue.push("a long line".into()), Ok(()));
+        assert_eq!(lines.recv().await.as_deref(), Some("a long line"));
+    }
+}
