@@ -530,13 +530,9 @@ impl Driver {
                 request_id,
                 reason,
             } => {
-                let id = request_id.unwrap_or_default();
-                tracing::warn!(peer = %peer, request_id = %id, %reason, "the registry could not deliver a message");
-                self.emit(IpcEvent::Error {
-                    message: format!(
-                        "message {id} to {peer} not delivered by the registry: {reason}"
-                    ),
-                });
+                let message = Action::undeliverable_text(&peer, request_id.as_deref(), &reason);
+                tracing::warn!(%message, "the registry could not deliver a message");
+                self.emit(IpcEvent::Error { message });
             }
             Action::RequestTimedOut { request_id, peer } => {
                 tracing::debug!(%request_id, peer = %peer, "request timed out");

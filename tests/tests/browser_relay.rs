@@ -6,7 +6,7 @@
 
 use meshwork_tests::{
     browser::Browser, http::admin_get, registry::ADMIN_TOKEN, sidecar::EVENT_TIMEOUT,
-    turn::TurnServer, wait::until, RegistryOptions, RegistryProcess, SidecarProcess,
+    turn::TurnServer, wait::until, IpcClient, RegistryOptions, RegistryProcess, SidecarProcess,
 };
 use serde_json::json;
 use std::{path::PathBuf, time::Duration};
@@ -17,32 +17,44 @@ fn dist() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist")
 }
 
-#[tokio::test]
-async fn tabs_reach_a_relay_only_sidecar_through_coturn_and_know_the_path_is_relayed() {
+/// A registry serving the hub, with coturn's TURN (and `extra` environment), one sidecar
+/// `peer` in relay-only mode with its agent connected, and a browser on the hub page with the
+/// wasm peer loaded.
+async fn relay_only_sidecar_and_page(
+    turn: &TurnServer,
+    peer: &str,
+    extra: &[(&str, &str)],
+) -> (RegistryProcess, SidecarProcess, IpcClient, Browser) {
     assert!(
         dist().join("index.html").exists(),
         "dist/ is not built: run `trunk build --release` (scripts/test.sh does)"
     );
-    let turn = TurnServer::start("browser-relay-secret");
+    let key = format!("ak_{peer}");
+    let mut env = vec![
+        ("TURN_URL".to_owned(), turn.url()),
+        ("TURN_SECRET".to_owned(), turn.secret.clone()),
+    ];
+    env.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
     let reg = RegistryProcess::start(RegistryOptions {
-        api_keys: Some(json!({"keys": {"ak_alice": {"peer_id": "alice"}}})),
+        api_keys: Some(json!({"keys": {key.as_str(): {"peer_id": peer}}})),
         hub_dist_dir: Some(dist()),
-        env: vec![
-            ("TURN_URL".into(), turn.url()),
-            ("TURN_SECRET".into(), turn.secret.clone()),
-        ],
+        env,
         ..Default::default()
     });
-    let alice = SidecarProcess::start_with(
+    let sidecar = SidecarProcess::start_with(
         &reg,
-        "ak_alice",
-        "alice",
+        &key,
+        peer,
         &[
             ("MESHWORK_KEEP_ALIVE", "1"),
             ("ICE_TRANSPORT_POLICY", "relay"),
         ],
     );
-    let mut alice_ipc = alice.ipc().await;
+    let ipc = sidecar.ipc().await;
     let browser = Browser::start().await;
     browser
         .client
@@ -56,6 +68,14 @@ async fn tabs_reach_a_relay_only_sidecar_through_coturn_and_know_the_path_is_rel
             "return !!window.wasmBindings",
         )
         .await;
+    (reg, sidecar, ipc, browser)
+}
+
+#[tokio::test]
+async fn tabs_reach_a_relay_only_sidecar_through_coturn_and_know_the_path_is_relayed() {
+    let turn = TurnServer::start("browser-relay-secret");
+    let (reg, _alice, mut alice_ipc, browser) =
+        relay_only_sidecar_and_page(&turn, "alice", &[]).await;
     // Peers of the test's own: one relay-only, one that may use any path.
     browser
         .eval(&format!(
@@ -137,46 +157,11 @@ async fn tabs_reach_a_relay_only_sidecar_through_coturn_and_know_the_path_is_rel
 
 #[tokio::test]
 async fn a_tab_without_a_usable_relay_says_why_and_talks_through_the_registry() {
-    assert!(
-        dist().join("index.html").exists(),
-        "dist/ is not built: run `trunk build --release` (scripts/test.sh does)"
-    );
     let turn = TurnServer::start("browser-expired-secret");
-    // Credentials that expire the second they are minted: no relay for anyone.
-    let reg = RegistryProcess::start(RegistryOptions {
-        api_keys: Some(json!({"keys": {"ak_zoe": {"peer_id": "zoe"}}})),
-        hub_dist_dir: Some(dist()),
-        env: vec![
-            ("TURN_URL".into(), turn.url()),
-            ("TURN_SECRET".into(), turn.secret.clone()),
-            ("TURN_TTL_SECS".into(), "0".into()),
-        ],
-        ..Default::default()
-    });
-    // "zoe" sorts after "tab-…", so the tab makes the offers (and its link attempts).
-    let zoe = SidecarProcess::start_with(
-        &reg,
-        "ak_zoe",
-        "zoe",
-        &[
-            ("MESHWORK_KEEP_ALIVE", "1"),
-            ("ICE_TRANSPORT_POLICY", "relay"),
-        ],
-    );
-    let mut zoe_ipc = zoe.ipc().await;
-    let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&reg.url(&format!("/?token={ADMIN_TOKEN}")))
-        .await
-        .expect("open page");
-    browser
-        .wait_for(
-            "the wasm peer to load",
-            JOIN_TIMEOUT,
-            "return !!window.wasmBindings",
-        )
-        .await;
+    // Credentials that expire the second they are minted: no relay for anyone. "zoe" sorts
+    // after "tab-…", so the tab makes the offers (and its link attempts).
+    let (_reg, _zoe, mut zoe_ipc, browser) =
+        relay_only_sidecar_and_page(&turn, "zoe", &[("TURN_TTL_SECS", "0")]).await;
     browser
         .eval(&format!(
             r#"window.tabEvents = [];

@@ -444,10 +444,11 @@ fn apply(shared: &Shared, action: Action) {
             request_id,
             reason,
         } => {
-            let id = request_id.unwrap_or_default();
-            shared.borrow_mut().pending.push(PeerEvent::Error {
-                message: format!("message {id} to {peer} not delivered by the registry: {reason}"),
-            })
+            let message = Action::undeliverable_text(&peer, request_id.as_deref(), &reason);
+            shared
+                .borrow_mut()
+                .pending
+                .push(PeerEvent::Error { message })
         }
         Action::RequestTimedOut { request_id, peer } => shared
             .borrow_mut()

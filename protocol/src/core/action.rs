@@ -7,6 +7,14 @@ use crate::{
     signaling::{IceCandidatePayload, SignalErrorCode, SignalMessage},
 };
 
+impl Action {
+    /// For `Undeliverable`: the sentence an application is told (both shells say the same).
+    pub fn undeliverable_text(peer: &PeerId, request_id: Option<&str>, reason: &str) -> String {
+        let id = request_id.unwrap_or_default();
+        format!("message {id} to {peer} not delivered by the registry: {reason}")
+    }
+}
+
 /// One output of the core, taken with [`MeshCore::poll_action`](super::MeshCore::poll_action).
 ///
 /// The core emits `ClosePeer` before any new `CreateOffer`/`AcceptOffer` for a peer it had a
