@@ -139,9 +139,8 @@ pub fn unexpired(servers: &[IceServer]) -> Vec<IceServer> {
         tracing::warn!(
             urls = ?s.urls,
             expired_secs_ago = now.saturating_sub(at),
-            "TURN credential expired: not offering this TURN server (the registry's \
-             TURN_TTL_SECS is too short, or the clocks disagree); fresh credentials are \
-             fetched on the next refresh or reconnect"
+            "{}",
+            expiry::EXPIRED_TEXT
         );
     }
     usable

@@ -16,7 +16,7 @@ use meshwork_protocol::{
     core::{self, Action, Attempt, Event, MeshCore, Route, Tier, Time},
     framing::{self, Inboxes},
     ipc::{IpcCommand, IpcEvent},
-    signaling::{CandidateType, LinkInfo},
+    signaling::CandidateType,
     MeshMessage, PeerId, SignalMessage, SignalType,
 };
 use std::{
@@ -415,24 +415,14 @@ impl Driver {
     }
 
     fn send_link_report(&mut self) {
-        let links = self
+        let paths = &self.paths;
+        let frame = self
             .core
-            .connected_peers()
-            .into_iter()
-            .map(|peer| {
-                let path = self.paths.get(&peer).map(|(_, p)| *p).unwrap_or_default();
-                LinkInfo {
-                    // ICE's RTT has sub-millisecond precision; the core's keepalive RTT is
-                    // whole milliseconds (its clock), so it is only the fallback.
-                    rtt_ms: path
-                        .rtt_ms
-                        .or_else(|| self.core.rtt_ms(&peer).map(|ms| ms as f64)),
-                    candidate_type: path.candidate_type,
-                    peer_id: peer,
-                }
+            .link_report_with(|peer| {
+                let path = paths.get(peer).map(|(_, p)| *p).unwrap_or_default();
+                (path.candidate_type, path.rtt_ms)
             })
-            .collect();
-        let frame = core::link_report(self.core.id(), links).to_json();
+            .to_json();
         let _ = self.send_signal(frame);
     }
 

@@ -306,6 +306,20 @@ pub enum CandidateType {
     Relay,
 }
 
+impl CandidateType {
+    /// Reads a candidate type as stacks name it: the SDP / `getStats()` spelling (`host`,
+    /// `srflx`, `prflx`, `relay`) or a Rust enum's (`ServerReflexive`, `Relayed`, …), any case.
+    pub fn from_name(name: &str) -> Option<CandidateType> {
+        match name.to_ascii_lowercase().as_str() {
+            "host" => Some(CandidateType::Host),
+            "srflx" | "serverreflexive" => Some(CandidateType::Srflx),
+            "prflx" | "peerreflexive" => Some(CandidateType::Prflx),
+            "relay" | "relayed" => Some(CandidateType::Relay),
+            _ => None,
+        }
+    }
+}
+
 /// One open link in a `link_report`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LinkInfo {
@@ -329,6 +343,23 @@ pub struct LinkReportPayload {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn candidate_types_are_read_in_either_spelling() {
+        assert_eq!(
+            CandidateType::from_name("srflx"),
+            Some(CandidateType::Srflx)
+        );
+        assert_eq!(
+            CandidateType::from_name("ServerReflexive"),
+            Some(CandidateType::Srflx)
+        );
+        assert_eq!(
+            CandidateType::from_name("Relayed"),
+            Some(CandidateType::Relay)
+        );
+        assert_eq!(CandidateType::from_name("unspecified"), None);
+    }
 
     #[test]
     fn a_path_is_relayed_when_either_end_is() {

@@ -34,6 +34,11 @@ pub mod expiry {
     use super::rest_expiry;
     use crate::rest::IceServer;
 
+    /// What a peer says when it drops an expired credential (log line or error event).
+    pub const EXPIRED_TEXT: &str = "TURN credential expired: not offering this TURN server \
+        (the registry's TURN_TTL_SECS is too short, or the clocks disagree); fetching fresh \
+        credentials for the next attempt";
+
     /// The shortest time between two renewals, seconds: a registry with a tiny TTL must not
     /// make its peers poll it hot.
     pub const MIN_RENEW_SECS: u64 = 5;

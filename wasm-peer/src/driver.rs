@@ -16,7 +16,7 @@ use meshwork_protocol::{
     core::{self, Action, Attempt, Event, MeshCore, Tier, Time},
     framing::{self, Frame, Inboxes},
     rest::IceConfig,
-    signaling::{CandidateType, LinkInfo, PeerKind},
+    signaling::{CandidateType, PeerKind},
     turn::expiry,
     MeshMessage, PeerId,
 };
@@ -192,16 +192,9 @@ pub fn link_failed(weak: &Weak, peer: &PeerId, attempt: Attempt, error: JsValue)
 fn send_link_report(shared: &Shared) {
     let d = shared.borrow();
     let Some(core) = d.core.as_ref() else { return };
-    let links = core
-        .connected_peers()
-        .into_iter()
-        .map(|peer| LinkInfo {
-            rtt_ms: core.rtt_ms(&peer).map(|ms| ms as f64),
-            candidate_type: d.links.get(&peer).and_then(|l| l.path),
-            peer_id: peer,
-        })
-        .collect();
-    let frame = core::link_report(core.id(), links).to_json();
+    let frame = core
+        .link_report_with(|peer| (d.links.get(peer).and_then(|l| l.path), None))
+        .to_json();
     if let Some(s) = &d.signaling {
         s.send(&frame);
     }
@@ -475,9 +468,7 @@ fn new_link(shared: &Shared, peer: &PeerId, attempt: Attempt, offerer: bool) -> 
     let (usable, expired) = expiry::split_expired(&d.ice.ice_servers, now);
     if !expired.is_empty() {
         d.pending.push(PeerEvent::Error {
-            message: "TURN credential expired: not offering the TURN server (the registry's \
-                      TURN_TTL_SECS is too short, or the clocks disagree); fetching fresh ones"
-                .into(),
+            message: expiry::EXPIRED_TEXT.into(),
         });
         let me = d.core.as_ref().map(|c| c.id().to_string());
         refresh_ice(&weak, d.base.clone(), d.admin_token.clone(), me);

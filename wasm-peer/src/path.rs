@@ -23,16 +23,6 @@ fn flag(entry: &JsValue, name: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn kind(name: &str) -> Option<CandidateType> {
-    match name {
-        "host" => Some(CandidateType::Host),
-        "srflx" => Some(CandidateType::Srflx),
-        "prflx" => Some(CandidateType::Prflx),
-        "relay" => Some(CandidateType::Relay),
-        _ => None,
-    }
-}
-
 /// The selected pair's path type (the shared rule, `signaling::path_type`); `None` before a
 /// pair is selected.
 pub async fn selected(pc: &RtcPeerConnection, relays: &RemoteRelays) -> Option<CandidateType> {
@@ -61,8 +51,12 @@ pub async fn selected(pc: &RtcPeerConnection, relays: &RemoteRelays) -> Option<C
         })?;
     let local = by_id(&field(pair, "localCandidateId")?)?;
     let remote = by_id(&field(pair, "remoteCandidateId")?)?;
-    let local_type = field(local, "candidateType").as_deref().and_then(kind);
-    let remote_type = field(remote, "candidateType").as_deref().and_then(kind);
+    let local_type = field(local, "candidateType")
+        .as_deref()
+        .and_then(CandidateType::from_name);
+    let remote_type = field(remote, "candidateType")
+        .as_deref()
+        .and_then(CandidateType::from_name);
     let remote_addr = field(remote, "address").or_else(|| field(remote, "ip"));
     let remote_port = js_sys::Reflect::get(remote, &JsValue::from_str("port"))
         .ok()

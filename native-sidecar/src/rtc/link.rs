@@ -396,8 +396,8 @@ async fn selected_path(
         Ok(Some(pair)) => {
             let (local, remote) = (pair.local(), pair.remote());
             let kind = path_type(
-                candidate_type(&format!("{:?}", local.typ)),
-                candidate_type(&format!("{:?}", remote.typ)),
+                CandidateType::from_name(&format!("{:?}", local.typ)),
+                CandidateType::from_name(&format!("{:?}", remote.typ)),
                 relays.contains(&remote.address, remote.port),
             );
             tracing::debug!(
@@ -413,14 +413,4 @@ async fn selected_path(
         _ => None,
     };
     (kind, rtt)
-}
-
-fn candidate_type(debug: &str) -> Option<CandidateType> {
-    match debug.to_ascii_lowercase().as_str() {
-        "host" => Some(CandidateType::Host),
-        "srflx" | "serverreflexive" => Some(CandidateType::Srflx),
-        "prflx" | "peerreflexive" => Some(CandidateType::Prflx),
-        "relay" | "relayed" => Some(CandidateType::Relay),
-        _ => None,
-    }
 }

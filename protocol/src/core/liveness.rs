@@ -7,7 +7,10 @@ use super::{
     peer::{Attempt, Link, OpenLink},
     Action, MeshCore, Time,
 };
-use crate::{ids::PeerId, signaling::LinkInfo};
+use crate::{
+    ids::PeerId,
+    signaling::{CandidateType, LinkInfo, SignalMessage},
+};
 
 impl MeshCore {
     pub(super) fn on_channel_opened(&mut self, peer: &PeerId, attempt: Attempt, now: Time) {
@@ -97,20 +100,34 @@ impl MeshCore {
         });
     }
 
-    /// Tells the registry which links are open now.
+    /// Tells the registry which links are open now (shells complete it with path types).
     pub(super) fn report_links(&mut self) {
+        let frame = self.link_report_with(|_| (None, None));
+        self.send_signal(frame);
+    }
+
+    /// The `link_report` for the links open now, completed with what only the shell measures:
+    /// `path(peer)` gives the selected path's type and, if it has one, an RTT finer than the
+    /// core's whole-millisecond keepalive RTT (which is the fallback). Both shells send this
+    /// when the core asks for a report or when a path type changes.
+    pub fn link_report_with(
+        &self,
+        path: impl Fn(&PeerId) -> (Option<CandidateType>, Option<f64>),
+    ) -> SignalMessage {
         let links = self
             .peers
             .iter()
             .filter(|(_, p)| p.is_open())
-            .map(|(id, p)| LinkInfo {
-                peer_id: id.clone(),
-                rtt_ms: p.rtt_ms.map(|ms| ms as f64),
-                candidate_type: None,
+            .map(|(id, p)| {
+                let (candidate_type, rtt_ms) = path(id);
+                LinkInfo {
+                    peer_id: id.clone(),
+                    rtt_ms: rtt_ms.or(p.rtt_ms.map(|ms| ms as f64)),
+                    candidate_type,
+                }
             })
             .collect();
-        let frame = frames::link_report(&self.me, links);
-        self.send_signal(frame);
+        frames::link_report(&self.me, links)
     }
 
     fn open_link(&mut self, peer: &PeerId, attempt: Attempt) -> Option<&mut OpenLink> {
