@@ -26,7 +26,7 @@ pub async fn listen(socket: &Path) -> anyhow::Result<()> {
 }
 
 /// Sends one message; waits up to `wait` seconds for a reply carrying its request_id.
-pub async fn send(socket: &Path, peer: &str, text: &str, wait: f64) -> anyhow::Result<()> {
+pub async fn send(socket: &Path, peer: &str, text: &str, wait: Duration) -> anyhow::Result<()> {
     let mut message = match serde_json::from_str::<MeshMessage>(text) {
         Ok(m) => m,
         Err(_) => MeshMessage::new(MeshMessageType::AgentPrompt, "", json!({ "message": text })),
@@ -52,15 +52,15 @@ pub async fn send(socket: &Path, peer: &str, text: &str, wait: f64) -> anyhow::R
     let mut line = serde_json::to_string(&command)?;
     line.push('\n');
     write.write_all(line.as_bytes()).await?;
-    if wait <= 0.0 {
+    if wait.is_zero() {
         return Ok(());
     }
     let mut lines = BufReader::new(read).lines();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(wait);
+    let deadline = tokio::time::Instant::now() + wait;
     loop {
         let next = tokio::time::timeout_at(deadline, lines.next_line()).await;
         let Ok(Ok(Some(line))) = next else {
-            anyhow::bail!("no reply within {wait} s");
+            anyhow::bail!("no reply within {} s", wait.as_secs_f64());
         };
         match serde_json::from_str::<IpcEvent>(&line) {
             Ok(IpcEvent::Message { message: reply, .. })

@@ -2,7 +2,22 @@
 //! arguments), with a clap flag for every setting.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use std::{net::IpAddr, path::PathBuf};
+use std::{net::IpAddr, path::PathBuf, time::Duration};
+
+/// Parses seconds into a duration: a finite, non-negative number (`inf`, `NaN` and negative
+/// values are refused with an error instead of a panic).
+pub fn parse_secs(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!(
+            "`{text}` is not a finite, non-negative number of seconds"
+        ));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("`{text}`: {e}"))
+}
 
 /// Which ICE candidates may be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -35,8 +50,8 @@ pub enum Command {
         /// Text to send as an `agent_prompt`, or a whole MeshMessage as JSON.
         message: String,
         /// Seconds to wait for a reply with the same request_id (0: don't wait).
-        #[arg(long, default_value_t = 10.0)]
-        wait: f64,
+        #[arg(long, default_value = "10", value_parser = parse_secs)]
+        wait: Duration,
     },
     /// Print every event of a running sidecar's IPC socket as JSON lines.
     Listen,
@@ -110,8 +125,13 @@ pub struct SidecarConfig {
     #[arg(long, env = "MESHWORK_KEEP_ALIVE", value_parser = clap::builder::BoolishValueParser::new())]
     pub keep_alive: bool,
     /// Seconds the sidecar waits for its agent to (re)connect before exiting.
-    #[arg(long, env = "MESHWORK_AGENT_GRACE_SECS", default_value_t = 10.0)]
-    pub agent_grace_secs: f64,
+    #[arg(
+        long = "agent-grace-secs",
+        env = "MESHWORK_AGENT_GRACE_SECS",
+        default_value = "10",
+        value_parser = parse_secs
+    )]
+    pub agent_grace: Duration,
 }
 
 impl SidecarConfig {
@@ -121,5 +141,21 @@ impl SidecarConfig {
             .trim_end_matches('/')
             .trim_end_matches("/api/token")
             .to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_secs;
+    use std::time::Duration;
+
+    #[test]
+    fn seconds_parse_without_panics_and_refuse_what_is_not_a_duration() {
+        assert_eq!(parse_secs("2.5"), Ok(Duration::from_millis(2500)));
+        assert_eq!(parse_secs("0"), Ok(Duration::ZERO));
+        for bad in ["inf", "-inf", "NaN", "-1", "1e400", "abc", ""] {
+            let error = parse_secs(bad).expect_err(bad);
+            assert!(error.contains(bad) || bad.is_empty(), "{error}");
+        }
     }
 }

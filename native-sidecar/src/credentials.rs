@@ -1,10 +1,7 @@
 //! Talking to the registry over HTTP: a JWT for signaling, and the ICE servers.
 
 use crate::config::SidecarConfig;
-use meshwork_protocol::{
-    rest::{IceConfig, IceServer, TokenResponse},
-    turn::expiry,
-};
+use meshwork_protocol::rest::{IceConfig, IceServer, TokenResponse};
 use std::time::Duration;
 
 /// Errors fetching credentials.
@@ -76,7 +73,8 @@ fn with_local_turn(
     if let (Some(url), Some(secret)) = (config.turn_url.as_deref(), config.turn_secret.as_deref()) {
         servers.retain(|s| !s.urls.iter().any(|u| u.starts_with("turn")));
         let expiry = unix_now() + 86_400;
-        let (username, credential) = turn_rest_credential(secret, peer_id, expiry);
+        let (username, credential) =
+            meshwork_protocol::turn::rest_credential(secret, peer_id, expiry);
         servers.push(IceServer {
             urls: url
                 .split(',')
@@ -112,41 +110,10 @@ pub async fn renew_ice_servers(
     ))
 }
 
-fn unix_now() -> u64 {
+/// Wall-clock seconds since the Unix epoch (TURN credentials expire in it).
+pub fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-/// When to fetch fresh ICE servers (the shared rule, `turn::expiry`).
-pub fn refresh_after(servers: &[IceServer]) -> Option<Duration> {
-    expiry::renew_after(servers, unix_now()).map(Duration::from_secs)
-}
-
-/// `servers` without the TURN entries whose REST credential has expired: coturn would refuse
-/// them (401) and the link would get no relay candidates. Each one dropped is logged, saying
-/// why, so a relay-only link that never connects explains itself.
-pub fn unexpired(servers: &[IceServer]) -> Vec<IceServer> {
-    let now = unix_now();
-    let (usable, expired) = expiry::split_expired(servers, now);
-    for s in expired {
-        let at = s
-            .username
-            .as_deref()
-            .and_then(meshwork_protocol::turn::rest_expiry)
-            .unwrap_or(now);
-        tracing::warn!(
-            urls = ?s.urls,
-            expired_secs_ago = now.saturating_sub(at),
-            "{}",
-            expiry::EXPIRED_TEXT
-        );
-    }
-    usable
-}
-
-/// TURN REST credential (coturn `use-auth-secret`).
-pub fn turn_rest_credential(secret: &str, peer_id: &str, expiry: u64) -> (String, String) {
-    meshwork_protocol::turn::rest_credential(secret, peer_id, expiry)
 }

@@ -9,15 +9,24 @@ use futures_util::{SinkExt, StreamExt};
 use std::{
     os::unix::fs::{FileTypeExt, PermissionsExt},
     path::{Path, PathBuf},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
 };
 use tokio::{
-    io::{AsyncRead, AsyncWrite},
+    io::{AsyncRead, AsyncWrite, AsyncWriteExt},
     net::{UnixListener, UnixStream},
-    sync::mpsc,
+    sync::{mpsc, Notify},
 };
-use tokio_util::codec::{FramedRead, FramedWrite, LinesCodec, LinesCodecError};
+use tokio_util::codec::{
+    AnyDelimiterCodec, AnyDelimiterCodecError, FramedRead, FramedWrite, LinesCodec,
+};
 
 use crate::ipc_queue::{client_queue, ClientQueue, MAX_QUEUED_BYTES};
+
+/// Most IPC clients served at once: each may hold a queue, so their number is bounded too.
+pub const MAX_CLIENTS: usize = 64;
 
 /// Longest accepted line: a 16 MiB message, JSON-escaped, fits.
 pub const MAX_LINE: usize = 64 * 1024 * 1024;
@@ -42,10 +51,13 @@ pub enum IpcInput {
         /// The line, without its newline.
         line: String,
     },
-    /// A line was longer than [`MAX_LINE`] and was skipped.
-    Oversize {
+    /// A line was refused before parsing (longer than [`MAX_LINE`], or not UTF-8); the
+    /// client stays connected.
+    Refused {
         /// The client.
         id: ClientId,
+        /// Why, as the client is told.
+        message: String,
     },
     /// A client went away.
     Disconnected {
@@ -104,14 +116,35 @@ pub async fn bind(path: &Path) -> Result<(UnixListener, SocketGuard), IpcError> 
     Ok((listener, guard))
 }
 
-/// Accepts clients until the listener fails or the driver goes away.
-pub async fn accept_loop(listener: UnixListener, inputs: mpsc::Sender<IpcInput>) {
+/// Accepts clients until the listener fails or the driver goes away; past [`MAX_CLIENTS`]
+/// a client is told why and closed.
+pub async fn accept_loop(
+    listener: UnixListener,
+    inputs: mpsc::Sender<IpcInput>,
+    room: Arc<Notify>,
+) {
     let mut next_id: ClientId = 1;
+    let live = Arc::new(AtomicUsize::new(0));
     loop {
         match listener.accept().await {
+            Ok((mut stream, _)) if live.load(Ordering::Acquire) >= MAX_CLIENTS => {
+                let line = meshwork_protocol::ipc::IpcEvent::Error {
+                    message: format!("too many IPC clients (at most {MAX_CLIENTS})"),
+                }
+                .to_line();
+                tokio::spawn(async move {
+                    let _ = stream.write_all(format!("{line}\n").as_bytes()).await;
+                    let _ = stream.shutdown().await;
+                });
+            }
             Ok((stream, _)) => {
                 let (read, write) = stream.into_split();
-                spawn_client(next_id, read, write, inputs.clone());
+                live.fetch_add(1, Ordering::AcqRel);
+                let live = live.clone();
+                let done = move || {
+                    live.fetch_sub(1, Ordering::AcqRel);
+                };
+                spawn_client(next_id, read, write, inputs.clone(), room.clone(), done);
                 next_id += 1;
             }
             Err(e) => {
@@ -125,18 +158,45 @@ pub async fn accept_loop(listener: UnixListener, inputs: mpsc::Sender<IpcInput>)
     }
 }
 
-/// Serves one client over any byte streams (a socket connection, or stdin/stdout).
-pub fn spawn_client<R, W>(id: ClientId, read: R, write: W, inputs: mpsc::Sender<IpcInput>)
-where
+/// Serves one client over any byte streams (a socket connection, or stdin/stdout); calls
+/// `done` when it ends.
+pub fn spawn_client<R, W>(
+    id: ClientId,
+    read: R,
+    write: W,
+    inputs: mpsc::Sender<IpcInput>,
+    room: Arc<Notify>,
+    done: impl FnOnce() + Send + 'static,
+) where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (tx, mut rx) = client_queue(MAX_QUEUED_BYTES);
+    let (tx, mut rx) = client_queue(MAX_QUEUED_BYTES, room);
     tokio::spawn(async move {
+        serve(id, read, write, tx, &mut rx, &inputs).await;
+        let _ = inputs.send(IpcInput::Disconnected { id }).await;
+        done();
+    });
+}
+
+async fn serve<R, W>(
+    id: ClientId,
+    read: R,
+    write: W,
+    tx: ClientQueue,
+    rx: &mut crate::ipc_queue::ClientLines,
+    inputs: &mpsc::Sender<IpcInput>,
+) where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    {
         if inputs.send(IpcInput::Connected { id, tx }).await.is_err() {
             return;
         }
-        let mut lines = FramedRead::new(read, LinesCodec::new_with_max_length(MAX_LINE));
+        // Lines as bytes: a line that is not UTF-8 is refused on its own, the client stays.
+        let codec = AnyDelimiterCodec::new_with_max_length(b"\n".to_vec(), Vec::new(), MAX_LINE);
+        let mut lines = FramedRead::new(read, codec);
         let mut out = FramedWrite::new(write, LinesCodec::new());
         let writer = async {
             while let Some(line) = rx.recv().await {
@@ -148,10 +208,24 @@ where
         let reader = async {
             loop {
                 let input = match lines.next().await {
-                    Some(Ok(line)) if line.trim().is_empty() => continue,
-                    Some(Ok(line)) => IpcInput::Line { id, line },
-                    Some(Err(LinesCodecError::MaxLineLengthExceeded)) => IpcInput::Oversize { id },
-                    Some(Err(LinesCodecError::Io(_))) | None => break,
+                    Some(Ok(bytes)) => match String::from_utf8(bytes.to_vec()) {
+                        Ok(line) if line.trim().is_empty() => continue,
+                        Ok(line) => IpcInput::Line {
+                            id,
+                            line: line.trim_end_matches('\r').to_owned(),
+                        },
+                        Err(e) => IpcInput::Refused {
+                            id,
+                            message: format!("line skipped: not UTF-8 ({e})"),
+                        },
+                    },
+                    Some(Err(AnyDelimiterCodecError::MaxChunkLengthExceeded)) => {
+                        IpcInput::Refused {
+                            id,
+                            message: format!("line longer than {MAX_LINE} bytes skipped"),
+                        }
+                    }
+                    Some(Err(AnyDelimiterCodecError::Io(_))) | None => break,
                 };
                 if inputs.send(input).await.is_err() {
                     break;
@@ -162,6 +236,5 @@ where
             _ = writer => {}
             _ = reader => {}
         }
-        let _ = inputs.send(IpcInput::Disconnected { id }).await;
-    });
+    }
 }

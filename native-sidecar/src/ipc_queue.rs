@@ -1,18 +1,23 @@
-//! `ClientQueue`: the lines waiting for one IPC client, bounded by bytes rather than by count.
+//! `ClientQueue`: the lines waiting for one IPC client, counted in bytes.
 //!
-//! A slow agent (or a burst of thousands of small messages) must not be cut off while its
-//! backlog is modest: 4,096 queued events used to drop an agent that fell a second behind a
-//! fast sender. The queue holds up to [`MAX_QUEUED_BYTES`]; only an agent that stops reading
-//! for that long is dropped, so one stuck client still cannot grow the sidecar without bound.
+//! Above [`HIGH_WATER`] the client is *backlogged*: the driver stops taking messages from
+//! DataChannels until it drains (the writer wakes the driver through `room`), so a slow agent
+//! slows its senders through SCTP flow control instead of growing this process. A line is
+//! refused only past [`MAX_QUEUED_BYTES`] (events that do not come from channels, e.g. a
+//! burst of errors), and a client that stays backlogged without reading is dropped by the
+//! driver (`clients`).
 
 use std::sync::{
     atomic::{AtomicUsize, Ordering},
     Arc,
 };
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
+
+/// Bytes queued for one client above which the driver pauses channel reads.
+pub const HIGH_WATER: usize = 8 * 1024 * 1024;
 
 /// Bytes of lines queued for one client before it counts as stuck.
-pub const MAX_QUEUED_BYTES: usize = 256 * 1024 * 1024;
+pub const MAX_QUEUED_BYTES: usize = 64 * 1024 * 1024;
 
 /// The driver's end: push lines; fails when the client is stuck or gone.
 #[derive(Debug, Clone)]
@@ -27,6 +32,7 @@ pub struct ClientQueue {
 pub struct ClientLines {
     rx: mpsc::UnboundedReceiver<String>,
     queued: Arc<AtomicUsize>,
+    room: Arc<Notify>,
 }
 
 /// Why a line was not queued.
@@ -38,8 +44,9 @@ pub enum Refused {
     Gone,
 }
 
-/// A queue holding at most `limit` bytes.
-pub fn client_queue(limit: usize) -> (ClientQueue, ClientLines) {
+/// A queue holding at most `limit` bytes; `room` is notified when it drains below
+/// [`HIGH_WATER`].
+pub fn client_queue(limit: usize, room: Arc<Notify>) -> (ClientQueue, ClientLines) {
     let (tx, rx) = mpsc::unbounded_channel();
     let queued = Arc::new(AtomicUsize::new(0));
     (
@@ -48,7 +55,7 @@ pub fn client_queue(limit: usize) -> (ClientQueue, ClientLines) {
             queued: queued.clone(),
             limit,
         },
-        ClientLines { rx, queued },
+        ClientLines { rx, queued, room },
     )
 }
 
@@ -66,13 +73,26 @@ impl ClientQueue {
             Refused::Gone
         })
     }
+
+    /// Bytes waiting to be written.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+
+    /// Whether the client is behind by more than [`HIGH_WATER`].
+    pub fn backlogged(&self) -> bool {
+        self.queued() > HIGH_WATER
+    }
 }
 
 impl ClientLines {
     /// The next line, `None` once the driver dropped the client.
     pub async fn recv(&mut self) -> Option<String> {
         let line = self.rx.recv().await?;
-        self.queued.fetch_sub(line.len(), Ordering::AcqRel);
+        let before = self.queued.fetch_sub(line.len(), Ordering::AcqRel);
+        if before > HIGH_WATER && before - line.len() <= HIGH_WATER {
+            self.room.notify_one();
+        }
         Some(line)
     }
 }
@@ -83,7 +103,7 @@ mod tests {
 
     #[tokio::test]
     async fn lines_count_until_taken_and_the_limit_is_in_bytes() {
-        let (queue, mut lines) = client_queue(10);
+        let (queue, mut lines) = client_queue(10, Default::default());
         assert_eq!(queue.push("12345".into()), Ok(()));
         assert_eq!(queue.push("12345".into()), Ok(()));
         assert_eq!(queue.push("1".into()), Err(Refused::Stuck));
@@ -99,7 +119,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_line_larger_than_the_limit_still_goes_to_an_idle_client() {
-        let (queue, mut lines) = client_queue(4);
+        let (queue, mut lines) = client_queue(4, Default::default());
         assert_eq!(queue.push("a long line".into()), Ok(()));
         assert_eq!(lines.recv().await.as_deref(), Some("a long line"));
     }

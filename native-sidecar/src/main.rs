@@ -7,8 +7,10 @@
 //! - `credentials`: JWT and ICE servers from the registry.
 //! - `signaling`: the registry WebSocket, one task per connection attempt.
 //! - `rtc`: the webrtc-rs shell (one task per link attempt).
-//! - `ipc`: the agent's socket; `ipc_queue`: each client's byte-bounded outbound queue.
-//! - `driver`: the loop that feeds the shared mesh core and performs its actions.
+//! - `ipc`: the agent's socket; `ipc_queue`: each client's byte-counted outbound queue;
+//!   `clients`: the connected clients and who is behind.
+//! - `shell`: the `Shell` contract over all of the above.
+//! - `driver`: the loop that feeds the mesh (core + shell) with what happens.
 //! - `client_cmds`: `send` and `listen`, for a person without an agent.
 //! - `pairing`: `pair`, onboarding a device with a code from the hub.
 //!
@@ -16,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 mod client_cmds;
+mod clients;
 mod config;
 mod credentials;
 mod driver;
@@ -23,12 +26,14 @@ mod ipc;
 mod ipc_queue;
 mod pairing;
 mod rtc;
+mod shell;
 mod signaling;
 
 use clap::Parser;
 use config::{Cli, Command, SidecarConfig};
-use std::{io::IsTerminal, process::ExitCode, time::Duration};
-use tokio::sync::mpsc;
+use meshwork_protocol::core::{Backoff, BackoffConfig, Rng};
+use std::{io::IsTerminal, process::ExitCode, sync::Arc, time::Duration};
+use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
@@ -98,41 +103,57 @@ async fn run_sidecar(mut config: SidecarConfig) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     spawn_signal_handler(shutdown.clone());
 
+    let room = Arc::new(Notify::new());
     let (ipc_tx, ipc_rx) = mpsc::channel(1024);
     let _socket_guard = if config.stdio {
-        ipc::spawn_client(0, tokio::io::stdin(), tokio::io::stdout(), ipc_tx);
+        let (stdin, stdout) = (tokio::io::stdin(), tokio::io::stdout());
+        ipc::spawn_client(0, stdin, stdout, ipc_tx, room.clone(), || {});
         None
     } else {
         let (listener, guard) = ipc::bind(&config.ipc_socket).await?;
         tracing::info!(socket = %config.ipc_socket.display(), "IPC socket ready");
-        tokio::spawn(ipc::accept_loop(listener, ipc_tx));
+        tokio::spawn(ipc::accept_loop(listener, ipc_tx, room.clone()));
         Some(guard)
     };
 
-    // Our peer id is the token's subject: ask until the registry answers.
-    let mut delay = Duration::from_millis(250);
+    // Our peer id is the token's subject: ask until the registry answers, with the core's
+    // backoff (equal jitter, so sidecars started together do not ask in lockstep).
+    let mut backoff = Backoff::new(BackoffConfig {
+        base: Duration::from_millis(250),
+        factor: 2,
+        cap: Duration::from_secs(10),
+    });
+    let mut rng = Rng::new(rand::random());
     let me = loop {
         match credentials::fetch_token(&config).await {
             Ok(token) => break token.peer_id,
             Err(e) => {
+                let delay = backoff.next_delay(&mut rng);
                 tracing::warn!(error = %e, retry_in = ?delay, "cannot get a token yet");
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
                     _ = shutdown.cancelled() => return Ok(()),
                 }
-                delay = (delay * 2).min(Duration::from_secs(10));
             }
         }
     };
     tracing::info!(peer_id = %me, "joining the mesh");
 
     let (signaling_tx, signaling_rx) = mpsc::channel(1024);
-    let (rtc_tx, rtc_rx) = mpsc::unbounded_channel();
-    let driver = driver::Driver::new(config, me, signaling_tx, rtc_tx);
+    let (control_tx, control_rx) = mpsc::unbounded_channel();
+    let (data_tx, data_rx) = mpsc::channel(rtc::DATA_QUEUE);
+    let sinks = rtc::Sinks {
+        control: control_tx,
+        data: data_tx,
+        room: room.clone(),
+    };
+    let driver = driver::Driver::new(config, me, signaling_tx, sinks);
     let inputs = driver::Inputs {
         signaling: signaling_rx,
-        rtc: rtc_rx,
+        control: control_rx,
+        data: data_rx,
         ipc: ipc_rx,
+        room,
     };
     driver.run(inputs, shutdown).await;
     Ok(())

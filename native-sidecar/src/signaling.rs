@@ -1,11 +1,11 @@
 //! The signaling connection: one task per connection attempt. It fetches a fresh JWT (tokens
 //! live 5 minutes, reconnects may come much later), connects, and forwards frames both ways.
-//! Its end is reported to the driver, which asks the core when to try again.
+//! Its end is reported to the driver, which asks the core when to try again. When to renew
+//! the TURN credentials is the core's decision too (`Action::FetchIceServers`).
 
 use crate::{config::SidecarConfig, credentials};
 use futures_util::{SinkExt, StreamExt};
-use meshwork_protocol::{rest::IceServer, turn::expiry, PeerId};
-use std::time::Duration;
+use meshwork_protocol::{rest::IceServer, PeerId};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
@@ -22,8 +22,8 @@ pub enum SignalingEvent {
         /// Where to send frames.
         outbound: mpsc::Sender<String>,
     },
-    /// Fresh ICE servers (TURN credentials renewed before they expire).
-    IceServers(Vec<IceServer>),
+    /// The outcome of a `FetchIceServers`.
+    IceServers(Result<Vec<IceServer>, String>),
     /// One text frame from the registry.
     Frame(String),
     /// The connection ended (or never came up).
@@ -54,22 +54,16 @@ async fn connect_and_pump(config: &SidecarConfig, events: &mpsc::Sender<Signalin
     };
     let (mut sink, mut stream) = ws.split();
     let (tx, mut rx) = mpsc::channel::<String>(256);
-    let first_renewal = credentials::refresh_after(&ice_servers);
-    let peer_id = token.peer_id;
     let up = SignalingEvent::Up {
-        peer_id: peer_id.clone(),
+        peer_id: token.peer_id,
         ice_servers,
         outbound: tx,
     };
     if events.send(up).await.is_err() {
         return "driver gone".into();
     }
-    // Polled next to the socket, so a slow fetch never holds frames back.
-    let renewal = renew_credentials(config, &peer_id, first_renewal, events);
-    tokio::pin!(renewal);
     loop {
         tokio::select! {
-            reason = &mut renewal => return reason,
             out = rx.recv() => match out {
                 Some(frame) => {
                     if let Err(e) = sink.send(Message::Text(frame.into())).await {
@@ -91,44 +85,6 @@ async fn connect_and_pump(config: &SidecarConfig, events: &mpsc::Sender<Signalin
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return format!("receive: {e}"),
             },
-        }
-    }
-}
-
-/// Renews the ICE servers (TURN credentials) for as long as this connection lives: halfway
-/// to the earliest expiry (`turn::expiry`); a failed fetch keeps the current servers and tries
-/// again in 5 s. Returns only when the driver is gone.
-async fn renew_credentials(
-    config: &SidecarConfig,
-    peer_id: &PeerId,
-    first: Option<Duration>,
-    events: &mpsc::Sender<SignalingEvent>,
-) -> String {
-    let Some(mut wait) = first else {
-        return std::future::pending().await;
-    };
-    loop {
-        tokio::time::sleep(wait).await;
-        match credentials::renew_ice_servers(config, peer_id.as_str()).await {
-            Ok(servers) => {
-                let next = credentials::refresh_after(&servers);
-                tracing::debug!(?next, "ICE servers renewed");
-                if events
-                    .send(SignalingEvent::IceServers(servers))
-                    .await
-                    .is_err()
-                {
-                    return "driver gone".into();
-                }
-                match next {
-                    Some(next) => wait = next,
-                    None => return std::future::pending().await,
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "renewing the ICE servers failed; keeping the current ones, retrying in 5 s");
-                wait = Duration::from_secs(expiry::MIN_RENEW_SECS);
-            }
         }
     }
 }

@@ -80,6 +80,26 @@ pub fn encode(text: String, message_id: u32) -> Vec<Frame> {
         .collect()
 }
 
+/// The message text that [`encode`] split into `frames` (the sender's own frames, e.g. to
+/// re-route a message whose channel write failed); `None` if they are not one message.
+pub fn text_of(frames: &[Frame]) -> Option<String> {
+    match frames {
+        [Frame::Text(text)] => Some(text.clone()),
+        _ => {
+            let mut bytes = Vec::new();
+            for frame in frames {
+                match frame {
+                    Frame::Chunk(chunk) if chunk.len() >= HEADER => {
+                        bytes.extend_from_slice(&chunk[HEADER..])
+                    }
+                    _ => return None,
+                }
+            }
+            String::from_utf8(bytes).ok()
+        }
+    }
+}
+
 fn be_u32(bytes: &[u8]) -> u32 {
     let mut buf = [0u8; 4];
     buf.copy_from_slice(&bytes[..4]);
@@ -182,6 +202,14 @@ pub struct Inboxes<P, A> {
     links: std::collections::HashMap<P, (A, Reassembler)>,
 }
 
+impl<P, A> std::fmt::Debug for Inboxes<P, A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inboxes")
+            .field("links", &self.links.len())
+            .finish()
+    }
+}
+
 impl<P, A> Default for Inboxes<P, A> {
     fn default() -> Self {
         Self {
@@ -217,6 +245,18 @@ impl<P: Eq + std::hash::Hash + Clone, A: PartialEq + Copy> Inboxes<P, A> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_of_gives_back_what_encode_split() {
+        let small = "{\"type\":\"ping\"}".to_owned();
+        assert_eq!(
+            text_of(&encode(small.clone(), 1)).as_deref(),
+            Some(&small[..])
+        );
+        let large = "x".repeat(3 * MAX_FRAME + 7);
+        assert_eq!(text_of(&encode(large.clone(), 2)), Some(large));
+        assert_eq!(text_of(&[Frame::Chunk(vec![1, 2])]), None);
+    }
 
     fn reassemble(frames: Vec<Frame>) -> Result<Option<String>, FramingError> {
         let mut r = Reassembler::new();

@@ -8,12 +8,17 @@
 //!
 //! # Layout
 //! - [`peer`]: `MeshPeer`, the API for Rust and (through wasm-bindgen) JavaScript.
-//! - `driver`: the shared state and the action loop.
+//! - `driver`: the shared state, the one timer, and the entry for browser callbacks.
+//! - `shell`: the core's `Shell` contract over the browser APIs below.
 //! - `links`: one `RTCPeerConnection` per link attempt.
-//! - `path`: the selected ICE path (direct or relayed) from `getStats()`.
+//! - `path`: the selected ICE path (direct or relayed) and its RTT, from `getStats()`.
 //! - `signaling`: the registry WebSocket (token in `Sec-WebSocket-Protocol`).
 //! - `registry`: `fetch` calls for the token and the ICE servers.
+//! - `sink`: where callbacks report (breaks what would be an import cycle).
 //! - `timer`: one `setTimeout` for the core's next deadline.
+//!
+//! Every mesh decision (tiers, fallback, chunks, keepalives, path reads, TURN renewal, what
+//! the application is told) is the core's; this crate translates.
 #![forbid(unsafe_code)]
 
 mod driver;
@@ -21,7 +26,9 @@ mod links;
 mod path;
 pub mod peer;
 mod registry;
+mod shell;
 mod signaling;
+mod sink;
 mod timer;
 
 pub use peer::{MeshPeer, PeerEvent};

@@ -2,13 +2,14 @@
 //! tagged with the peer and the attempt, so the core ignores events of replaced attempts.
 
 use crate::{
-    driver::{self, Weak},
     path::RemoteRelays,
+    sink::{self, Sink},
 };
 use meshwork_protocol::{
-    core::{Attempt, ConnectionState, Event, SdpType},
-    rest::IceConfig,
-    signaling::{relay_address, CandidateType, IceCandidatePayload},
+    core::{Attempt, ConnectionState, Event, Incoming, SdpType},
+    framing::Frame,
+    rest::IceServer,
+    signaling::{relay_address, IceCandidatePayload},
     PeerId,
 };
 use std::{cell::RefCell, rc::Rc};
@@ -39,15 +40,30 @@ async fn local_description(pc: &RtcPeerConnection, kind: SdpType) -> Result<Stri
     Ok(sdp)
 }
 
+/// A link operation failed: the core treats the attempt as failed.
+fn failed(driver: &Sink, peer: &PeerId, attempt: Attempt, error: JsValue) {
+    let message = error.as_string().unwrap_or_else(|| format!("{error:?}"));
+    sink::error(driver, format!("link to {peer}: {message}"));
+    let state = ConnectionState::Failed;
+    sink::event(
+        driver,
+        Event::ConnectionStateChanged {
+            peer: peer.clone(),
+            attempt,
+            state,
+        },
+    );
+}
+
 fn report_local(
-    driver: &Weak,
+    driver: &Sink,
     peer: &PeerId,
     attempt: Attempt,
     sdp_type: SdpType,
     result: Result<String, JsValue>,
 ) {
     match result {
-        Ok(sdp) => driver::handle(
+        Ok(sdp) => sink::event(
             driver,
             Event::LocalDescription {
                 peer: peer.clone(),
@@ -56,7 +72,7 @@ fn report_local(
                 sdp,
             },
         ),
-        Err(e) => driver::link_failed(driver, peer, attempt, e),
+        Err(e) => failed(driver, peer, attempt, e),
     }
 }
 
@@ -68,17 +84,15 @@ pub struct Link {
     pub pc: RtcPeerConnection,
     /// The `mesh` channel, once created or received.
     pub dc: Option<RtcDataChannel>,
-    /// The selected path's type, once read after the channel opened.
-    pub path: Option<CandidateType>,
     /// Relay candidates the remote peer signaled (see `path::selected`).
     pub remote_relays: Rc<RefCell<RemoteRelays>>,
     callbacks: Vec<Callback>,
 }
 
-fn configuration(ice: &IceConfig, relay_only: bool) -> RtcConfiguration {
+fn configuration(ice_servers: &[IceServer], relay_only: bool) -> RtcConfiguration {
     let config = RtcConfiguration::new();
     let servers = js_sys::Array::new();
-    for s in &ice.ice_servers {
+    for s in ice_servers {
         let server = RtcIceServer::new();
         let urls = js_sys::Array::new();
         for u in &s.urls {
@@ -103,19 +117,19 @@ fn configuration(ice: &IceConfig, relay_only: bool) -> RtcConfiguration {
 impl Link {
     /// Creates the connection and wires its callbacks; the offerer also creates the channel.
     pub fn new(
-        driver: &Weak,
+        driver: &Sink,
         peer: &PeerId,
         attempt: Attempt,
-        ice: &IceConfig,
+        ice_servers: &[IceServer],
         relay_only: bool,
         offerer: bool,
     ) -> Result<Self, JsValue> {
-        let pc = RtcPeerConnection::new_with_configuration(&configuration(ice, relay_only))?;
+        let config = configuration(ice_servers, relay_only);
+        let pc = RtcPeerConnection::new_with_configuration(&config)?;
         let mut link = Self {
             attempt,
             pc,
             dc: None,
-            path: None,
             remote_relays: Rc::default(),
             callbacks: Vec::new(),
         };
@@ -131,7 +145,7 @@ impl Link {
                 sdp_mid: c.sdp_mid(),
                 sdp_m_line_index: c.sdp_m_line_index(),
             };
-            driver::handle(
+            sink::event(
                 &d,
                 Event::LocalCandidate {
                     peer: p.clone(),
@@ -155,7 +169,7 @@ impl Link {
                 RtcPeerConnectionState::Closed => ConnectionState::Closed,
                 _ => return,
             };
-            driver::handle(
+            sink::event(
                 &d,
                 Event::ConnectionStateChanged {
                     peer: p.clone(),
@@ -188,8 +202,8 @@ impl Link {
                     return;
                 };
                 let dc = ev.channel();
-                if dc.label() == "mesh" {
-                    driver::channel_received(&d, &p, attempt, dc);
+                if let Some(driver) = d.upgrade().filter(|_| dc.label() == "mesh") {
+                    driver.channel(&p, attempt, dc);
                 }
             });
             link.pc
@@ -199,20 +213,20 @@ impl Link {
         Ok(link)
     }
 
-    /// Wires the `mesh` channel's callbacks.
-    pub fn attach_channel(&mut self, driver: &Weak, peer: &PeerId, dc: RtcDataChannel) {
+    /// Wires the `mesh` channel's callbacks. Returns whether the channel is open already
+    /// (handed over open: the caller reports `ChannelOpened`, once it holds no borrow).
+    pub fn attach_channel(&mut self, driver: &Sink, peer: &PeerId, dc: RtcDataChannel) -> bool {
         let attempt = self.attempt;
         dc.set_binary_type(RtcDataChannelType::Arraybuffer);
         let (d, p) = (driver.clone(), peer.clone());
         let on_open = Callback::new(move |_| {
-            driver::handle(
+            sink::event(
                 &d,
                 Event::ChannelOpened {
                     peer: p.clone(),
                     attempt,
                 },
             );
-            driver::probe_path(&d, &p, attempt);
         });
         let (d, p) = (driver.clone(), peer.clone());
         let on_message = Callback::new(move |ev: JsValue| {
@@ -220,15 +234,26 @@ impl Link {
                 return;
             };
             let data = ev.data();
-            if let Some(text) = data.as_string() {
-                driver::text_received(&d, &p, attempt, text);
+            let data = if let Some(text) = data.as_string() {
+                Incoming::Text(text)
             } else if let Ok(buf) = data.dyn_into::<js_sys::ArrayBuffer>() {
-                driver::chunk_received(&d, &p, attempt, js_sys::Uint8Array::new(&buf).to_vec());
-            }
+                Incoming::Binary(js_sys::Uint8Array::new(&buf).to_vec())
+            } else {
+                return;
+            };
+            let peer = p.clone();
+            sink::event(
+                &d,
+                Event::Data {
+                    peer,
+                    attempt,
+                    data,
+                },
+            );
         });
         let (d, p) = (driver.clone(), peer.clone());
         let on_close = Callback::new(move |_| {
-            driver::handle(
+            sink::event(
                 &d,
                 Event::ChannelClosed {
                     peer: p.clone(),
@@ -240,11 +265,28 @@ impl Link {
         dc.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         dc.set_onclose(Some(on_close.as_ref().unchecked_ref()));
         self.callbacks.extend([on_open, on_message, on_close]);
+        let open = dc.ready_state() == web_sys::RtcDataChannelState::Open;
         self.dc = Some(dc);
+        open
+    }
+
+    /// Writes one message's frames; `Err` when the channel is missing or refuses.
+    pub fn write(&self, frames: Vec<Frame>) -> Result<(), String> {
+        let Some(dc) = &self.dc else {
+            return Err("no channel yet".into());
+        };
+        for frame in frames {
+            let sent = match frame {
+                Frame::Text(text) => dc.send_with_str(&text),
+                Frame::Chunk(bytes) => dc.send_with_u8_array(&bytes),
+            };
+            sent.map_err(|e| e.as_string().unwrap_or_else(|| format!("{e:?}")))?;
+        }
+        Ok(())
     }
 
     /// Creates the offer and reports it.
-    pub fn offer(&self, driver: &Weak, peer: &PeerId) {
+    pub fn offer(&self, driver: &Sink, peer: &PeerId) {
         let (pc, d, p, attempt) = (self.pc.clone(), driver.clone(), peer.clone(), self.attempt);
         spawn_local(async move {
             report_local(
@@ -264,16 +306,16 @@ impl Link {
     }
 
     /// Applies a remote offer, answers it, reports both steps.
-    pub fn answer(&self, driver: &Weak, peer: &PeerId, offer_sdp: String) {
+    pub fn answer(&self, driver: &Sink, peer: &PeerId, offer_sdp: String) {
         self.learn_relays(&offer_sdp);
         let (pc, d, p, attempt) = (self.pc.clone(), driver.clone(), peer.clone(), self.attempt);
         spawn_local(async move {
             let remote = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
             remote.set_sdp(&offer_sdp);
             if let Err(e) = JsFuture::from(pc.set_remote_description(&remote)).await {
-                return driver::link_failed(&d, &p, attempt, e);
+                return failed(&d, &p, attempt, e);
             }
-            driver::handle(
+            sink::event(
                 &d,
                 Event::RemoteDescriptionApplied {
                     peer: p.clone(),
@@ -286,15 +328,15 @@ impl Link {
     }
 
     /// Applies the remote answer.
-    pub fn apply_answer(&self, driver: &Weak, peer: &PeerId, sdp: String) {
+    pub fn apply_answer(&self, driver: &Sink, peer: &PeerId, sdp: String) {
         self.learn_relays(&sdp);
         let (pc, d, p, attempt) = (self.pc.clone(), driver.clone(), peer.clone(), self.attempt);
         spawn_local(async move {
             let remote = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
             remote.set_sdp(&sdp);
             match JsFuture::from(pc.set_remote_description(&remote)).await {
-                Ok(_) => driver::handle(&d, Event::RemoteDescriptionApplied { peer: p, attempt }),
-                Err(e) => driver::link_failed(&d, &p, attempt, e),
+                Ok(_) => sink::event(&d, Event::RemoteDescriptionApplied { peer: p, attempt }),
+                Err(e) => failed(&d, &p, attempt, e),
             }
         });
     }

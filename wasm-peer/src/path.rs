@@ -23,9 +23,19 @@ fn flag(entry: &JsValue, name: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// The selected pair's path type (the shared rule, `signaling::path_type`); `None` before a
-/// pair is selected.
-pub async fn selected(pc: &RtcPeerConnection, relays: &RemoteRelays) -> Option<CandidateType> {
+/// The selected pair's path type (the shared rule, `signaling::path_type`) and its current
+/// round trip in milliseconds; nothing before a pair is selected.
+pub async fn selected(
+    pc: &RtcPeerConnection,
+    relays: &RemoteRelays,
+) -> (Option<CandidateType>, Option<f64>) {
+    read(pc, relays).await.unwrap_or_default()
+}
+
+async fn read(
+    pc: &RtcPeerConnection,
+    relays: &RemoteRelays,
+) -> Option<(Option<CandidateType>, Option<f64>)> {
     let report = JsFuture::from(pc.get_stats()).await.ok()?;
     let report: js_sys::Map = report.unchecked_into();
     let mut entries: Vec<JsValue> = Vec::new();
@@ -65,5 +75,10 @@ pub async fn selected(pc: &RtcPeerConnection, relays: &RemoteRelays) -> Option<C
     let signaled_relay = remote_addr
         .zip(remote_port)
         .is_some_and(|addr| relays.contains(&addr));
-    path_type(local_type, remote_type, signaled_relay)
+    let rtt_ms = js_sys::Reflect::get(pair, &JsValue::from_str("currentRoundTripTime"))
+        .ok()
+        .and_then(|v| v.as_f64())
+        .filter(|s| *s > 0.0)
+        .map(|s| s * 1000.0);
+    Some((path_type(local_type, remote_type, signaled_relay), rtt_ms))
 }

@@ -10,10 +10,7 @@
 //! ```
 
 use crate::driver::{self, Driver, Shared};
-use meshwork_protocol::{
-    core::{Route, Tier},
-    MeshMessage, PeerId,
-};
+use meshwork_protocol::{core::Tier, MeshMessage, PeerId};
 use serde::Serialize;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -87,30 +84,9 @@ impl MeshPeer {
     /// when the channel refuses because it is closing). Says which tier took it.
     pub fn send_message(&self, peer: &str, message: &MeshMessage) -> Result<Tier, String> {
         let peer = PeerId::new(peer);
-        let sent = {
-            let mut d = self.shared.borrow_mut();
-            let Some(route) = d.core.as_ref().map(|c| c.route(&peer)) else {
-                return Err(format!("unknown peer {peer}: this tab has not joined"));
-            };
-            let route = route.map_err(|e| e.to_string())?;
-            let on_channel = route == Route::Channel && {
-                let frames = d.frames(message);
-                let dc = d.links.get(&peer).and_then(|l| l.dc.clone());
-                dc.is_some_and(|dc| driver::send_frames(&dc, frames))
-            };
-            if on_channel {
-                return Ok(d.tier(route, &peer));
-            }
-            d.core.as_mut().map(|c| c.send_via_registry(&peer, message))
-        };
-        match sent {
-            Some(Ok(())) => {
-                driver::pump(&self.shared);
-                Ok(Tier::Registry)
-            }
-            Some(Err(e)) => Err(e.to_string()),
-            None => Err(format!("unknown peer {peer}: this tab has not joined")),
-        }
+        driver::run(&self.shared, |mesh, now| mesh.send(&peer, message, now))
+            .ok_or_else(|| format!("unknown peer {peer}: this tab has not joined"))?
+            .map_err(|e| e.to_string())
     }
 
     /// Sends a request and tracks it: its answer arrives as a `Message` with `rtt_ms`, or a
@@ -121,23 +97,22 @@ impl MeshPeer {
         message: &MeshMessage,
         timeout_ms: u32,
     ) -> Result<Tier, String> {
-        let tier = self.send_message(peer, message)?;
-        let event = meshwork_protocol::core::Event::RequestSent {
-            request_id: message.request_id.clone(),
-            peer: PeerId::new(peer),
-            timeout: std::time::Duration::from_millis(u64::from(timeout_ms)),
-        };
-        driver::handle(&Rc::downgrade(&self.shared), event);
-        Ok(tier)
+        let peer = PeerId::new(peer);
+        let timeout = std::time::Duration::from_millis(u64::from(timeout_ms));
+        driver::run(&self.shared, |mesh, now| {
+            mesh.request(&peer, message, timeout, now)
+        })
+        .ok_or_else(|| format!("unknown peer {peer}: this tab has not joined"))?
+        .map_err(|e| e.to_string())
     }
 
     /// Peers with an open channel.
     pub fn connected_peers(&self) -> Vec<PeerId> {
         self.shared
             .borrow()
-            .core
+            .mesh
             .as_ref()
-            .map(|c| c.connected_peers())
+            .map(|m| m.core.connected_peers())
             .unwrap_or_default()
     }
 }
@@ -177,7 +152,7 @@ impl MeshPeer {
     pub async fn join(&self) -> Result<String, JsValue> {
         let (base, admin) = {
             let d = self.shared.borrow();
-            if d.core.is_some() {
+            if d.mesh.is_some() {
                 return Err(js_error("already joined"));
             }
             (d.base.clone(), d.admin_token.clone())
@@ -187,7 +162,7 @@ impl MeshPeer {
             .map_err(js_error)?;
         let id = token.peer_id.to_string();
         self.shared.borrow_mut().start_core(token.peer_id);
-        driver::pump(&self.shared);
+        driver::run(&self.shared, |_, _| ());
         Ok(id)
     }
 
@@ -195,9 +170,9 @@ impl MeshPeer {
     pub fn id(&self) -> Option<String> {
         self.shared
             .borrow()
-            .core
+            .mesh
             .as_ref()
-            .map(|c| c.id().to_string())
+            .map(|m| m.core.id().to_string())
     }
 
     /// Sends a MeshMessage (JSON text) to a peer; returns the tier that took it (`"direct"`,
@@ -225,16 +200,13 @@ impl MeshPeer {
             .map_err(js_error)
     }
 
-    /// Sends a MeshMessage (JSON text) to every connected peer; returns how many got it.
+    /// Sends a MeshMessage (JSON text) on every open channel (never through the registry);
+    /// returns how many took it.
     pub fn broadcast(&self, message_json: &str) -> Result<u32, JsValue> {
         let message = MeshMessage::parse(message_json)
             .map_err(|e| js_error(format!("not a MeshMessage: {e}")))?;
-        let sent = self
-            .connected_peers()
-            .iter()
-            .filter(|p| self.send_message(p.as_str(), &message).is_ok())
-            .count();
-        Ok(u32::try_from(sent).unwrap_or(u32::MAX))
+        let sent = driver::run(&self.shared, |mesh, now| mesh.broadcast(&message, now));
+        Ok(u32::try_from(sent.unwrap_or(0)).unwrap_or(u32::MAX))
     }
 
     /// Peers with an open channel.
@@ -249,12 +221,8 @@ impl MeshPeer {
     pub fn close(&self) {
         let mut d = self.shared.borrow_mut();
         d.closed = true;
-        for (_, link) in d.links.drain() {
-            link.close();
+        if let Some(mut mesh) = d.mesh.take() {
+            mesh.shell.close_all();
         }
-        if let Some(s) = d.signaling.take() {
-            s.close();
-        }
-        d.core = None;
     }
 }

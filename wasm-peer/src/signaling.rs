@@ -1,7 +1,7 @@
 //! The registry WebSocket. Browsers cannot set headers, so the JWT travels in
 //! `Sec-WebSocket-Protocol` next to `meshwork` (ADR 0006).
 
-use crate::driver::{self, Weak};
+use crate::sink::{self, Sink};
 use meshwork_protocol::{core::Event, SignalMessage};
 use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 use web_sys::{MessageEvent, WebSocket};
@@ -17,12 +17,12 @@ pub struct Signaling {
 
 impl Signaling {
     /// Opens `ws_url` with the token; events go to the driver.
-    pub fn open(ws_url: &str, jwt: &str, driver: Weak) -> Result<Self, JsValue> {
+    pub fn open(ws_url: &str, jwt: &str, driver: Sink) -> Result<Self, JsValue> {
         let protocols = js_sys::Array::of2(&JsValue::from_str("meshwork"), &JsValue::from_str(jwt));
         let ws = WebSocket::new_with_str_sequence(ws_url, &protocols)?;
         let d = driver.clone();
         let on_open = Closure::<dyn FnMut(JsValue)>::new(move |_| {
-            driver::handle(&d, Event::SignalingConnected);
+            sink::event(&d, Event::SignalingConnected);
         });
         let d = driver.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
@@ -30,13 +30,15 @@ impl Signaling {
                 return;
             };
             match SignalMessage::parse(&text) {
-                Ok(msg) => driver::handle(&d, Event::SignalReceived(msg)),
-                Err(e) => driver::report_error(&d, format!("unparseable signaling frame: {e}")),
+                Ok(msg) => sink::event(&d, Event::SignalReceived(msg)),
+                Err(e) => sink::error(&d, format!("unparseable signaling frame: {e}")),
             }
         });
         let d = driver;
         let on_close = Closure::<dyn FnMut(JsValue)>::new(move |_| {
-            driver::signaling_closed(&d);
+            if let Some(driver) = d.upgrade() {
+                driver.signaling_closed();
+            }
         });
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
@@ -49,11 +51,9 @@ impl Signaling {
         })
     }
 
-    /// Sends one frame if the socket is open.
-    pub fn send(&self, frame: &str) {
-        if self.ws.ready_state() == WebSocket::OPEN {
-            let _ = self.ws.send_with_str(frame);
-        }
+    /// Sends one frame; false when the socket is not open or refused it.
+    pub fn send(&self, frame: &str) -> bool {
+        self.ws.ready_state() == WebSocket::OPEN && self.ws.send_with_str(frame).is_ok()
     }
 
     /// Closes without reporting (the driver already knows).

@@ -39,13 +39,3 @@ impl Drop for Timeout {
 pub fn now_ms() -> f64 {
     js_sys::Date::now()
 }
-
-/// Resolves after `ms` milliseconds (never, outside a window).
-pub async fn sleep_ms(ms: i32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
-        if let Some(window) = web_sys::window() {
-            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-        }
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
-}

@@ -1,12 +1,13 @@
-//! The `mesh` DataChannel's event pump: open, messages and close become driver events.
+//! The `mesh` DataChannel's event pump: open, messages and close become core events, sent to
+//! the driver in the channel's order through a bounded queue — a full queue stops the pump,
+//! which is what slows a flooding sender (see `rtc::DATA_QUEUE`).
 
-use super::RtcEvent;
 use meshwork_protocol::{
-    core::{Attempt, Event},
+    core::{Attempt, Event, Incoming},
     PeerId,
 };
 use std::{sync::Arc, time::Duration};
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::Sender;
 use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelState};
 
 /// Reads the channel until it closes. `kick` works around webrtc-rs 0.21.1 not flushing the
@@ -16,7 +17,7 @@ pub fn spawn_pump(
     peer: PeerId,
     attempt: Attempt,
     dc: Arc<dyn DataChannel>,
-    events: UnboundedSender<RtcEvent>,
+    events: Sender<Event>,
     kick: bool,
 ) {
     if kick {
@@ -34,36 +35,35 @@ pub fn spawn_pump(
     }
     tokio::spawn(async move {
         while let Some(event) = dc.poll().await {
-            let out = match event {
-                DataChannelEvent::OnOpen => RtcEvent::Core(Event::ChannelOpened {
-                    peer: peer.clone(),
-                    attempt,
-                }),
-                DataChannelEvent::OnMessage(msg) if msg.is_string => {
-                    match String::from_utf8(msg.data.to_vec()) {
-                        Ok(text) => RtcEvent::Text {
-                            peer: peer.clone(),
-                            attempt,
-                            text,
-                        },
-                        Err(_) => {
-                            tracing::warn!(peer = %peer, "text message is not UTF-8; dropped");
-                            continue;
-                        }
+            let data = match event {
+                DataChannelEvent::OnOpen => {
+                    let open = Event::ChannelOpened {
+                        peer: peer.clone(),
+                        attempt,
+                    };
+                    if events.send(open).await.is_err() {
+                        return;
                     }
+                    continue;
                 }
-                DataChannelEvent::OnMessage(msg) => RtcEvent::Binary {
-                    peer: peer.clone(),
-                    attempt,
-                    bytes: msg.data.to_vec(),
-                },
+                // Text that is not UTF-8 is decoded with replacement characters, as browsers do.
+                DataChannelEvent::OnMessage(msg) if msg.is_string => Incoming::Text(
+                    String::from_utf8(msg.data.to_vec())
+                        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+                ),
+                DataChannelEvent::OnMessage(msg) => Incoming::Binary(msg.data.to_vec()),
                 DataChannelEvent::OnClose => break,
                 _ => continue,
             };
-            if events.send(out).is_err() {
+            let event = Event::Data {
+                peer: peer.clone(),
+                attempt,
+                data,
+            };
+            if events.send(event).await.is_err() {
                 return;
             }
         }
-        let _ = events.send(RtcEvent::Core(Event::ChannelClosed { peer, attempt }));
+        let _ = events.send(Event::ChannelClosed { peer, attempt }).await;
     });
 }

@@ -1,14 +1,13 @@
 //! webrtc-rs callbacks → events. Callbacks run on the connection's driver task, so they only
 //! forward (an unbounded send never blocks).
 
-use super::{channel, RtcEvent};
+use super::{channel, Sinks};
 use meshwork_protocol::{
     core::{Attempt, ConnectionState, Event},
     signaling::IceCandidatePayload,
     PeerId,
 };
 use std::sync::{Arc, Mutex};
-use tokio::sync::mpsc::UnboundedSender;
 use webrtc::{
     data_channel::DataChannel,
     peer_connection::{
@@ -26,14 +25,14 @@ pub struct Handler {
     /// This connection's attempt.
     pub attempt: Attempt,
     /// To the driver.
-    pub events: UnboundedSender<RtcEvent>,
+    pub sinks: Sinks,
     /// Where the answerer stores the channel the offerer opened.
     pub channel: ChannelSlot,
 }
 
 impl Handler {
     fn core(&self, event: Event) {
-        let _ = self.events.send(RtcEvent::Core(event));
+        self.sinks.core(event);
     }
 }
 
@@ -91,7 +90,7 @@ impl PeerConnectionEventHandler for Handler {
             self.peer.clone(),
             self.attempt,
             dc,
-            self.events.clone(),
+            self.sinks.data.clone(),
             false,
         );
     }

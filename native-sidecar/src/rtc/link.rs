@@ -4,7 +4,8 @@
 use super::{
     channel::spawn_pump,
     handler::{ChannelSlot, Handler},
-    settings, RtcEvent,
+    path::{self, RemoteRelays},
+    settings, Sinks,
 };
 use crate::config::IcePolicy;
 use bytes::BytesMut;
@@ -12,25 +13,27 @@ use meshwork_protocol::{
     core::{Attempt, ConnectionState, Event, SdpType},
     framing::Frame,
     rest::IceServer,
-    signaling::{path_type, relay_address, CandidateType, IceCandidatePayload},
+    signaling::IceCandidatePayload,
     PeerId,
 };
 use std::{
-    collections::HashSet,
     sync::{
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc,
     },
     time::Instant,
 };
-use tokio::sync::mpsc::{self, UnboundedSender};
+use tokio::sync::mpsc;
 use webrtc::{
     data_channel::{DataChannel, RTCDataChannelInit},
     peer_connection::{
         PeerConnection, PeerConnectionBuilder, RTCIceCandidateInit, RTCSessionDescription,
-        RTCStatsReportEntry, StatsSelector,
     },
 };
+
+/// Bytes of messages waiting in one link's queue above which the driver stops taking its
+/// agents' input (the agent's writes then block: backpressure instead of memory).
+pub const SEND_HIGH_WATER: usize = 8 * 1024 * 1024;
 
 /// What a link task is asked to do.
 #[derive(Debug)]
@@ -43,25 +46,17 @@ pub enum LinkOp {
     ApplyAnswer(String),
     /// Apply a remote candidate.
     AddCandidate(IceCandidatePayload),
-    /// Send frames of one message, in order.
-    Send {
-        /// The frames.
-        frames: Vec<Frame>,
-        /// The message's `request_id`: a failed send is reported with it (empty: not
-        /// reported, e.g. keepalives).
-        request_id: String,
-    },
-    /// The channel is open: start reading the selected path (both ends, offerer or not).
+    /// Send the frames of one message, in order; a failure is reported with them.
+    Send(Vec<Frame>),
+    /// Read the selected path once and report it.
     ProbePath,
     /// Close and end the task.
     Close,
 }
 
-/// How to build connections.
+/// How to build connections (the ICE servers come from the core with each attempt).
 #[derive(Debug, Clone)]
 pub struct LinkSettings {
-    /// ICE servers.
-    pub ice_servers: Vec<IceServer>,
     /// `all` or `relay`.
     pub policy: IcePolicy,
     /// UDP bind addresses.
@@ -73,6 +68,8 @@ pub struct LinkHandle {
     /// The attempt this task serves.
     pub attempt: Attempt,
     ops: mpsc::UnboundedSender<LinkOp>,
+    /// Bytes of `Send`s queued and not yet written (the task subtracts what it wrote).
+    queued: Arc<AtomicUsize>,
     /// When the offer/answer work started (for setup-time logs).
     pub started: Instant,
 }
@@ -80,7 +77,32 @@ pub struct LinkHandle {
 impl LinkHandle {
     /// Queues an operation; false when the task has ended.
     pub fn op(&self, op: LinkOp) -> bool {
-        self.ops.send(op).is_ok()
+        let bytes = op_bytes(&op);
+        self.queued.fetch_add(bytes, Ordering::AcqRel);
+        let queued = self.ops.send(op).is_ok();
+        if !queued {
+            self.queued.fetch_sub(bytes, Ordering::AcqRel);
+        }
+        queued
+    }
+
+    /// Whether more than [`SEND_HIGH_WATER`] bytes wait to be written.
+    pub fn backlogged(&self) -> bool {
+        self.queued.load(Ordering::Acquire) > SEND_HIGH_WATER
+    }
+}
+
+fn op_bytes(op: &LinkOp) -> usize {
+    match op {
+        LinkOp::Send(frames) => frames.iter().map(frame_len).sum(),
+        _ => 0,
+    }
+}
+
+fn frame_len(frame: &Frame) -> usize {
+    match frame {
+        Frame::Text(text) => text.len(),
+        Frame::Chunk(bytes) => bytes.len(),
     }
 }
 
@@ -89,41 +111,68 @@ pub fn spawn(
     peer: PeerId,
     attempt: Attempt,
     link: LinkSettings,
-    events: UnboundedSender<RtcEvent>,
+    ice_servers: Vec<IceServer>,
+    sinks: Sinks,
 ) -> LinkHandle {
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(run(peer, attempt, link, events, rx));
+    let queued = Arc::new(AtomicUsize::new(0));
+    let task = Task {
+        peer,
+        attempt,
+        sinks,
+        queued: queued.clone(),
+    };
+    tokio::spawn(run(task, link, ice_servers, rx));
     LinkHandle {
         attempt,
         ops: tx,
+        queued,
         started: Instant::now(),
     }
 }
 
-fn failed(events: &UnboundedSender<RtcEvent>, peer: &PeerId, attempt: Attempt) {
-    let _ = events.send(RtcEvent::Core(Event::ConnectionStateChanged {
-        peer: peer.clone(),
-        attempt,
-        state: ConnectionState::Failed,
-    }));
+/// What a link task knows about itself.
+struct Task {
+    peer: PeerId,
+    attempt: Attempt,
+    sinks: Sinks,
+    queued: Arc<AtomicUsize>,
+}
+
+impl Task {
+    fn failed(&self) {
+        self.sinks.core(Event::ConnectionStateChanged {
+            peer: self.peer.clone(),
+            attempt: self.attempt,
+            state: ConnectionState::Failed,
+        });
+    }
+
+    /// `bytes` left the queue (written or failed): wake a driver waiting for room.
+    fn dequeued(&self, bytes: usize) {
+        let before = self.queued.fetch_sub(bytes, Ordering::AcqRel);
+        if before > SEND_HIGH_WATER && before - bytes <= SEND_HIGH_WATER {
+            self.sinks.room.notify_one();
+        }
+    }
 }
 
 async fn run(
-    peer: PeerId,
-    attempt: Attempt,
+    task: Task,
     link: LinkSettings,
-    events: UnboundedSender<RtcEvent>,
+    ice_servers: Vec<IceServer>,
     mut ops: mpsc::UnboundedReceiver<LinkOp>,
 ) {
+    let (peer, attempt) = (task.peer.clone(), task.attempt);
     let channel: ChannelSlot = Default::default();
     let handler = Arc::new(Handler {
         peer: peer.clone(),
         attempt,
-        events: events.clone(),
+        sinks: task.sinks.clone(),
         channel: channel.clone(),
     });
     let built = PeerConnectionBuilder::new()
-        .with_configuration(settings::configuration(&link.ice_servers, link.policy))
+        .with_configuration(settings::configuration(&ice_servers, link.policy))
         .with_setting_engine(settings::setting_engine())
         .with_handler(handler)
         .with_udp_addrs(link.bind_addrs.clone())
@@ -134,48 +183,40 @@ async fn run(
         Ok(pc) => Arc::new(pc),
         Err(e) => {
             tracing::error!(peer = %peer, error = %e, "cannot build peer connection");
-            failed(&events, &peer, attempt);
+            task.failed();
             return;
         }
     };
-    let mut stats_started = false;
     let relays = RemoteRelays::default();
     let kick_pending = Arc::new(AtomicBool::new(false));
     while let Some(op) = ops.recv().await {
-        if matches!(op, LinkOp::Close) {
-            break;
-        }
         relays.learn(&op);
-        if matches!(op, LinkOp::ProbePath) {
-            if !stats_started {
-                stats_started = true;
-                spawn_path_probe(
-                    peer.clone(),
-                    attempt,
-                    pc.clone(),
-                    events.clone(),
-                    relays.clone(),
-                );
-            }
-            continue;
-        }
-        let sending = match &op {
-            LinkOp::Send { request_id, .. } => Some(request_id.clone()),
-            _ => None,
-        };
-        if let Err(e) = perform(&peer, attempt, &pc, &channel, &events, op, &kick_pending).await {
-            if let Some(request_id) = sending {
-                tracing::warn!(peer = %peer, error = %e, "send failed");
-                if !request_id.is_empty() {
-                    let _ = events.send(RtcEvent::SendFailed {
+        match op {
+            LinkOp::Close => break,
+            LinkOp::ProbePath => spawn_probe(&task, pc.clone(), relays.clone()),
+            LinkOp::Send(frames) => {
+                let bytes = frames.iter().map(frame_len).sum();
+                let dc = channel.lock().ok().and_then(|c| c.clone());
+                let sent = match dc {
+                    Some(dc) => send_frames(&dc, &frames, &kick_pending).await,
+                    None => Err(webrtc::error::Error::Other("no channel yet".into())),
+                };
+                task.dequeued(bytes);
+                if let Err(e) = sent {
+                    tracing::debug!(peer = %peer, error = %e, "write failed; the core re-routes it");
+                    task.sinks.core(Event::WriteFailed {
                         peer: peer.clone(),
-                        request_id,
+                        attempt,
+                        frames,
                         error: e.to_string(),
                     });
                 }
-            } else {
-                tracing::warn!(peer = %peer, attempt = %attempt, error = %e, "link operation failed");
-                failed(&events, &peer, attempt);
+            }
+            op => {
+                if let Err(e) = perform(&task, &pc, &channel, op).await {
+                    tracing::warn!(peer = %peer, attempt = %attempt, error = %e, "link operation failed");
+                    task.failed();
+                }
             }
         }
     }
@@ -186,18 +227,28 @@ async fn run(
     let _ = pc.close().await;
 }
 
+/// Reads the selected path once, off the link's task (stats take a while).
+fn spawn_probe(task: &Task, pc: Arc<dyn PeerConnection>, relays: RemoteRelays) {
+    let (peer, attempt, sinks) = (task.peer.clone(), task.attempt, task.sinks.clone());
+    tokio::spawn(async move {
+        let (candidate_type, rtt_ms) = path::selected(&pc, &relays).await;
+        sinks.core(Event::PathObserved {
+            peer,
+            attempt,
+            candidate_type,
+            rtt_ms,
+        });
+    });
+}
+
 async fn perform(
-    peer: &PeerId,
-    attempt: Attempt,
+    task: &Task,
     pc: &Arc<dyn PeerConnection>,
     channel: &ChannelSlot,
-    events: &UnboundedSender<RtcEvent>,
     op: LinkOp,
-    kick_pending: &Arc<AtomicBool>,
 ) -> Result<(), webrtc::error::Error> {
-    let core = |event| {
-        let _ = events.send(RtcEvent::Core(event));
-    };
+    let (peer, attempt) = (&task.peer, task.attempt);
+    let core = |event| task.sinks.core(event);
     match op {
         LinkOp::CreateOffer => {
             let init = RTCDataChannelInit {
@@ -208,7 +259,7 @@ async fn perform(
             if let Ok(mut slot) = channel.lock() {
                 *slot = Some(dc.clone());
             }
-            spawn_pump(peer.clone(), attempt, dc, events.clone(), true);
+            spawn_pump(peer.clone(), attempt, dc, task.sinks.data.clone(), true);
             let offer = pc.create_offer(None).await?;
             pc.set_local_description(offer.clone()).await?;
             core(Event::LocalDescription {
@@ -258,15 +309,7 @@ async fn perform(
                 tracing::debug!(peer = %peer, error = %e, "remote candidate refused");
             }
         }
-        LinkOp::Send { frames, .. } => {
-            let dc = channel.lock().ok().and_then(|c| c.clone());
-            let Some(dc) = dc else {
-                return Err(webrtc::error::Error::Other("no channel yet".into()));
-            };
-            send_frames(&dc, frames).await?;
-            wake_writer(&dc, kick_pending);
-        }
-        LinkOp::Close | LinkOp::ProbePath => {}
+        LinkOp::Close | LinkOp::ProbePath | LinkOp::Send(_) => {}
     }
     Ok(())
 }
@@ -290,127 +333,24 @@ fn wake_writer(dc: &Arc<dyn DataChannel>, pending: &Arc<AtomicBool>) {
     });
 }
 
+/// Writes one message's frames (waiting while the channel's send buffer is full: SCTP flow
+/// control), then wakes the writer.
 async fn send_frames(
     dc: &Arc<dyn DataChannel>,
-    frames: Vec<Frame>,
+    frames: &[Frame],
+    kick_pending: &Arc<AtomicBool>,
 ) -> Result<(), webrtc::error::Error> {
     for frame in frames {
         match frame {
-            Frame::Text(text) => dc.send_text(&text).await?,
+            Frame::Text(text) => dc.send_text(text).await?,
             Frame::Chunk(bytes) => dc.send(BytesMut::from(&bytes[..])).await?,
         }
     }
+    wake_writer(dc, kick_pending);
     Ok(())
 }
 
 fn description(kind: &str, sdp: String) -> Result<RTCSessionDescription, webrtc::error::Error> {
     serde_json::from_value(serde_json::json!({ "type": kind, "sdp": sdp }))
         .map_err(|e| webrtc::error::Error::Other(format!("invalid {kind}: {e}")))
-}
-
-/// The addresses of the relay candidates the remote peer signaled (in its description or
-/// trickled), shared with the path probe.
-#[derive(Debug, Clone, Default)]
-struct RemoteRelays(Arc<std::sync::Mutex<HashSet<(String, u16)>>>);
-
-impl RemoteRelays {
-    fn learn(&self, op: &LinkOp) {
-        let found: Vec<(String, u16)> = match op {
-            LinkOp::AcceptOffer(sdp) | LinkOp::ApplyAnswer(sdp) => {
-                sdp.lines().filter_map(relay_address).collect()
-            }
-            LinkOp::AddCandidate(c) => c.relay_address().into_iter().collect(),
-            _ => return,
-        };
-        if let Ok(mut set) = self.0.lock() {
-            set.extend(found);
-        }
-    }
-
-    fn contains(&self, address: &str, port: u16) -> bool {
-        self.0
-            .lock()
-            .is_ok_and(|set| set.contains(&(address.to_owned(), port)))
-    }
-}
-
-/// Reads the selected candidate pair once the link is up (and again every 10 s while it lives)
-/// so link reports carry the path type and ICE's RTT.
-fn spawn_path_probe(
-    peer: PeerId,
-    attempt: Attempt,
-    pc: Arc<dyn PeerConnection>,
-    events: UnboundedSender<RtcEvent>,
-    relays: RemoteRelays,
-) {
-    tokio::spawn(async move {
-        for delay_ms in [0u64, 100, 500, 2000]
-            .into_iter()
-            .chain(std::iter::repeat(10_000))
-        {
-            tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
-            let (candidate_type, rtt_ms) = selected_path(&pc, &relays).await;
-            if candidate_type.is_none() && delay_ms >= 10_000 {
-                return; // closed
-            }
-            let event = RtcEvent::PathKnown {
-                peer: peer.clone(),
-                attempt,
-                candidate_type,
-                rtt_ms,
-            };
-            if events.send(event).is_err() {
-                return;
-            }
-        }
-    });
-}
-
-async fn selected_path(
-    pc: &Arc<dyn PeerConnection>,
-    relays: &RemoteRelays,
-) -> (Option<CandidateType>, Option<f64>) {
-    // RTT from the selected pair's stats; the path type from the ICE transport itself (the
-    // stats report does not index local candidates by the pair's id in 0.21.1).
-    let report = pc.get_stats(Instant::now(), StatsSelector::None).await;
-    let rtt = report
-        .transport()
-        .map(|t| t.selected_candidate_pair_id.clone())
-        .and_then(|id| match report.get(&id) {
-            Some(RTCStatsReportEntry::IceCandidatePair(pair)) => Some(pair.current_round_trip_time),
-            _ => None,
-        })
-        .filter(|rtt| *rtt > 0.0)
-        .map(|rtt| rtt * 1000.0);
-    let Some(sctp) = pc.sctp().await else {
-        return (None, rtt);
-    };
-    let kind = match sctp
-        .transport()
-        .ice_transport()
-        .get_selected_candidate_pair()
-        .await
-    {
-        // The shared rule (`signaling::path_type`): relayed when either end is a TURN
-        // allocation, signaled relay addresses included.
-        Ok(Some(pair)) => {
-            let (local, remote) = (pair.local(), pair.remote());
-            let kind = path_type(
-                CandidateType::from_name(&format!("{:?}", local.typ)),
-                CandidateType::from_name(&format!("{:?}", remote.typ)),
-                relays.contains(&remote.address, remote.port),
-            );
-            tracing::debug!(
-                local = ?local.typ,
-                local_addr = %format!("{}:{}", local.address, local.port),
-                remote = ?remote.typ,
-                remote_addr = %format!("{}:{}", remote.address, remote.port),
-                ?kind,
-                "selected candidate pair"
-            );
-            kind
-        }
-        _ => None,
-    };
-    (kind, rtt)
 }

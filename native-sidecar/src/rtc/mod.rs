@@ -1,60 +1,44 @@
 //! The webrtc-rs shell: one task per link attempt owns its `RTCPeerConnection` and performs
 //! what the mesh core decides, in order; everything it observes goes back to the driver as
-//! events tagged with the peer and the attempt, so the core can ignore stale ones.
+//! core events tagged with the peer and the attempt (the core ignores stale ones).
 //!
 //! - [`settings`]: setting engine, configuration, bind addresses.
 //! - [`link`]: the per-attempt task and its operations.
 //! - [`handler`]: webrtc-rs callbacks → events.
 //! - [`channel`]: the `mesh` DataChannel's event pump.
+//! - [`path`]: reading the selected candidate pair.
 
 pub mod channel;
 pub mod handler;
 pub mod link;
+pub mod path;
 pub mod settings;
 
-use meshwork_protocol::{core::Attempt, core::Event, signaling::CandidateType, PeerId};
+use meshwork_protocol::core::Event;
+use std::sync::Arc;
+use tokio::sync::{mpsc, Notify};
 
-/// What the shell reports to the driver.
-#[derive(Debug)]
-pub enum RtcEvent {
-    /// An event for the mesh core.
-    Core(Event),
-    /// A text message arrived on the channel.
-    Text {
-        /// From whom.
-        peer: PeerId,
-        /// On which attempt.
-        attempt: Attempt,
-        /// The message.
-        text: String,
-    },
-    /// A binary message (a chunk of a large message) arrived.
-    Binary {
-        /// From whom.
-        peer: PeerId,
-        /// On which attempt.
-        attempt: Attempt,
-        /// The bytes.
-        bytes: Vec<u8>,
-    },
-    /// A message the driver handed to the link could not be written to the channel.
-    SendFailed {
-        /// Where it was going.
-        peer: PeerId,
-        /// Its `request_id`.
-        request_id: String,
-        /// Why.
-        error: String,
-    },
-    /// The selected candidate pair of a link is known (for link reports).
-    PathKnown {
-        /// The peer.
-        peer: PeerId,
-        /// The attempt.
-        attempt: Attempt,
-        /// Local candidate type of the selected pair.
-        candidate_type: Option<CandidateType>,
-        /// Current RTT from ICE, milliseconds.
-        rtt_ms: Option<f64>,
-    },
+/// How many channel events (messages, open, close) wait for the driver before the channel
+/// pumps stop reading: then webrtc-rs stops draining SCTP and the sender is slowed by flow
+/// control instead of this process growing.
+pub const DATA_QUEUE: usize = 64;
+
+/// Where link tasks report.
+#[derive(Clone)]
+pub struct Sinks {
+    /// Connection lifecycle: descriptions, candidates, states, paths, write failures (a
+    /// handful per link; never blocks a webrtc-rs callback).
+    pub control: mpsc::UnboundedSender<Event>,
+    /// Channel open, data and close, in the channel's order; bounded (see [`DATA_QUEUE`]).
+    pub data: mpsc::Sender<Event>,
+    /// Woken whenever a link's send queue drains, so a driver that paused its agents'
+    /// input resumes.
+    pub room: Arc<Notify>,
+}
+
+impl Sinks {
+    /// Reports a lifecycle event.
+    pub fn core(&self, event: Event) {
+        let _ = self.control.send(event);
+    }
 }

@@ -4,6 +4,7 @@ use super::{peer::Attempt, route::Route};
 use crate::{
     ids::PeerId,
     mesh_message::MeshMessage,
+    rest::IceServer,
     signaling::{IceCandidatePayload, SignalErrorCode, SignalMessage},
 };
 
@@ -34,6 +35,8 @@ pub enum Action {
         /// Whether to restart ICE on an existing connection (the core currently always
         /// asks for a fresh connection instead).
         ice_restart: bool,
+        /// The ICE servers to build it with (expired TURN credentials already left out).
+        ice_servers: Vec<IceServer>,
     },
     /// Create a peer connection, apply this remote offer and make an answer.
     AcceptOffer {
@@ -43,6 +46,8 @@ pub enum Action {
         attempt: Attempt,
         /// The remote offer.
         sdp: String,
+        /// The ICE servers to build it with (expired TURN credentials already left out).
+        ice_servers: Vec<IceServer>,
     },
     /// Apply this remote answer to the offering connection.
     ApplyAnswer {
@@ -69,12 +74,34 @@ pub enum Action {
         /// The connection to close.
         attempt: Attempt,
     },
-    /// Send this keepalive `ping` or `pong` on the peer's channel.
+    /// Send this keepalive `ping` or `pong` on the peer's channel (a failure is harmless:
+    /// liveness notices a dead channel by itself).
     SendKeepalive {
         /// The remote peer.
         peer: PeerId,
+        /// The connection whose channel carries it.
+        attempt: Attempt,
         /// The message to send.
         message: MeshMessage,
+    },
+    /// Read the selected candidate pair of this open link and report `PathObserved`.
+    ProbePath {
+        /// The remote peer.
+        peer: PeerId,
+        /// The connection.
+        attempt: Attempt,
+    },
+    /// Fetch the registry's ICE servers again (fresh TURN credentials, with a fresh token
+    /// first where the shell's token may have expired); report `IceServers` or
+    /// `IceServersFailed`.
+    FetchIceServers,
+    /// Something the application must hear about went wrong (a message dropped, a
+    /// credential refused); the mesh carries on.
+    Problem {
+        /// The peer it concerns, if one.
+        peer: Option<PeerId>,
+        /// What happened, as the application is told.
+        message: String,
     },
     /// The DataChannel to `peer` opened (IPC `peer_connected`).
     PeerConnected {

@@ -37,6 +37,8 @@ pub struct Config {
     /// channel. The registry sees what it carries (DataChannels are end-to-end DTLS), so a
     /// deployment that must not trust it with payloads turns this off.
     pub registry_tier: bool,
+    /// This peer gathers only TURN relay candidates, so every open link is relayed.
+    pub relay_only: bool,
 }
 
 impl Default for Config {
@@ -55,6 +57,7 @@ impl Default for Config {
             max_buffered_candidates: 64,
             registry_message_limit: 60 * 1024,
             registry_tier: true,
+            relay_only: false,
         }
     }
 }

@@ -3,10 +3,19 @@
 use super::peer::Attempt;
 use crate::{
     ids::PeerId,
-    mesh_message::MeshMessage,
-    signaling::{IceCandidatePayload, SignalMessage},
+    rest::IceServer,
+    signaling::{CandidateType, IceCandidatePayload, SignalMessage},
 };
 use std::time::Duration;
+
+/// One DataChannel message as the browser or webrtc-rs delivers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming {
+    /// A text message (a whole MeshMessage).
+    Text(String),
+    /// A binary message (one chunk of a large message, `framing`).
+    Binary(Vec<u8>),
+}
 
 /// Which half of an SDP exchange a local description is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -98,19 +107,54 @@ pub enum Event {
         /// The new state.
         state: ConnectionState,
     },
-    /// Something arrived on the peer's channel that the shell handles itself (liveness only).
-    DataReceived {
+    /// A DataChannel message arrived on the connection of `attempt`: the core drops data of
+    /// replaced attempts, reassembles chunks, parses, answers keepalives, matches responses
+    /// and delivers the rest.
+    Data {
         /// The sender.
         peer: PeerId,
+        /// The attempt the connection belongs to.
+        attempt: Attempt,
+        /// What arrived.
+        data: Incoming,
     },
-    /// A `MeshMessage` arrived on the peer's channel; the core answers keepalives, matches
-    /// responses to requests and emits `Deliver` for everything else.
-    MessageReceived {
-        /// The sender.
+    /// A message the shell accepted for the channel could not be written after all (the
+    /// write failed later, asynchronously): the core re-routes or reports it.
+    WriteFailed {
+        /// Where it was going.
         peer: PeerId,
-        /// The parsed message.
-        message: MeshMessage,
+        /// The connection it was handed to.
+        attempt: Attempt,
+        /// The message's frames, as the core produced them.
+        frames: Vec<crate::framing::Frame>,
+        /// Why the write failed.
+        error: String,
     },
+    /// The shell read the selected candidate pair of an open link (after `ProbePath`).
+    PathObserved {
+        /// The remote peer.
+        peer: PeerId,
+        /// The attempt the connection belongs to.
+        attempt: Attempt,
+        /// The selected path's type (relayed when either end is a TURN allocation).
+        candidate_type: Option<CandidateType>,
+        /// ICE's current round trip on that pair, milliseconds.
+        rtt_ms: Option<f64>,
+    },
+    /// The registry's ICE servers (at signaling connect, or after `FetchIceServers`).
+    IceServers {
+        /// The servers.
+        servers: Vec<IceServer>,
+        /// Wall-clock seconds since the Unix epoch now (TURN credentials expire in it).
+        unix_now: u64,
+    },
+    /// A `FetchIceServers` failed; the current servers stay.
+    IceServersFailed {
+        /// Why.
+        error: String,
+    },
+    /// The shell could not send a frame the core gave it (socket gone, queue full).
+    SignalDropped(SignalMessage),
     /// The application sent a request and wants a `RequestTimedOut` if no response comes.
     RequestSent {
         /// The request's `request_id`.

@@ -25,10 +25,12 @@ impl MeshCore {
         self.replace_link(peer, Link::Handshake(handshake));
         // Whatever was buffered belongs to an older attempt: none of ours can exist yet.
         self.peer_entry(peer).clear_candidates();
+        let ice_servers = self.usable_ice_servers(now);
         self.emit(Action::CreateOffer {
             peer: peer.clone(),
             attempt,
             ice_restart: false,
+            ice_servers,
         });
     }
 
@@ -61,10 +63,12 @@ impl MeshCore {
         self.replace_link(from, Link::Handshake(handshake));
         // Buffered candidates were sent for this offer; they wait for RemoteDescriptionApplied.
         self.peer_entry(from).candidates_expire = None;
+        let ice_servers = self.usable_ice_servers(now);
         self.emit(Action::AcceptOffer {
             peer: from.clone(),
             attempt,
             sdp: payload.sdp,
+            ice_servers,
         });
     }
 

@@ -2,15 +2,11 @@
 
 use super::{
     event::ConnectionState,
-    frames,
     keepalive::keepalive_ping,
     peer::{Attempt, Link, OpenLink},
     Action, MeshCore, Time,
 };
-use crate::{
-    ids::PeerId,
-    signaling::{CandidateType, LinkInfo, SignalMessage},
-};
+use crate::ids::PeerId;
 
 impl MeshCore {
     pub(super) fn on_channel_opened(&mut self, peer: &PeerId, attempt: Attempt, now: Time) {
@@ -27,11 +23,16 @@ impl MeshCore {
             next_ping,
             grace_until: None,
             ping_sent: None,
+            path: None,
+            ice_rtt_ms: None,
+            next_probe: now,
+            probes: 0,
         });
         entry.backoff.reset();
         entry.clear_candidates();
         self.emit(Action::PeerConnected { peer: peer.clone() });
         self.report_links();
+        self.probe_if_due(peer, now);
     }
 
     pub(super) fn on_connection_state(
@@ -87,50 +88,26 @@ impl MeshCore {
             self.drop_link(peer, now);
             return;
         }
+        self.probe_if_due(peer, now);
+        let Some(open) = self.peers.get_mut(peer).and_then(|p| p.open_mut()) else {
+            return;
+        };
         if open.next_ping > now {
             return;
         }
         let ping = keepalive_ping(seq);
         open.ping_sent = Some((ping.request_id.clone(), now));
         open.next_ping = now + interval;
+        let attempt = open.attempt;
         self.next_keepalive += 1;
         self.emit(Action::SendKeepalive {
             peer: peer.clone(),
+            attempt,
             message: ping,
         });
     }
 
-    /// Tells the registry which links are open now (shells complete it with path types).
-    pub(super) fn report_links(&mut self) {
-        let frame = self.link_report_with(|_| (None, None));
-        self.send_signal(frame);
-    }
-
-    /// The `link_report` for the links open now, completed with what only the shell measures:
-    /// `path(peer)` gives the selected path's type and, if it has one, an RTT finer than the
-    /// core's whole-millisecond keepalive RTT (which is the fallback). Both shells send this
-    /// when the core asks for a report or when a path type changes.
-    pub fn link_report_with(
-        &self,
-        path: impl Fn(&PeerId) -> (Option<CandidateType>, Option<f64>),
-    ) -> SignalMessage {
-        let links = self
-            .peers
-            .iter()
-            .filter(|(_, p)| p.is_open())
-            .map(|(id, p)| {
-                let (candidate_type, rtt_ms) = path(id);
-                LinkInfo {
-                    peer_id: id.clone(),
-                    rtt_ms: rtt_ms.or(p.rtt_ms.map(|ms| ms as f64)),
-                    candidate_type,
-                }
-            })
-            .collect();
-        frames::link_report(&self.me, links)
-    }
-
-    fn open_link(&mut self, peer: &PeerId, attempt: Attempt) -> Option<&mut OpenLink> {
+    pub(super) fn open_link(&mut self, peer: &PeerId, attempt: Attempt) -> Option<&mut OpenLink> {
         self.peers
             .get_mut(peer)?
             .open_mut()

@@ -46,15 +46,19 @@ mod action;
 mod backoff;
 mod config;
 mod correlator;
+mod data;
 mod event;
 mod frames;
 mod handshake;
+mod ice;
 mod keepalive;
 mod liveness;
+mod paths;
 mod peer;
 mod requests;
 mod rng;
 mod route;
+mod shell;
 mod signaling_session;
 mod time;
 
@@ -65,15 +69,17 @@ pub use action::Action;
 pub use backoff::{Backoff, BackoffConfig};
 pub use config::Config;
 pub use correlator::Correlator;
-pub use event::{ConnectionState, Event, SdpType};
+pub use data::SendPlan;
+pub use event::{ConnectionState, Event, Incoming, SdpType};
 pub use frames::link_report;
 pub use keepalive::{is_keepalive, keepalive_ping, keepalive_pong, KEEPALIVE_PREFIX};
 pub use peer::{Attempt, LinkState, Role};
 pub use rng::Rng;
 pub use route::{Route, RouteError, Tier};
+pub use shell::{AppEvent, LinkStart, Mesh, Shell};
 pub use time::{millis, Time};
 
-use crate::{ids::PeerId, signaling::SignalMessage};
+use crate::{framing::Inboxes, ids::PeerId, signaling::SignalMessage};
 use peer::{Link, Peer};
 use requests::PendingRequest;
 use std::collections::{BTreeMap, VecDeque};
@@ -104,6 +110,11 @@ pub struct MeshCore {
     actions: VecDeque<Action>,
     next_attempt: u64,
     next_keepalive: u64,
+    /// Partial large messages, one per link; a new attempt starts clean.
+    inboxes: Inboxes<PeerId, Attempt>,
+    /// Numbers large outgoing messages (their chunks carry it).
+    next_message_id: u32,
+    ice: ice::IceServers,
 }
 
 impl MeshCore {
@@ -120,6 +131,9 @@ impl MeshCore {
             actions: VecDeque::from([Action::ConnectSignaling]),
             next_attempt: 1,
             next_keepalive: 1,
+            inboxes: Inboxes::default(),
+            next_message_id: 1,
+            ice: ice::IceServers::default(),
         }
     }
 
@@ -150,8 +164,26 @@ impl MeshCore {
                 attempt,
                 state,
             } => self.on_connection_state(&peer, attempt, state, now),
-            Event::DataReceived { peer } => self.touch(&peer, now),
-            Event::MessageReceived { peer, message } => self.on_message(peer, message, now),
+            Event::Data {
+                peer,
+                attempt,
+                data,
+            } => self.on_data(peer, attempt, data, now),
+            Event::WriteFailed {
+                peer,
+                attempt: _,
+                frames,
+                error,
+            } => self.on_write_failed(peer, &frames, &error),
+            Event::PathObserved {
+                peer,
+                attempt,
+                candidate_type,
+                rtt_ms,
+            } => self.on_path_observed(&peer, attempt, candidate_type, rtt_ms),
+            Event::IceServers { servers, unix_now } => self.on_ice_servers(servers, unix_now, now),
+            Event::IceServersFailed { error: _ } => self.on_ice_servers_failed(now),
+            Event::SignalDropped(frame) => self.on_signal_dropped(frame),
             Event::RequestSent {
                 request_id,
                 peer,
@@ -171,6 +203,7 @@ impl MeshCore {
     /// Acts on every deadline at or before `now`.
     pub fn handle_timeout(&mut self, now: Time) {
         self.signaling_timeout(now);
+        self.ice_timeout(now);
         let ids: Vec<PeerId> = self.peers.keys().cloned().collect();
         for id in ids {
             self.peer_timeout(&id, now);
@@ -198,6 +231,7 @@ impl MeshCore {
             .filter_map(|p| p.next_deadline(&self.config));
         signaling
             .into_iter()
+            .chain(self.ice.next_deadline())
             .chain(peers)
             .chain(self.requests.next_deadline())
             .min()
@@ -270,6 +304,7 @@ impl MeshCore {
     /// `PeerDisconnected` (and a new `link_report`) if that connection was open.
     fn replace_link(&mut self, peer: &PeerId, link: Link) {
         let old = std::mem::replace(&mut self.peer_entry(peer).link, link);
+        self.inboxes.forget(peer);
         let was_open = matches!(old, Link::Open(_));
         if was_open {
             self.emit(Action::PeerDisconnected { peer: peer.clone() });

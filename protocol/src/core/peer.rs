@@ -5,7 +5,10 @@ use super::{
     config::Config,
     time::Time,
 };
-use crate::{ids::PeerId, signaling::IceCandidatePayload};
+use crate::{
+    ids::PeerId,
+    signaling::{CandidateType, IceCandidatePayload},
+};
 use std::fmt;
 
 /// Numbers one peer-connection attempt, unique within a core. Shell events carry it back so
@@ -81,6 +84,14 @@ pub(super) struct OpenLink {
     pub grace_until: Option<Time>,
     /// The outstanding keepalive ping, for measuring round trips.
     pub ping_sent: Option<(String, Time)>,
+    /// The selected path's type, as the shell last read it.
+    pub path: Option<CandidateType>,
+    /// ICE's round trip on the selected pair, finer than the keepalive's.
+    pub ice_rtt_ms: Option<f64>,
+    /// When to read the selected path next (`ProbePath`).
+    pub next_probe: Time,
+    /// How many probes were asked for (picks the next delay).
+    pub probes: usize,
 }
 
 /// The connection the core has (or is about to have) with one peer.
@@ -189,7 +200,8 @@ impl Peer {
                 Some(
                     o.grace_until
                         .map_or(silent, |g| g.min(silent))
-                        .min(o.next_ping),
+                        .min(o.next_ping)
+                        .min(o.next_probe),
                 )
             }
         };

@@ -52,10 +52,16 @@ impl MeshCore {
 
     fn on_keepalive(&mut self, peer: PeerId, message: &MeshMessage, now: Time) {
         match message.kind {
-            MeshMessageType::Ping => self.emit(Action::SendKeepalive {
-                peer,
-                message: keepalive_pong(message),
-            }),
+            MeshMessageType::Ping => {
+                let attempt = self.peers.get(&peer).and_then(|p| p.link.attempt());
+                if let Some(attempt) = attempt {
+                    self.emit(Action::SendKeepalive {
+                        peer,
+                        attempt,
+                        message: keepalive_pong(message),
+                    });
+                }
+            }
             _ => {
                 let Some(entry) = self.peers.get_mut(&peer) else {
                     return;

@@ -39,7 +39,7 @@ fn glare_never_deadlocks() {
             net.run_until(at(1_000), |n| n.node(&a).count(offer_to(&b)) == 1);
             let t = net.now + Duration::from_millis(offset);
             net.run_until(t, |_| false);
-            if net.node(&b).core.link_state(&a).is_none() {
+            if net.node(&b).mesh.core.link_state(&a).is_none() {
                 net.force_offer(&b, &a);
             }
             net.run_until_meshed(Duration::from_secs(1));
@@ -67,7 +67,7 @@ fn glare_never_deadlocks() {
     });
     for x in &ids {
         for y in ids.iter().filter(|y| *y != x) {
-            if net.node(x).core.link_state(y).is_none() {
+            if net.node(x).mesh.core.link_state(y).is_none() {
                 net.force_offer(x, y);
             }
         }

@@ -42,7 +42,7 @@ fn three_peers_form_full_mesh() {
                 .count(|x| matches!(x, Action::PeerDisconnected { .. })),
             0
         );
-        assert_eq!(net.node(&id(n)).core.connected_peers().len(), 2);
+        assert_eq!(net.node(&id(n)).mesh.core.connected_peers().len(), 2);
     }
 }
 
@@ -54,7 +54,7 @@ fn handshake_timeout_retries() {
     net.run_until(at(1_000), |n| n.node(&a).count(offer_to(&b)) == 1);
     let first = net.now;
     assert_eq!(
-        net.node(&a).core.link_state(&b),
+        net.node(&a).mesh.core.link_state(&b),
         Some(LinkState::Connecting)
     );
 
@@ -69,7 +69,10 @@ fn handshake_timeout_retries() {
         net.node(&a).times(close_of(&b)),
         [first + Duration::from_secs(10)]
     );
-    assert_eq!(net.node(&a).core.link_state(&b), Some(LinkState::Retrying));
+    assert_eq!(
+        net.node(&a).mesh.core.link_state(&b),
+        Some(LinkState::Retrying)
+    );
 
     net.blocked_relay.clear();
     net.run_until_meshed(Duration::from_secs(5));
@@ -95,6 +98,7 @@ fn stale_timer_is_ignored() {
     let first_attempt = net.node(&a).pcs[&b].attempt;
     let stale_deadline = net
         .node(&a)
+        .mesh
         .core
         .next_timeout()
         .expect("handshake deadline");
@@ -135,7 +139,7 @@ fn stale_timer_is_ignored() {
     assert!(
         since
             .iter()
-            .all(|x| matches!(x, Action::SendKeepalive { .. })),
+            .all(|x| matches!(x, Action::SendKeepalive { .. } | Action::ProbePath { .. })),
         "stale timer or events acted: {since:?}"
     );
     assert!(net.linked(&a, &b));

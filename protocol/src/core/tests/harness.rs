@@ -7,9 +7,14 @@
 //! the remote description, closes name the live attempt) and panics when one is broken.
 
 use crate::{
-    core::{Action, Attempt, Config, Event, MeshCore, Route, RouteError, SdpType, Time},
+    core::{
+        Action, AppEvent, Attempt, Config, Event, Incoming, LinkStart, Mesh, MeshCore, Route,
+        RouteError, SdpType, Shell, Tier, Time,
+    },
+    framing::{self, Frame},
     ids::PeerId,
     mesh_message::MeshMessage,
+    rest::IceServer,
     signaling::{
         ErrorPayload, IceCandidatePayload, LeaveReason, LinkReportPayload, PeerJoinedPayload,
         PeerLeftPayload, PeerListPayload, SignalErrorCode, SignalMessage, SignalType,
@@ -102,16 +107,133 @@ impl FakePc {
     }
 }
 
-/// One simulated peer: its core plus what its shell knows.
-pub struct Node {
-    pub core: MeshCore,
-    pub alive: bool,
+/// What the simulated shell asks the world to do.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    /// An action, as the shell was asked to perform it.
+    Act(Action),
+    /// Frames written on the pair's open channel.
+    Write { peer: PeerId, frames: Vec<Frame> },
+}
+
+/// The simulated platform: it records what the dispatch asks for; the world performs it.
+pub struct SimShell {
+    /// The world's clock when the dispatch runs (for the log).
+    pub now: Time,
     signaling_up: bool,
     /// Whether a `ConnectSignaling` succeeds.
     pub registry_reachable: bool,
     pub pcs: BTreeMap<PeerId, FakePc>,
     /// Every action the core emitted, with its time.
     pub log: Vec<(Time, Action)>,
+    /// What the application was told.
+    pub app: Vec<AppEvent>,
+    outbox: Vec<Effect>,
+}
+
+impl Shell for SimShell {
+    fn connect_signaling(&mut self) {
+        self.outbox.push(Effect::Act(Action::ConnectSignaling));
+    }
+
+    fn send_signal(&mut self, frame: SignalMessage) -> Result<(), SignalMessage> {
+        if !self.signaling_up {
+            return Err(frame);
+        }
+        self.outbox.push(Effect::Act(Action::SendSignal(frame)));
+        Ok(())
+    }
+
+    fn create_link(
+        &mut self,
+        peer: &PeerId,
+        attempt: Attempt,
+        start: LinkStart,
+        ice_servers: Vec<IceServer>,
+    ) {
+        let peer = peer.clone();
+        let action = match start {
+            LinkStart::Offer => Action::CreateOffer {
+                peer,
+                attempt,
+                ice_restart: false,
+                ice_servers,
+            },
+            LinkStart::Answer(sdp) => Action::AcceptOffer {
+                peer,
+                attempt,
+                sdp,
+                ice_servers,
+            },
+        };
+        self.outbox.push(Effect::Act(action));
+    }
+
+    fn apply_answer(&mut self, peer: &PeerId, attempt: Attempt, sdp: String) {
+        let peer = peer.clone();
+        self.outbox
+            .push(Effect::Act(Action::ApplyAnswer { peer, attempt, sdp }));
+    }
+
+    fn add_candidate(&mut self, peer: &PeerId, attempt: Attempt, candidate: IceCandidatePayload) {
+        let peer = peer.clone();
+        self.outbox.push(Effect::Act(Action::AddIceCandidate {
+            peer,
+            attempt,
+            candidate,
+        }));
+    }
+
+    fn close_link(&mut self, peer: &PeerId, attempt: Attempt) {
+        let peer = peer.clone();
+        self.outbox
+            .push(Effect::Act(Action::ClosePeer { peer, attempt }));
+    }
+
+    fn write(&mut self, peer: &PeerId, attempt: Attempt, frames: Vec<Frame>) -> Result<(), String> {
+        let open = self
+            .pcs
+            .get(peer)
+            .is_some_and(|pc| pc.attempt == attempt && pc.open);
+        if !open {
+            return Err("channel not open".into());
+        }
+        let peer = peer.clone();
+        self.outbox.push(Effect::Write { peer, frames });
+        Ok(())
+    }
+
+    fn probe_path(&mut self, _peer: &PeerId, _attempt: Attempt) {}
+
+    fn fetch_ice_servers(&mut self) {}
+
+    fn notify(&mut self, event: AppEvent) {
+        self.app.push(event);
+    }
+
+    fn observe(&mut self, action: &Action) {
+        self.log.push((self.now, action.clone()));
+    }
+}
+
+/// One simulated peer: the real dispatch (`Mesh`) over the simulated shell.
+pub struct Node {
+    pub mesh: Mesh<SimShell>,
+    pub alive: bool,
+}
+
+impl std::ops::Deref for Node {
+    type Target = SimShell;
+
+    fn deref(&self) -> &SimShell {
+        &self.mesh.shell
+    }
+}
+
+impl std::ops::DerefMut for Node {
+    fn deref_mut(&mut self) -> &mut SimShell {
+        &mut self.mesh.shell
+    }
 }
 
 impl Node {
@@ -243,13 +365,18 @@ impl Net {
     /// Adds a peer with a custom config.
     pub fn add_with(&mut self, name: &str, config: Config) -> PeerId {
         let me = id(name);
-        let node = Node {
-            core: MeshCore::new(me.clone(), config),
-            alive: true,
+        let shell = SimShell {
+            now: self.now,
             signaling_up: false,
             registry_reachable: true,
             pcs: BTreeMap::new(),
             log: Vec::new(),
+            app: Vec::new(),
+            outbox: Vec::new(),
+        };
+        let node = Node {
+            mesh: Mesh::new(MeshCore::new(me.clone(), config), shell),
+            alive: true,
         };
         self.nodes.insert(me.clone(), node);
         self.flush(&me);
@@ -271,7 +398,8 @@ impl Net {
     pub fn poke(&mut self, peer: &PeerId) {
         let now = self.now;
         if let Some(node) = self.nodes.get_mut(peer) {
-            node.core.handle_timeout(now);
+            node.now = now;
+            node.mesh.handle_timeout(now);
         }
         self.flush(peer);
     }
@@ -280,7 +408,8 @@ impl Net {
     pub fn force_offer(&mut self, from: &PeerId, to: &PeerId) {
         let now = self.now;
         if let Some(node) = self.nodes.get_mut(from) {
-            node.core.start_offer(to, now);
+            node.mesh.shell.now = now;
+            node.mesh.core.start_offer(to, now);
         }
         self.flush(from);
     }
@@ -288,7 +417,8 @@ impl Net {
     /// Whether `a` and `b` both see an open channel to each other over one matched connection.
     pub fn linked(&self, a: &PeerId, b: &PeerId) -> bool {
         let (na, nb) = (&self.nodes[a], &self.nodes[b]);
-        let open = na.core.connected_peers().contains(b) && nb.core.connected_peers().contains(a);
+        let open = na.mesh.core.connected_peers().contains(b)
+            && nb.mesh.core.connected_peers().contains(a);
         let matched = match (na.pcs.get(b), nb.pcs.get(a)) {
             (Some(pa), Some(pb)) => pa.pairs_with(pb) && pa.open && pb.open,
             _ => false,
@@ -335,7 +465,7 @@ impl Net {
                 .nodes
                 .values()
                 .filter(|n| n.alive)
-                .filter_map(|n| n.core.next_timeout())
+                .filter_map(|n| n.mesh.next_timeout())
                 .min();
             let next = match [next_delivery, next_timer].into_iter().flatten().min() {
                 Some(t) if t <= end => t,
@@ -353,13 +483,14 @@ impl Net {
                 let due: Vec<PeerId> = self
                     .nodes
                     .iter()
-                    .filter(|(_, n)| n.alive && n.core.next_timeout().is_some_and(|t| t <= next))
+                    .filter(|(_, n)| n.alive && n.mesh.next_timeout().is_some_and(|t| t <= next))
                     .map(|(i, _)| i.clone())
                     .collect();
                 for peer in due {
                     let now = self.now;
                     if let Some(node) = self.nodes.get_mut(&peer) {
-                        node.core.handle_timeout(now);
+                        node.now = now;
+                        node.mesh.handle_timeout(now);
                     }
                     self.flush(&peer);
                 }
@@ -394,8 +525,8 @@ impl Net {
         self.unregister(peer, LeaveReason::Disconnected);
     }
 
-    /// Sends an application message on the DataChannel, tracking it as a request if
-    /// `timeout` is given.
+    /// Writes an application message straight on the DataChannel (as a peer that skips the
+    /// core would), tracking it as a request if `timeout` is given.
     pub fn send_app(
         &mut self,
         from: &PeerId,
@@ -414,26 +545,36 @@ impl Net {
                 },
             );
         }
-        self.send_data(from, to, message);
+        self.send_frames(from, to, framing::encode(message.to_json(), 0));
     }
 
-    /// Sends an application message the way a shell does: on the route the core picks.
+    /// Sends an application message the way the shells do: `Mesh::send`, on the route the
+    /// core picks.
     pub fn send_routed(
         &mut self,
         from: &PeerId,
         to: &PeerId,
         message: MeshMessage,
     ) -> Result<Route, RouteError> {
-        let route = self.nodes[from].core.route(to)?;
-        match route {
-            Route::Channel => self.send_data(from, to, message),
-            Route::Registry => {
-                let node = self.nodes.get_mut(from).expect("known peer");
-                node.core.send_via_registry(to, &message)?;
-                self.flush(from);
-            }
-        }
-        Ok(route)
+        let now = self.now;
+        let node = self.nodes.get_mut(from).expect("known peer");
+        node.now = now;
+        let tier = node.mesh.send(to, &message, now)?;
+        self.flush(from);
+        Ok(match tier {
+            Tier::Registry => Route::Registry,
+            Tier::Direct | Tier::Relay => Route::Channel,
+        })
+    }
+
+    /// Broadcasts the way the shells do (`Mesh::broadcast`); how many channels took it.
+    pub fn broadcast(&mut self, from: &PeerId, message: MeshMessage) -> usize {
+        let now = self.now;
+        let node = self.nodes.get_mut(from).expect("known peer");
+        node.now = now;
+        let sent = node.mesh.broadcast(&message, now);
+        self.flush(from);
+        sent
     }
 
     fn schedule(&mut self, delay: u64, to: &PeerId, event: Event) {
@@ -452,21 +593,29 @@ impl Net {
             Event::SignalReceived(_) if !node.signaling_up => return,
             _ => {}
         }
-        node.core.handle(event, now);
+        node.now = now;
+        node.mesh.handle(event, now);
         self.flush(to);
     }
 
+    /// Runs `peer`'s dispatch, then performs what its shell recorded.
     fn flush(&mut self, peer: &PeerId) {
-        while let Some(action) = self.nodes.get_mut(peer).and_then(|n| n.core.poll_action()) {
-            let now = self.now;
-            if let Some(node) = self.nodes.get_mut(peer) {
-                node.log.push((now, action.clone()));
+        let now = self.now;
+        let Some(node) = self.nodes.get_mut(peer) else {
+            return;
+        };
+        node.now = now;
+        node.mesh.flush(now);
+        let effects = std::mem::take(&mut node.mesh.shell.outbox);
+        for effect in effects {
+            match effect {
+                Effect::Act(action) => self.perform(peer, action),
+                Effect::Write { peer: to, frames } => self.send_frames(peer, &to, frames),
             }
-            self.perform(peer, action);
         }
     }
 
-    /// What a shell does for each action.
+    /// What the world does for each action the shell was asked to perform.
     fn perform(&mut self, me: &PeerId, action: Action) {
         match action {
             Action::ConnectSignaling => {
@@ -497,7 +646,9 @@ impl Net {
                 );
                 self.gather(me, &peer, attempt, 2);
             }
-            Action::AcceptOffer { peer, attempt, sdp } => {
+            Action::AcceptOffer {
+                peer, attempt, sdp, ..
+            } => {
                 let answer = format!("answer {me}->{peer} {attempt}");
                 let pc = self.new_pc(me, &peer, attempt);
                 pc.remote = Some(sdp);
@@ -551,7 +702,6 @@ impl Net {
                     self.schedule(DATA_DELAY, &peer, event);
                 }
             }
-            Action::SendKeepalive { peer, message } => self.send_data(me, &peer, message),
             _ => {}
         }
     }
@@ -628,7 +778,8 @@ impl Net {
         );
     }
 
-    fn send_data(&mut self, from: &PeerId, to: &PeerId, message: MeshMessage) {
+    /// Carries frames over the pair's channel when both halves are open and matched.
+    fn send_frames(&mut self, from: &PeerId, to: &PeerId, frames: Vec<Frame>) {
         let (Some(mine), Some(theirs)) = (
             self.nodes.get(from).and_then(|n| n.pcs.get(to)),
             self.nodes
@@ -639,15 +790,21 @@ impl Net {
             return;
         };
         let up = mine.open && theirs.open && mine.pairs_with(theirs);
-        if up && !self.blocked_data.contains(&(from.clone(), to.clone())) {
-            self.schedule(
-                DATA_DELAY,
-                to,
-                Event::MessageReceived {
-                    peer: from.clone(),
-                    message,
-                },
-            );
+        if !up || self.blocked_data.contains(&(from.clone(), to.clone())) {
+            return;
+        }
+        let attempt = theirs.attempt;
+        for frame in frames {
+            let data = match frame {
+                Frame::Text(text) => Incoming::Text(text),
+                Frame::Chunk(bytes) => Incoming::Binary(bytes),
+            };
+            let event = Event::Data {
+                peer: from.clone(),
+                attempt,
+                data,
+            };
+            self.schedule(DATA_DELAY, to, event);
         }
     }
 

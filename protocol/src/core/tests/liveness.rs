@@ -57,7 +57,7 @@ fn failed_link_answerer_waits_for_the_offer() {
     let event = state(&net, "bob", "alice", ConnectionState::Failed);
     net.inject(&b, event);
     assert_eq!(
-        net.node(&b).core.link_state(&a),
+        net.node(&b).mesh.core.link_state(&a),
         None,
         "the answerer does not retry itself"
     );
@@ -136,7 +136,7 @@ fn keepalives_are_not_delivered_to_app() {
             .count(|z| matches!(z, Action::SendKeepalive { .. }));
         assert!(keepalives >= 8, "{x} sent {keepalives} keepalives");
         assert_eq!(net.node(x).delivered(), []);
-        assert_eq!(net.node(x).core.rtt_ms(y), Some(2 * DATA_DELAY));
+        assert_eq!(net.node(x).mesh.core.rtt_ms(y), Some(2 * DATA_DELAY));
     }
 
     let app_ping = MeshMessage::new(MeshMessageType::Ping, "app-1", json!({}));

@@ -5,6 +5,7 @@
 //! single core by hand instead.
 
 mod candidates;
+mod data_path;
 mod glare;
 mod handshake;
 mod harness;

@@ -101,10 +101,10 @@ fn signaling_loss_keeps_open_channels() {
     assert!(net.linked(&a, &b));
 
     if let Some(node) = net.nodes.get_mut(&a) {
-        node.registry_reachable = true;
+        node.mesh.shell.registry_reachable = true;
     }
     net.run_for(Duration::from_secs(30));
-    assert!(net.node(&a).core.is_signaling_connected());
+    assert!(net.node(&a).mesh.core.is_signaling_connected());
     assert!(net.linked(&a, &b));
     assert_eq!(
         net.node(&a).offers_sent(),
@@ -142,7 +142,7 @@ fn peer_left_disconnected_closes_handshaking_link() {
         1,
         "no re-offer to a peer that left"
     );
-    assert_eq!(net.node(&a).core.link_state(&b), None);
+    assert_eq!(net.node(&a).mesh.core.link_state(&b), None);
 }
 
 #[test]
@@ -159,7 +159,7 @@ fn peer_left_revoked_closes_link() {
         "closed at once"
     );
     assert_eq!(alice.count(offer_to(&b)), 1, "never re-offered");
-    assert_eq!(alice.core.connected_peers(), []);
+    assert_eq!(alice.mesh.core.connected_peers(), []);
 }
 
 #[test]

@@ -1,0 +1,287 @@
+//! The one contract between the core and a platform, and the one dispatch that applies the
+//! core's actions through it.
+//!
+//! A platform (webrtc-rs natively, web-sys in a tab, the simulated world in the core's
+//! tests) implements [`Shell`]: it turns calls into platform work and reports what the
+//! platform observes back as [`Event`]s. [`Mesh`] owns the core and a shell and is the only
+//! code that reads actions, so every shell runs the same dispatch — the deterministic tests
+//! included.
+
+use super::{data::SendPlan, Action, Attempt, Event, MeshCore, Route, RouteError, Tier, Time};
+use crate::{
+    framing::Frame,
+    ids::PeerId,
+    mesh_message::MeshMessage,
+    rest::IceServer,
+    signaling::{IceCandidatePayload, SignalMessage},
+};
+use std::time::Duration;
+
+/// What the application is told (IPC events natively, `PeerEvent`s in a tab).
+#[derive(Debug, Clone, PartialEq)]
+pub enum AppEvent {
+    /// The DataChannel to `peer` opened.
+    PeerConnected {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// The open DataChannel to `peer` is gone.
+    PeerDisconnected {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// A message for the application arrived.
+    Message {
+        /// The sender.
+        from: PeerId,
+        /// The message, untouched.
+        message: MeshMessage,
+        /// Round trip of the request it answers, when that request was tracked.
+        rtt_ms: Option<u64>,
+        /// The tier that carried it.
+        via: Tier,
+    },
+    /// A tracked request got no response in time.
+    RequestTimedOut {
+        /// The request's id.
+        request_id: String,
+        /// Where it went.
+        peer: PeerId,
+    },
+    /// Something went wrong that the application must hear about; the mesh carries on.
+    Error {
+        /// The peer it concerns, if one.
+        peer: Option<PeerId>,
+        /// What happened.
+        message: String,
+    },
+}
+
+impl AppEvent {
+    /// The text both shells give for a request that timed out.
+    pub fn timed_out_text(request_id: &str, peer: &PeerId) -> String {
+        format!("request {request_id} to {peer} got no response in time")
+    }
+}
+
+/// How a new connection starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkStart {
+    /// Create the `mesh` channel and make an offer.
+    Offer,
+    /// Apply this remote offer and make an answer.
+    Answer(String),
+}
+
+/// What a platform does for the core. Every method returns at once; outcomes come back as
+/// [`Event`]s tagged with the attempt.
+pub trait Shell {
+    /// Open the signaling WebSocket (fetching a token first); report `SignalingConnected`
+    /// (with `IceServers`) or `SignalingDisconnected`.
+    fn connect_signaling(&mut self);
+    /// Send a frame on the signaling socket; give it back if it cannot be sent now.
+    fn send_signal(&mut self, frame: SignalMessage) -> Result<(), SignalMessage>;
+    /// Build a peer connection for `attempt` (closing any other to `peer`) and start it.
+    fn create_link(
+        &mut self,
+        peer: &PeerId,
+        attempt: Attempt,
+        start: LinkStart,
+        ice_servers: Vec<IceServer>,
+    );
+    /// Apply the remote answer to the connection of `attempt`.
+    fn apply_answer(&mut self, peer: &PeerId, attempt: Attempt, sdp: String);
+    /// Add a remote candidate to the connection of `attempt`.
+    fn add_candidate(&mut self, peer: &PeerId, attempt: Attempt, candidate: IceCandidatePayload);
+    /// Close the connection of `attempt`, without reporting back.
+    fn close_link(&mut self, peer: &PeerId, attempt: Attempt);
+    /// Write one message's frames, in order, on the channel of `attempt`. `Err` when the
+    /// channel refuses now (not open, closing, task gone); a write that fails later is
+    /// reported as `WriteFailed`.
+    fn write(&mut self, peer: &PeerId, attempt: Attempt, frames: Vec<Frame>) -> Result<(), String>;
+    /// Read the selected candidate pair of the connection of `attempt`; report
+    /// `PathObserved`.
+    fn probe_path(&mut self, peer: &PeerId, attempt: Attempt);
+    /// Fetch the registry's ICE servers; report `IceServers` or `IceServersFailed`.
+    fn fetch_ice_servers(&mut self);
+    /// Tell the application.
+    fn notify(&mut self, event: AppEvent);
+    /// Sees every action before it is applied (logs, test records). Does nothing by default.
+    fn observe(&mut self, _action: &Action) {}
+}
+
+/// A mesh peer: the core and the shell it drives.
+#[derive(Debug)]
+pub struct Mesh<S> {
+    /// The state machine.
+    pub core: MeshCore,
+    /// The platform.
+    pub shell: S,
+}
+
+impl<S: Shell> Mesh<S> {
+    /// A peer; call [`flush`](Self::flush) to perform its first action (connect).
+    pub fn new(core: MeshCore, shell: S) -> Self {
+        Self { core, shell }
+    }
+
+    /// Feeds one event and performs what follows.
+    pub fn handle(&mut self, event: Event, now: Time) {
+        self.core.handle(event, now);
+        self.flush(now);
+    }
+
+    /// Acts on every deadline at or before `now`.
+    pub fn handle_timeout(&mut self, now: Time) {
+        self.core.handle_timeout(now);
+        self.flush(now);
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must next be called.
+    pub fn next_timeout(&self) -> Option<Time> {
+        self.core.next_timeout()
+    }
+
+    /// Sends an application message on the tier the core picks: the pair's open channel,
+    /// else the registry — also when the channel refuses it now (closing). Says which tier
+    /// took it.
+    pub fn send(
+        &mut self,
+        peer: &PeerId,
+        message: &MeshMessage,
+        now: Time,
+    ) -> Result<Tier, RouteError> {
+        let sent = match self.core.plan_send(peer, message) {
+            Ok(SendPlan::Channel {
+                attempt,
+                frames,
+                tier,
+            }) => match self.shell.write(peer, attempt, frames) {
+                Ok(()) => Ok(tier),
+                Err(_) => self.core.channel_refused(peer, message),
+            },
+            Ok(SendPlan::Registry) => Ok(Tier::Registry),
+            Err(e) => Err(e),
+        };
+        self.flush(now);
+        sent
+    }
+
+    /// Sends a request and tracks it: its response arrives with `rtt_ms`, or the
+    /// application hears `RequestTimedOut` after `timeout`.
+    pub fn request(
+        &mut self,
+        peer: &PeerId,
+        message: &MeshMessage,
+        timeout: Duration,
+        now: Time,
+    ) -> Result<Tier, RouteError> {
+        let tier = self.send(peer, message, now)?;
+        let event = Event::RequestSent {
+            request_id: message.request_id.clone(),
+            peer: peer.clone(),
+            timeout,
+        };
+        self.handle(event, now);
+        Ok(tier)
+    }
+
+    /// Sends `message` on every open channel (never through the registry: a broadcast is
+    /// for the peers this one is linked with). Returns how many channels took it.
+    pub fn broadcast(&mut self, message: &MeshMessage, now: Time) -> usize {
+        let (links, frames) = self.core.broadcast_plan(message);
+        let sent = links
+            .iter()
+            .filter(|(peer, attempt)| self.shell.write(peer, *attempt, frames.clone()).is_ok())
+            .count();
+        self.flush(now);
+        sent
+    }
+
+    /// Performs every queued action, oldest first.
+    pub fn flush(&mut self, now: Time) {
+        while let Some(action) = self.core.poll_action() {
+            self.shell.observe(&action);
+            self.apply(action, now);
+        }
+    }
+
+    fn apply(&mut self, action: Action, now: Time) {
+        let shell = &mut self.shell;
+        match action {
+            Action::ConnectSignaling => shell.connect_signaling(),
+            Action::SendSignal(frame) => {
+                if let Err(frame) = shell.send_signal(frame) {
+                    self.core.handle(Event::SignalDropped(frame), now);
+                }
+            }
+            Action::CreateOffer {
+                peer,
+                attempt,
+                ice_servers,
+                ..
+            } => shell.create_link(&peer, attempt, LinkStart::Offer, ice_servers),
+            Action::AcceptOffer {
+                peer,
+                attempt,
+                sdp,
+                ice_servers,
+            } => shell.create_link(&peer, attempt, LinkStart::Answer(sdp), ice_servers),
+            Action::ApplyAnswer { peer, attempt, sdp } => shell.apply_answer(&peer, attempt, sdp),
+            Action::AddIceCandidate {
+                peer,
+                attempt,
+                candidate,
+            } => shell.add_candidate(&peer, attempt, candidate),
+            Action::ClosePeer { peer, attempt } => shell.close_link(&peer, attempt),
+            Action::SendKeepalive {
+                peer,
+                attempt,
+                message,
+            } => {
+                // A refused keepalive is harmless: silence fails the link by itself.
+                let _ = shell.write(&peer, attempt, vec![Frame::Text(message.to_json())]);
+            }
+            Action::ProbePath { peer, attempt } => shell.probe_path(&peer, attempt),
+            Action::FetchIceServers => shell.fetch_ice_servers(),
+            Action::PeerConnected { peer } => shell.notify(AppEvent::PeerConnected { peer }),
+            Action::PeerDisconnected { peer } => shell.notify(AppEvent::PeerDisconnected { peer }),
+            Action::Deliver {
+                peer,
+                message,
+                rtt_ms,
+                via,
+            } => {
+                let via = match via {
+                    Route::Channel => Tier::of(via, self.core.path_type(&peer)),
+                    Route::Registry => Tier::Registry,
+                };
+                self.shell.notify(AppEvent::Message {
+                    from: peer,
+                    message,
+                    rtt_ms,
+                    via,
+                });
+            }
+            Action::RequestTimedOut { request_id, peer } => {
+                shell.notify(AppEvent::RequestTimedOut { request_id, peer })
+            }
+            Action::SignalingError { message, .. } => shell.notify(AppEvent::Error {
+                peer: None,
+                message: format!("registry: {message}"),
+            }),
+            Action::Undeliverable {
+                peer,
+                request_id,
+                reason,
+            } => {
+                let message = Action::undeliverable_text(&peer, request_id.as_deref(), &reason);
+                shell.notify(AppEvent::Error {
+                    peer: Some(peer),
+                    message,
+                });
+            }
+            Action::Problem { peer, message } => shell.notify(AppEvent::Error { peer, message }),
+        }
+    }
+}
