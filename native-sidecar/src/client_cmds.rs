@@ -43,6 +43,7 @@ pub async fn send(socket: &Path, peer: &str, text: &str, wait: Duration) -> anyh
             target_peer: PeerId::new(peer),
             message: message.clone(),
             ack: true,
+            timeout_ms: None,
         }
     };
     let stream = UnixStream::connect(socket)

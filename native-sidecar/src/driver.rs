@@ -220,7 +220,14 @@ impl Driver {
                 target_peer,
                 message,
                 ack,
-            } => match self.mesh.send(&target_peer, &message, now) {
+                timeout_ms,
+            } => match match timeout_ms {
+                Some(ms) => {
+                    let timeout = Duration::from_millis(ms);
+                    self.mesh.request(&target_peer, &message, timeout, now)
+                }
+                None => self.mesh.send(&target_peer, &message, now),
+            } {
                 Ok(via) if ack => self.mesh.shell.clients.reply(
                     id,
                     IpcEvent::Sent {

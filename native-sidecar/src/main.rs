@@ -104,7 +104,8 @@ async fn run_sidecar(mut config: SidecarConfig) -> anyhow::Result<()> {
     spawn_signal_handler(shutdown.clone());
 
     let room = Arc::new(Notify::new());
-    let (ipc_tx, ipc_rx) = mpsc::channel(1024);
+    // Few lines wait for the driver: a paused driver must also pause the agents' sockets.
+    let (ipc_tx, ipc_rx) = mpsc::channel(32);
     let _socket_guard = if config.stdio {
         let (stdin, stdout) = (tokio::io::stdin(), tokio::io::stdout());
         ipc::spawn_client(0, stdin, stdout, ipc_tx, room.clone(), || {});

@@ -181,6 +181,8 @@ impl Shell for NativeShell {
 
     fn notify(&mut self, event: AppEvent) {
         let event = match event {
+            // Agents have no such event upstream; the driver logs signaling state.
+            AppEvent::Signaling { .. } => return,
             AppEvent::PeerConnected { peer } => {
                 tracing::info!(peer = %peer, "peer connected");
                 IpcEvent::PeerConnected { peer_id: peer }
@@ -196,8 +198,9 @@ impl Shell for NativeShell {
                 message,
                 via: Some(via),
             },
-            AppEvent::RequestTimedOut { request_id, peer } => IpcEvent::Error {
-                message: AppEvent::timed_out_text(&request_id, &peer),
+            AppEvent::RequestTimedOut { request_id, peer } => IpcEvent::RequestTimedOut {
+                request_id,
+                peer_id: peer,
             },
             AppEvent::Error { message, .. } => {
                 tracing::warn!(%message);

@@ -17,6 +17,10 @@ pub enum IpcCommand {
         /// so they never see the new event).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         ack: bool,
+        /// Track it as a request: when no response with its `request_id` arrives within this
+        /// many milliseconds, the agent gets `request_timed_out` (ours; absent upstream).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
     },
     /// Send one message to every connected peer.
     Broadcast {
@@ -89,6 +93,13 @@ pub enum IpcEvent {
     PeerList {
         /// The peers.
         peers: Vec<PeerId>,
+    },
+    /// A request sent with `timeout_ms` got no response in time (ours).
+    RequestTimedOut {
+        /// The request's id.
+        request_id: String,
+        /// Where it went.
+        peer_id: PeerId,
     },
     /// The last line was refused, or a send could not be delivered (ours).
     Error {

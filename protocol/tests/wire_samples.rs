@@ -417,6 +417,18 @@ fn ipc_tier_fields_round_trip_and_are_optional() {
         json!({"type": "send", "payload": {"target_peer": "bob", "message": m, "ack": true}}),
     );
     assert!(matches!(send, IpcCommand::Send { ack: true, .. }));
+    let tracked: IpcCommand = round_trip(json!({"type": "send", "payload": {"target_peer": "bob",
+        "message": m, "timeout_ms": 500}}));
+    assert!(matches!(
+        tracked,
+        IpcCommand::Send {
+            timeout_ms: Some(500),
+            ..
+        }
+    ));
+    let timed_out: IpcEvent = round_trip(json!({"type": "request_timed_out", "payload": {
+        "request_id": "r1", "peer_id": "bob"}}));
+    assert!(matches!(timed_out, IpcEvent::RequestTimedOut { .. }));
     let sent: IpcEvent = round_trip(json!({"type": "sent", "payload": {"target_peer": "bob",
         "request_id": "r1", "via": "registry"}}));
     assert!(matches!(sent, IpcEvent::Sent { .. }));

@@ -160,22 +160,22 @@ impl Report for RefCell<Driver> {
             if let Some(old) = mesh.shell.signaling.replace(socket) {
                 old.close();
             }
-            let connected = PeerEvent::Signaling { connected: true };
-            mesh.shell.pending.push(connected);
         });
     }
 
     fn signaling_closed(&self) {
         run(self, |mesh, now| {
             mesh.shell.signaling = None;
-            let closed = PeerEvent::Signaling { connected: false };
-            mesh.shell.pending.push(closed);
             mesh.handle(Event::SignalingDisconnected, now);
         });
     }
 
     fn error(&self, message: String) {
-        self.borrow_mut().pending.push(PeerEvent::Error { message });
+        let event = PeerEvent::Error {
+            peer: None,
+            message,
+        };
+        self.borrow_mut().pending.push(event);
         run(self, |_, _| ());
     }
 }

@@ -11,53 +11,12 @@
 
 use crate::driver::{self, Driver, Shared};
 use meshwork_protocol::{core::Tier, MeshMessage, PeerId};
-use serde::Serialize;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
-/// What a peer tells its application.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum PeerEvent {
-    /// The signaling socket opened or closed.
-    Signaling {
-        /// Whether it is open now.
-        connected: bool,
-    },
-    /// A DataChannel to this peer opened.
-    PeerConnected {
-        /// The peer.
-        peer: PeerId,
-    },
-    /// The DataChannel to this peer closed.
-    PeerDisconnected {
-        /// The peer.
-        peer: PeerId,
-    },
-    /// A message arrived.
-    Message {
-        /// The sender.
-        from: PeerId,
-        /// The message.
-        message: MeshMessage,
-        /// Round trip in ms when it answers a request made with `request`.
-        rtt_ms: Option<u64>,
-        /// The tier that carried it.
-        via: Tier,
-    },
-    /// A request made with `request` got no answer in time.
-    RequestTimedOut {
-        /// Its id.
-        request_id: String,
-        /// Whom it went to.
-        peer: PeerId,
-    },
-    /// Something went wrong; the peer carries on.
-    Error {
-        /// What.
-        message: String,
-    },
-}
+/// What a peer tells its application: the core's application events, the same ones a
+/// sidecar turns into IPC events (serialized for JavaScript as objects with a `type`).
+pub use meshwork_protocol::core::AppEvent as PeerEvent;
 
 /// A browser tab in the mesh.
 #[wasm_bindgen]

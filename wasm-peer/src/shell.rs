@@ -148,6 +148,7 @@ impl Shell for WebShell {
             Ok(link) => link,
             Err(e) => {
                 self.pending.push(PeerEvent::Error {
+                    peer: Some(peer.clone()),
                     message: format!("cannot create a connection: {e:?}"),
                 });
                 // Reported later, outside this dispatch: the core retries the attempt.
@@ -247,24 +248,6 @@ impl Shell for WebShell {
     }
 
     fn notify(&mut self, event: AppEvent) {
-        self.pending.push(match event {
-            AppEvent::PeerConnected { peer } => PeerEvent::PeerConnected { peer },
-            AppEvent::PeerDisconnected { peer } => PeerEvent::PeerDisconnected { peer },
-            AppEvent::Message {
-                from,
-                message,
-                rtt_ms,
-                via,
-            } => PeerEvent::Message {
-                from,
-                message,
-                rtt_ms,
-                via,
-            },
-            AppEvent::RequestTimedOut { request_id, peer } => {
-                PeerEvent::RequestTimedOut { request_id, peer }
-            }
-            AppEvent::Error { message, .. } => PeerEvent::Error { message },
-        });
+        self.pending.push(event);
     }
 }

@@ -169,7 +169,7 @@ impl Mesh {
                     None => {}
                 }
             }
-            PeerEvent::Error { message } => self.last_error.set(Some(message.clone())),
+            PeerEvent::Error { message, .. } => self.last_error.set(Some(message.clone())),
         }
     }
 

@@ -17,9 +17,16 @@ use crate::{
 };
 use std::time::Duration;
 
-/// What the application is told (IPC events natively, `PeerEvent`s in a tab).
-#[derive(Debug, Clone, PartialEq)]
+/// What the application is told: IPC events natively; in a tab, these very events (as
+/// plain objects with a `type`, the wasm peer's `PeerEvent`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum AppEvent {
+    /// The signaling socket opened or closed.
+    Signaling {
+        /// Whether it is open now.
+        connected: bool,
+    },
     /// The DataChannel to `peer` opened.
     PeerConnected {
         /// The peer.
@@ -51,17 +58,11 @@ pub enum AppEvent {
     /// Something went wrong that the application must hear about; the mesh carries on.
     Error {
         /// The peer it concerns, if one.
+        #[serde(skip_serializing_if = "Option::is_none")]
         peer: Option<PeerId>,
         /// What happened.
         message: String,
     },
-}
-
-impl AppEvent {
-    /// The text both shells give for a request that timed out.
-    pub fn timed_out_text(request_id: &str, peer: &PeerId) -> String {
-        format!("request {request_id} to {peer} got no response in time")
-    }
 }
 
 /// How a new connection starts.
@@ -125,8 +126,16 @@ impl<S: Shell> Mesh<S> {
         Self { core, shell }
     }
 
-    /// Feeds one event and performs what follows.
+    /// Feeds one event and performs what follows. The application hears when signaling
+    /// opens or closes (before what follows from it).
     pub fn handle(&mut self, event: Event, now: Time) {
+        match event {
+            Event::SignalingConnected => self.shell.notify(AppEvent::Signaling { connected: true }),
+            Event::SignalingDisconnected if self.core.is_signaling_connected() => {
+                self.shell.notify(AppEvent::Signaling { connected: false })
+            }
+            _ => {}
+        }
         self.core.handle(event, now);
         self.flush(now);
     }
