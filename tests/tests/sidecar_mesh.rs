@@ -33,10 +33,14 @@ fn send(to: &str, message: Value) -> Value {
     json!({"type": "send", "payload": {"target_peer": to, "message": message}})
 }
 
+/// Whether `ev` is the message `request_id` from `from`, carried by the pair's DataChannel on
+/// a direct path (every pair here has one: a message that took the registry tier instead
+/// would mean the channels are broken, and does not match).
 fn is_message_from(ev: &Value, from: &str, request_id: &str) -> bool {
     ev["type"] == "message"
         && ev["payload"]["from_peer"] == from
         && ev["payload"]["message"]["request_id"] == request_id
+        && ev["payload"]["via"] == "direct"
 }
 
 /// Three sidecars with connected agents, fully meshed.
@@ -249,7 +253,7 @@ async fn one_mebibyte_message_arrives_intact() {
         .await;
     let got = bob
         .wait_for("1 MiB message", Duration::from_secs(30), |e| {
-            e["type"] == "message"
+            e["type"] == "message" && e["payload"]["via"] == "direct"
         })
         .await;
     let received = got["payload"]["message"]["payload"]["message"]
@@ -263,7 +267,9 @@ async fn one_mebibyte_message_arrives_intact() {
     );
     assert_eq!(got["payload"]["message"]["request_id"], "big");
     let next = bob
-        .wait_for("small message", EVENT_TIMEOUT, |e| e["type"] == "message")
+        .wait_for("small message", EVENT_TIMEOUT, |e| {
+            e["type"] == "message" && e["payload"]["via"] == "direct"
+        })
         .await;
     assert_eq!(next["payload"]["message"]["request_id"], "small-after");
 }
