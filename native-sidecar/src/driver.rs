@@ -109,7 +109,7 @@ impl Driver {
             tokio::select! {
                 Some(ev) = inputs.signaling.recv() => self.on_signaling(ev),
                 Some(ev) = inputs.control.recv() => self.on_link_event(ev),
-                Some(ev) = inputs.data.recv(), if !clients_behind => self.handle(ev),
+                Some(ev) = inputs.data.recv(), if !clients_behind => self.on_link_event(ev),
                 Some(input) = inputs.ipc.recv(), if !links_behind => self.on_ipc(input),
                 _ = inputs.room.notified(), if clients_behind || links_behind => {}
                 _ = sleep_until(stuck_deadline.filter(|_| clients_behind)) => {}
