@@ -5,12 +5,15 @@
 //! (web-sys) drive the very same logic and cannot drift apart.
 //!
 //! # Driving it
+//! A platform implements [`Shell`] and wraps core and shell in a [`Mesh`], whose dispatch
+//! is the only code that reads actions (the native sidecar, the browser tab and the
+//! virtual-time tests all run it):
 //! ```text
 //! loop {
-//!     core.handle(event, now);                 // for every shell event, or
-//!     core.handle_timeout(now);                // when the time from next_timeout() is reached
-//!     while let Some(action) = core.poll_action() { /* perform it */ }
-//!     re-arm ONE timer at core.next_timeout()  // tokio::time::sleep_until / setTimeout
+//!     mesh.handle(event, now);                 // for every platform event, or
+//!     mesh.handle_timeout(now);                // when the time from next_timeout() is reached
+//!     mesh.send(peer, message, now)?;          // for the application (also request, broadcast)
+//!     re-arm ONE timer at mesh.next_timeout()  // tokio::time::sleep_until / setTimeout
 //! }
 //! ```
 //! Calling `handle_timeout` early or late is harmless: it acts on whatever is due at `now`,
@@ -41,6 +44,23 @@
 //!   Messages the registry carries do not count as liveness of the channel.
 //! - A response from a different peer than the request went to is delivered but does not
 //!   resolve the request; late responses are delivered with `rtt_ms: None`.
+//! - The data path is the core's: data events name their attempt (a replaced attempt's data
+//!   is dropped silently); chunks are reassembled per link; any data of the current attempt
+//!   proves the link alive; a bad chunk or a message that is not a MeshMessage is dropped and
+//!   the application is told; large messages get a fresh message id.
+//! - Sending: the open channel, else the registry tier. A channel that refuses a message at
+//!   once (closing, task gone) hands it to the registry; one that fails later
+//!   (`WriteFailed`) too, when it fits; otherwise the application is told it was not sent.
+//!   A broadcast takes open channels only. A `mesh_message` the shell could not send
+//!   (`SignalDropped`) is reported; SDP and candidates are not (handshakes retry).
+//! - Link reports are complete here: each open link's path type (read by the shell on the
+//!   core's schedule: at open, +100 ms, +500 ms, +2 s, then every 10 s) and ICE's RTT, the
+//!   keepalive RTT where ICE gave none; a new path type sends a new report.
+//! - TURN credentials: renewed halfway to the earliest expiry, again 5 s after a failed
+//!   fetch; a connection is never built with an expired one (the application is told, and
+//!   fresh ones are fetched).
+//! - The application hears [`AppEvent`]s: channel up/down, messages with their tier,
+//!   request timeouts, and every error above, the same on every platform.
 
 mod action;
 mod backoff;
