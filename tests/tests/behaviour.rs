@@ -7,17 +7,29 @@
 //! never a channel, so the registry carries its messages) and `optout` (the same, with the
 //! registry tier turned off: the registry refuses to carry to it).
 //!
+//! `ref` binds ICE to an address of its own, so the suite can take the subject's channel to
+//! it away with an nftables rule (inside the test namespace) and see the registry take over.
+//!
 //! Not here, because no outside observer can provoke them: data of a replaced connection
 //! attempt (core test `data_of_a_replaced_attempt_is_dropped_silently`) and a channel write
 //! that fails after it was accepted (`a_write_that_fails_later_goes_through_the_registry`).
-//! Revocation has its own end-to-end test (`pairing_sidecar.rs`).
 
 use meshwork_tests::{
-    browser::Browser, registry::ADMIN_TOKEN, sidecar::EVENT_TIMEOUT, IpcClient, RegistryOptions,
-    RegistryProcess, SidecarProcess,
+    bins::temp_dir,
+    browser::Browser,
+    firewall::Firewall,
+    http::{admin_get, admin_post},
+    registry::ADMIN_TOKEN,
+    sidecar::EVENT_TIMEOUT,
+    wait::until,
+    IpcClient, RegistryOptions, RegistryProcess, SidecarProcess,
 };
 use serde_json::{json, Value};
-use std::{path::PathBuf, time::Duration};
+use std::{net::Ipv4Addr, path::PathBuf, time::Duration};
+
+/// Where every subject's ICE runs (the sidecar helper binds there; Chromium's only
+/// interface in the test namespace is loopback).
+const SUBJECT_ADDR: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
 
 const NAMES: [&str; 5] = ["subj", "ref", "nochan", "optout", "leaver"];
 
@@ -316,10 +328,12 @@ impl Other {
     }
 }
 
-/// The scenarios, in order; every subject must pass each with the same outcome.
-async fn run_suite(reg: RegistryProcess, subject: &mut impl Subject) {
+/// The scenarios, in order; every subject must pass each with the same outcome. `ref_addr`
+/// is where `ref` binds ICE (one per test: the tests of this file run side by side).
+async fn run_suite(reg: RegistryProcess, subject: &mut impl Subject, ref_addr: Ipv4Addr) {
     let me = subject.id();
-    let mut reference = Other::start(&reg, "ref", &[]).await;
+    let bind = ref_addr.to_string();
+    let mut reference = Other::start(&reg, "ref", &[("ICE_BIND_ADDRS", bind.as_str())]).await;
     let relay_only = [("ICE_TRANSPORT_POLICY", "relay")];
     let mut nochan = Other::start(&reg, "nochan", &relay_only).await;
     let opted_out = [
@@ -441,7 +455,48 @@ async fn run_suite(reg: RegistryProcess, subject: &mut impl Subject) {
         })
         .await;
 
-    // 9. the registry dies: open channels stay and carry messages.
+    // 9. a revoked device is cut off at once.
+    let code = admin_post(&reg, "/api/pairing/generate-code").await["code"]
+        .as_str()
+        .expect("a pairing code")
+        .to_owned();
+    let token_file = temp_dir("device").join("device_token");
+    let _device = SidecarProcess::start_pairing(&reg, &code, "laptop", &token_file);
+    let id = until(EVENT_TIMEOUT, "the pairing request", || async {
+        admin_get(&reg, "/api/pairing/pending").await[0]["id"]
+            .as_str()
+            .map(str::to_owned)
+    })
+    .await;
+    admin_post(&reg, &format!("/api/pairing/{id}/approve")).await;
+    let is_device = |e: &Value, kind: &str| e["type"] == kind && e["peer"] == "laptop-sidecar";
+    subject
+        .wait_event("the device connected", |e| is_device(e, "peer_connected"))
+        .await;
+    admin_post(&reg, &format!("/api/pairing/{id}/revoke")).await;
+    subject
+        .wait_event("the device cut off", |e| is_device(e, "peer_disconnected"))
+        .await;
+
+    // 10. the channel to ref dies: once the core notices, the registry carries instead.
+    let firewall = Firewall::new();
+    firewall.block_udp_between(SUBJECT_ADDR, ref_addr);
+    subject
+        .wait_event("ref's channel failing", |e| {
+            e["type"] == "peer_disconnected" && e["peer"] == "ref"
+        })
+        .await;
+    let rerouted = message("task_request", "d1", json!({"skill": "echo"}));
+    assert_eq!(subject.send("ref", rerouted).await, Ok("registry".into()));
+    assert_eq!(reference.receive(&me, "d1").await["via"], "registry");
+    drop(firewall);
+    subject
+        .wait_event("ref's channel back", |e| {
+            e["type"] == "peer_connected" && e["peer"] == "ref"
+        })
+        .await;
+
+    // 11. the registry dies: open channels stay and carry messages.
     reg.kill9();
     let after = message("agent_prompt", "k1", json!({"message": "still here"}));
     assert_eq!(subject.send("ref", after).await, Ok("direct".into()));
@@ -458,7 +513,7 @@ async fn a_native_sidecar_passes_the_behaviour_suite() {
         ipc,
         pending: Vec::new(),
     };
-    run_suite(reg, &mut subject).await;
+    run_suite(reg, &mut subject, Ipv4Addr::new(127, 0, 0, 3)).await;
 }
 
 #[tokio::test]
@@ -469,6 +524,6 @@ async fn a_browser_tab_passes_the_behaviour_suite() {
     );
     let reg = registry();
     let mut subject = Tab::join(&reg).await;
-    run_suite(reg, &mut subject).await;
+    run_suite(reg, &mut subject, Ipv4Addr::new(127, 0, 0, 4)).await;
     subject.browser.close().await;
 }
