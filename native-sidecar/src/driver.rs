@@ -16,7 +16,7 @@ use crate::{
 use meshwork_protocol::{
     core::{self, Event, Mesh, MeshCore, Time},
     ipc::{IpcCommand, IpcEvent},
-    PeerId, SignalMessage,
+    PeerId,
 };
 use std::{
     sync::Arc,
@@ -157,10 +157,10 @@ impl Driver {
                 tracing::warn!(%error, "renewing the ICE servers failed; keeping the current ones");
                 self.handle(Event::IceServersFailed { error });
             }
-            SignalingEvent::Frame(text) => match SignalMessage::parse(&text) {
-                Ok(msg) => self.handle(Event::SignalReceived(msg)),
-                Err(e) => tracing::warn!(error = %e, "unparseable signaling frame ignored"),
-            },
+            SignalingEvent::Frame(text) => {
+                let now = self.now();
+                self.mesh.handle_signal_text(&text, now);
+            }
             SignalingEvent::Down(reason) => {
                 tracing::info!(%reason, "signaling down");
                 self.mesh.shell.signaling_out = None;

@@ -6,14 +6,13 @@
 //! call back into the peer (e.g. reply with `send`) safely.
 
 use crate::{
-    peer::PeerEvent,
     shell::WebShell,
     signaling::Signaling,
     sink::{Report, Sink},
     timer::{now_ms, Timeout},
 };
 use meshwork_protocol::{
-    core::{self, Attempt, Event, Mesh, MeshCore, Time},
+    core::{self, AppEvent as PeerEvent, Attempt, Event, Mesh, MeshCore, Time},
     signaling::PeerKind,
     PeerId,
 };
@@ -143,6 +142,10 @@ pub fn run<R>(cell: &RefCell<Driver>, f: impl FnOnce(&mut Mesh<WebShell>, Time) 
 impl Report for RefCell<Driver> {
     fn event(&self, event: Event) {
         run(self, |mesh, now| mesh.handle(event, now));
+    }
+
+    fn signal_text(&self, text: String) {
+        run(self, |mesh, now| mesh.handle_signal_text(&text, now));
     }
 
     fn channel(&self, peer: &PeerId, attempt: Attempt, channel: RtcDataChannel) {

@@ -3,21 +3,19 @@
 
 use crate::{
     links::Link,
-    path,
-    peer::PeerEvent,
-    registry,
-    signaling::Signaling,
+    path, registry,
+    signaling::{Signaling, SocketEvent},
     sink::{self, Sink},
     timer::now_ms,
 };
 use meshwork_protocol::{
-    core::{AppEvent, Attempt, Event, LinkStart, Shell},
+    core::{AppEvent, AppEvent as PeerEvent, Attempt, Event, LinkStart, Shell},
     framing::Frame,
     rest::IceServer,
     signaling::IceCandidatePayload,
     PeerId, SignalMessage,
 };
-use std::collections::HashMap;
+use std::{collections::HashMap, rc::Rc};
 use wasm_bindgen_futures::spawn_local;
 
 /// What a tab's platform side holds.
@@ -105,7 +103,17 @@ impl Shell for WebShell {
                 ),
             }
             let ws_url = format!("{}/ws", base.replacen("http", "ws", 1));
-            match Signaling::open(&ws_url, &token.token, sink.clone()) {
+            let to_driver = sink.clone();
+            let report = Rc::new(move |ev: SocketEvent| match ev {
+                SocketEvent::Open => sink::event(&to_driver, Event::SignalingConnected),
+                SocketEvent::Frame(text) => sink::signal_text(&to_driver, text),
+                SocketEvent::Closed => {
+                    if let Some(driver) = to_driver.upgrade() {
+                        driver.signaling_closed();
+                    }
+                }
+            });
+            match Signaling::open(&ws_url, &token.token, report) {
                 Ok(socket) => {
                     if let Some(driver) = sink.upgrade() {
                         driver.signaling_opened(socket);

@@ -1,10 +1,19 @@
 //! The registry WebSocket. Browsers cannot set headers, so the JWT travels in
 //! `Sec-WebSocket-Protocol` next to `meshwork` (ADR 0006).
 
-use crate::sink::{self, Sink};
-use meshwork_protocol::{core::Event, SignalMessage};
+use std::rc::Rc;
 use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 use web_sys::{MessageEvent, WebSocket};
+
+/// What the socket reports.
+pub enum SocketEvent {
+    /// It is open.
+    Open,
+    /// A text frame arrived.
+    Frame(String),
+    /// It closed (or never opened).
+    Closed,
+}
 
 /// An open (or opening) signaling socket and the callbacks it needs kept alive.
 pub struct Signaling {
@@ -16,30 +25,19 @@ pub struct Signaling {
 }
 
 impl Signaling {
-    /// Opens `ws_url` with the token; events go to the driver.
-    pub fn open(ws_url: &str, jwt: &str, driver: Sink) -> Result<Self, JsValue> {
+    /// Opens `ws_url` with the token; what happens goes to `report`.
+    pub fn open(ws_url: &str, jwt: &str, report: Rc<dyn Fn(SocketEvent)>) -> Result<Self, JsValue> {
         let protocols = js_sys::Array::of2(&JsValue::from_str("meshwork"), &JsValue::from_str(jwt));
         let ws = WebSocket::new_with_str_sequence(ws_url, &protocols)?;
-        let d = driver.clone();
-        let on_open = Closure::<dyn FnMut(JsValue)>::new(move |_| {
-            sink::event(&d, Event::SignalingConnected);
-        });
-        let d = driver.clone();
+        let r = report.clone();
+        let on_open = Closure::<dyn FnMut(JsValue)>::new(move |_| r(SocketEvent::Open));
+        let r = report.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
-            let Some(text) = ev.data().as_string() else {
-                return;
-            };
-            match SignalMessage::parse(&text) {
-                Ok(msg) => sink::event(&d, Event::SignalReceived(msg)),
-                Err(e) => sink::error(&d, format!("unparseable signaling frame: {e}")),
+            if let Some(text) = ev.data().as_string() {
+                r(SocketEvent::Frame(text));
             }
         });
-        let d = driver;
-        let on_close = Closure::<dyn FnMut(JsValue)>::new(move |_| {
-            if let Some(driver) = d.upgrade() {
-                driver.signaling_closed();
-            }
-        });
+        let on_close = Closure::<dyn FnMut(JsValue)>::new(move |_| report(SocketEvent::Closed));
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));

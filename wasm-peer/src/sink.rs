@@ -1,6 +1,6 @@
 //! Where browser callbacks report. Links and the signaling socket hold a [`Sink`] (a weak
 //! handle on the driver, behind this trait) and know nothing else, so the modules form no
-//! import cycle: `peer` → `driver` → `shell` → `links`/`signaling` → `sink`.
+//! import cycle: `peer` → `driver` → `shell` → `links`/`sink` → `signaling`.
 
 use crate::signaling::Signaling;
 use meshwork_protocol::{
@@ -14,6 +14,8 @@ use web_sys::RtcDataChannel;
 pub trait Report {
     /// An event for the core.
     fn event(&self, event: Event);
+    /// A signaling frame as it arrived (the core parses it).
+    fn signal_text(&self, text: String);
     /// The answerer received the offerer's `mesh` channel.
     fn channel(&self, peer: &PeerId, attempt: Attempt, channel: RtcDataChannel);
     /// A signaling socket was opened (it reports `SignalingConnected` when it is up).
@@ -31,6 +33,13 @@ pub type Sink = Weak<dyn Report>;
 pub fn event(sink: &Sink, event: Event) {
     if let Some(driver) = sink.upgrade() {
         driver.event(event);
+    }
+}
+
+/// Hands a signaling frame (text) to the driver.
+pub fn signal_text(sink: &Sink, text: String) {
+    if let Some(driver) = sink.upgrade() {
+        driver.signal_text(text);
     }
 }
 

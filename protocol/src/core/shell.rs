@@ -140,6 +140,18 @@ impl<S: Shell> Mesh<S> {
         self.flush(now);
     }
 
+    /// A signaling frame as it arrived: parsed here, and one that is not a frame is
+    /// reported to the application (the socket stays).
+    pub fn handle_signal_text(&mut self, text: &str, now: Time) {
+        match SignalMessage::parse(text) {
+            Ok(frame) => self.handle(Event::SignalReceived(frame), now),
+            Err(e) => self.shell.notify(AppEvent::Error {
+                peer: None,
+                message: format!("unparseable signaling frame ignored: {e}"),
+            }),
+        }
+    }
+
     /// Acts on every deadline at or before `now`.
     pub fn handle_timeout(&mut self, now: Time) {
         self.core.handle_timeout(now);
