@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`browser`]: headless Chromium over WebDriver.
+//! - [`cli`]: the benchmark binaries' flags (`--help`, one-line errors, exit code 2).
 //! - [`bins`]: where the workspace's binaries are (built by `cargo build --workspace --bins`).
 //! - [`firewall`]: nftables rules that take direct UDP paths away between two addresses.
 //! - [`http`]: REST calls with a chosen credential.
@@ -15,6 +16,7 @@
 
 pub mod bins;
 pub mod browser;
+pub mod cli;
 pub mod firewall;
 pub mod http;
 pub mod registry;

@@ -126,10 +126,14 @@ async fn state_routes_require_a_credential_by_default() {
         assert_eq!(code, 401, "{method} {path}: {body}");
         assert!(body["error"].is_string(), "{method} {path}: {body}");
     }
-    // The registry's own card is public by design (A2A discovery).
-    let (code, card) = status(&reg, Method::GET, "/.well-known/agent.json", None).await;
-    assert_eq!(code, 200);
-    assert_eq!(card["name"], "meshwork registry");
+    // The registry's own card is public by design (A2A discovery), at the current A2A path
+    // and at the legacy one.
+    for path in ["/.well-known/agent-card.json", "/.well-known/agent.json"] {
+        let (code, card) = status(&reg, Method::GET, path, None).await;
+        assert_eq!(code, 200, "{path}");
+        assert_eq!(card["name"], "meshwork registry", "{path}");
+        assert_eq!(card["skills"][0]["id"], "route_task", "{path}");
+    }
 }
 
 #[tokio::test]

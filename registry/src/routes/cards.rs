@@ -1,5 +1,5 @@
-//! A2A agent cards: the registry's own at `/.well-known/agent.json` (public, describes the
-//! registry only) and each agent's at `/api/registry/agents/{agent_id}/card`.
+//! A2A agent cards: the registry's own at `/.well-known/agent-card.json` (the current A2A
+//! path) and the legacy `/.well-known/agent.json` (public, describes the registry only) and each agent's at `/api/registry/agents/{agent_id}/card`.
 
 use crate::{auth::Caller, error::ApiError, state::AppState};
 use axum::{
@@ -22,7 +22,7 @@ fn text_modes() -> Vec<String> {
     vec!["text/plain".into(), "application/json".into()]
 }
 
-/// `GET /.well-known/agent.json`.
+/// `GET /.well-known/agent-card.json` (and the legacy `/.well-known/agent.json`).
 pub async fn registry_card(headers: HeaderMap) -> Json<AgentCard> {
     let url = base_url(&headers);
     Json(AgentCard {

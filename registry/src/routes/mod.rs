@@ -78,6 +78,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/pairing/{id}/reject", post(pairing::reject))
         .route("/api/pairing/{id}/revoke", post(pairing::revoke))
         .route("/api/pairing/{id}/claim", post(pairing::claim))
+        .route("/.well-known/agent-card.json", get(cards::registry_card))
         .route("/.well-known/agent.json", get(cards::registry_card))
         .route("/metrics", get(metrics::render))
         .route("/ws", get(ws_handler))

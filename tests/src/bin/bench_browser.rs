@@ -10,6 +10,7 @@
 //!    "Join" clicked → the tab sees `peer_connected` (token, signaling, ICE, DTLS, SCTP).
 //! 2. RTT: tab → sidecar → agent → sidecar → tab, ping/pong timed in the page.
 
+use meshwork_tests::cli::Flag;
 use meshwork_tests::stats::percentile;
 use meshwork_tests::{
     browser::Browser, registry::ADMIN_TOKEN, RegistryOptions, RegistryProcess, SidecarProcess,
@@ -22,14 +23,16 @@ use std::{
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    let mut runs = 20;
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        match flag.as_str() {
-            "--runs" => runs = args.next().unwrap_or_default().parse()?,
-            other => anyhow::bail!("unknown argument {other}"),
-        }
-    }
+    let args = meshwork_tests::cli::parse(
+        "Browser ↔ native benchmark: setup and RTT between a headless Chromium tab and a \
+         sidecar (run inside scripts/in-netns.sh).",
+        &[Flag {
+            name: "--runs",
+            value: "N",
+            help: "fresh tabs for the setup time (20)",
+        }],
+    );
+    let runs: usize = args.get("--runs", 20);
     let dist = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist");
     anyhow::ensure!(
         dist.join("index.html").exists(),

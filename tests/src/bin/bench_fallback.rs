@@ -6,6 +6,7 @@
 //! cargo build --release --bins && target/release/bench-fallback [--tasks N]
 //! ```
 
+use meshwork_tests::cli::Flag;
 use meshwork_tests::{
     http::{call, Cred},
     registry::ADMIN_TOKEN,
@@ -18,13 +19,15 @@ use std::time::{Duration, Instant};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let mut tasks = 200usize;
-    while let Some(flag) = args.next() {
-        if flag == "--tasks" {
-            tasks = args.next().and_then(|v| v.parse().ok()).unwrap_or(tasks);
-        }
-    }
+    let args = meshwork_tests::cli::parse(
+        "The queue tier: a task submitted, taken by a long-polling agent, completed.",
+        &[Flag {
+            name: "--tasks",
+            value: "N",
+            help: "tasks to run (200)",
+        }],
+    );
+    let tasks: usize = args.get("--tasks", 200);
     let reg = RegistryProcess::start(RegistryOptions {
         api_keys: Some(json!({"keys": {"ak_worker": {"peer_id": "worker-sidecar"}}})),
         env: vec![("RUST_LOG".into(), "error".into())],

@@ -11,6 +11,7 @@
 //! 3. Throughput of one channel for 1 KiB, 64 KiB and 1 MiB messages, agent to agent.
 //! 4. Full-mesh formation time and total sidecar RSS for N sidecars.
 
+use meshwork_tests::cli::Flag;
 use meshwork_tests::stats::{percentile, rss_kib};
 use meshwork_tests::{
     sidecar::QUIET_LOG, IpcClient, RegistryOptions, RegistryProcess, SidecarProcess,
@@ -255,17 +256,23 @@ async fn mesh(reg: &RegistryProcess, n: usize, base: usize) -> anyhow::Result<()
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    let mut runs = 20;
-    let mut sizes = vec![10, 20, 50];
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let value = args.next().unwrap_or_default();
-        match flag.as_str() {
-            "--runs" => runs = value.parse()?,
-            "--mesh" => sizes = value.split(',').filter_map(|v| v.parse().ok()).collect(),
-            other => anyhow::bail!("unknown argument {other}"),
-        }
-    }
+    let args = meshwork_tests::cli::parse(
+        "Native sidecar benchmark: setup, RTT, throughput, full-mesh formation (loopback).",
+        &[
+            Flag {
+                name: "--runs",
+                value: "N",
+                help: "fresh pairs for the setup time (20)",
+            },
+            Flag {
+                name: "--mesh",
+                value: "N,N,…",
+                help: "full-mesh sizes (10,20,50)",
+            },
+        ],
+    );
+    let runs: usize = args.get("--runs", 20);
+    let sizes: Vec<usize> = args.list("--mesh", vec![10, 20, 50]);
     let total = 2 * runs + 4 + 4 + sizes.iter().sum::<usize>();
     let reg = RegistryProcess::start(RegistryOptions {
         api_keys: Some(keys(total)),

@@ -11,6 +11,7 @@
 //! The client side runs on the same two cores, so throughput figures include its cost.
 
 use futures_util::{SinkExt, StreamExt};
+use meshwork_tests::cli::Flag;
 use meshwork_tests::stats::rss_kib;
 use meshwork_tests::{RegistryOptions, RegistryProcess};
 use serde_json::{json, Value};
@@ -30,24 +31,31 @@ struct Args {
 }
 
 fn parse_args() -> Args {
-    let mut args = Args {
-        peers: 1000,
-        pairs: vec![1, 4, 16],
-        seconds: 5,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().unwrap_or_default();
-        match flag.as_str() {
-            "--peers" => args.peers = value.parse().unwrap_or(args.peers),
-            "--pairs" => {
-                args.pairs = value.split(',').filter_map(|p| p.parse().ok()).collect();
-            }
-            "--seconds" => args.seconds = value.parse().unwrap_or(args.seconds),
-            other => eprintln!("ignoring unknown argument {other}"),
-        }
+    let args = meshwork_tests::cli::parse(
+        "Signaling benchmark: registry memory per idle peer and relay throughput (loopback).",
+        &[
+            Flag {
+                name: "--peers",
+                value: "N",
+                help: "idle registered peers (1000)",
+            },
+            Flag {
+                name: "--pairs",
+                value: "N,N,…",
+                help: "concurrent relaying pairs (1,4,16)",
+            },
+            Flag {
+                name: "--seconds",
+                value: "S",
+                help: "seconds per throughput run (5)",
+            },
+        ],
+    );
+    Args {
+        peers: args.get("--peers", 1000),
+        pairs: args.list("--pairs", vec![1, 4, 16]),
+        seconds: args.get("--seconds", 5),
     }
-    args
 }
 
 fn keys(n: usize) -> Value {

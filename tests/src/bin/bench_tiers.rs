@@ -15,6 +15,7 @@
 //! only alice relay-only (one relayed direction), `BENCH_LOG=<filter>` sets the sidecars'
 //! `RUST_LOG` (their logs go to stderr).
 
+use meshwork_tests::cli::Flag;
 use meshwork_tests::{
     stats::percentile, turn::TurnServer, IpcClient, RegistryOptions, RegistryProcess,
     SidecarProcess,
@@ -130,13 +131,16 @@ async fn run_tier(
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let mut rounds = 300usize;
-    while let Some(flag) = args.next() {
-        if flag == "--rounds" {
-            rounds = args.next().and_then(|v| v.parse().ok()).unwrap_or(rounds);
-        }
-    }
+    let args = meshwork_tests::cli::parse(
+        "Request → reply between two agents on each tier: direct, TURN relay, registry \
+         (run inside scripts/in-netns.sh).",
+        &[Flag {
+            name: "--rounds",
+            value: "N",
+            help: "round trips per tier (300)",
+        }],
+    );
+    let rounds: usize = args.get("--rounds", 300);
     if std::env::var("BENCH_ONLY_RELAY").is_err() {
         run_tier("direct", None, false, rounds).await?;
     }
