@@ -1,5 +1,5 @@
 //! The shared state of one browser peer: the mesh (core + web shell) once joined, the
-//! application's listeners, and the one `setTimeout` for the core's next deadline.
+//! application's listeners, and the one timer (`gloo-timers`) for the core's next deadline.
 //!
 //! Browser callbacks reach it through [`Report`] on a weak handle. Every entry runs the
 //! mesh under one borrow, then releases it before calling listeners, so a listener may
@@ -9,8 +9,8 @@ use crate::{
     shell::WebShell,
     signaling::Signaling,
     sink::{Report, Sink},
-    timer::{now_ms, Timeout},
 };
+use gloo_timers::callback::Timeout;
 use meshwork_protocol::{
     core::{self, AppEvent as PeerEvent, Attempt, Event, Mesh, MeshCore, Time},
     signaling::PeerKind,
@@ -22,6 +22,11 @@ use std::{
     rc::{Rc, Weak},
 };
 use web_sys::RtcDataChannel;
+
+/// Milliseconds since the epoch, from the browser's clock.
+pub fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
 
 /// Shared handle on a driver.
 pub type Shared = Rc<RefCell<Driver>>;
@@ -101,11 +106,12 @@ impl Driver {
         };
         let delay = deadline.as_millis() as f64 - (now_ms() - self.start);
         let weak = self.me.clone();
-        self.timer = Timeout::new(delay, move || {
+        // Dropping the previous timer cancels it: there is one deadline at a time.
+        self.timer = Some(Timeout::new(delay.clamp(0.0, 2e9) as u32, move || {
             if let Some(shared) = weak.upgrade() {
                 run(&shared, |mesh, now| mesh.handle_timeout(now));
             }
-        });
+        }));
     }
 }
 

@@ -13,15 +13,16 @@
 //! - `links`: one `RTCPeerConnection` per link attempt.
 //! - `path`: the selected ICE path (direct or relayed) and its RTT, from `getStats()`.
 //! - `signaling`: the registry WebSocket (token in `Sec-WebSocket-Protocol`).
-//! - `registry`: `fetch` calls for the token and the ICE servers.
+//! - [`http`]: HTTP with a bearer token (`gloo-net`), shared with the hub.
+//! - `registry`: the peer's calls: the token and the ICE servers.
 //! - `sink`: where callbacks report (breaks what would be an import cycle).
-//! - `timer`: one `setTimeout` for the core's next deadline.
 //!
 //! Every mesh decision (tiers, fallback, chunks, keepalives, path reads, TURN renewal, what
 //! the application is told) is the core's; this crate translates.
 #![forbid(unsafe_code)]
 
 mod driver;
+pub mod http;
 mod links;
 mod path;
 pub mod peer;
@@ -29,7 +30,6 @@ mod registry;
 mod shell;
 mod signaling;
 mod sink;
-mod timer;
 
 pub use peer::{MeshPeer, PeerEvent};
 

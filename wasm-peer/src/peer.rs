@@ -125,6 +125,15 @@ impl MeshPeer {
         Ok(id)
     }
 
+    /// Starts the mesh as `peer_id` without asking the registry for it first (tests: the
+    /// core then connects, retries and times out exactly as after `join`).
+    #[doc(hidden)]
+    #[wasm_bindgen(js_name = startAs)]
+    pub fn start_as(&self, peer_id: &str) {
+        self.shared.borrow_mut().start_core(PeerId::new(peer_id));
+        driver::run(&self.shared, |_, _| ());
+    }
+
     /// This tab's peer id, once joined.
     pub fn id(&self) -> Option<String> {
         self.shared

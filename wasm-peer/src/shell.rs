@@ -6,7 +6,6 @@ use crate::{
     path, registry,
     signaling::{Signaling, SocketEvent},
     sink::{self, Sink},
-    timer::now_ms,
 };
 use meshwork_protocol::{
     core::{AppEvent, AppEvent as PeerEvent, Attempt, Event, LinkStart, Shell},
@@ -67,7 +66,7 @@ impl WebShell {
 
 /// Wall-clock seconds since the Unix epoch, from the browser's clock.
 fn unix_now() -> u64 {
-    (now_ms() / 1000.0) as u64
+    (js_sys::Date::now() / 1000.0) as u64
 }
 
 impl Shell for WebShell {

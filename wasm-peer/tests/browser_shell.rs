@@ -58,3 +58,50 @@ fn one_mebibyte_message_frames_and_reassembles_in_the_browser() {
     }
     assert_eq!(out.as_deref(), Some(text.as_str()));
 }
+
+#[wasm_bindgen_test]
+async fn the_http_helper_reports_an_unreachable_registry() {
+    use gloo_net::http::Method;
+    let result =
+        meshwork_wasm_peer::http::send(Method::GET, "http://127.0.0.1:9/api/config", "t", None)
+            .await;
+    assert!(result.is_err(), "no server on port 9: {result:?}");
+    let result: Result<serde_json::Value, String> = meshwork_wasm_peer::http::json(
+        Method::POST,
+        "http://127.0.0.1:9/api/token",
+        "t",
+        Some("{}".into()),
+    )
+    .await;
+    assert!(result.is_err());
+}
+
+#[wasm_bindgen_test]
+async fn the_core_timer_retries_signaling_after_a_failed_token_fetch() {
+    use meshwork_wasm_peer::PeerEvent;
+    use std::{cell::RefCell, rc::Rc};
+    let peer = MeshPeer::new("http://127.0.0.1:9".into(), "adm_x".into());
+    let errors = Rc::new(RefCell::new(Vec::<String>::new()));
+    let seen = errors.clone();
+    peer.on_event(move |event| {
+        if let PeerEvent::Error { message, .. } = event {
+            seen.borrow_mut().push(message.clone());
+        }
+    });
+    peer.start_as("tab-timer-test");
+    // The first token fetch fails at once; the second comes only when the core's backoff
+    // timer (gloo-timers) fires and the core asks to connect again.
+    for _ in 0..200 {
+        if errors.borrow().len() >= 2 {
+            break;
+        }
+        gloo_timers::future::TimeoutFuture::new(25).await;
+    }
+    let errors = errors.borrow();
+    assert!(errors.len() >= 2, "one retry within 5 s: {errors:?}");
+    assert!(
+        errors.iter().all(|e| e.contains("cannot get a token")),
+        "{errors:?}"
+    );
+    peer.close();
+}

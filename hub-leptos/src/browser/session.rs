@@ -1,14 +1,11 @@
 //! The admin token: it arrives once in the address bar (`/?token=adm_…`, printed by the
 //! registry), then lives in this tab's sessionStorage only.
 
+use gloo_storage::{SessionStorage, Storage};
 use web_sys::UrlSearchParams;
 
 /// sessionStorage key, shared with the earlier plain-JS page.
 pub const TOKEN_KEY: &str = "meshwork-admin-token";
-
-fn storage() -> Option<web_sys::Storage> {
-    web_sys::window()?.session_storage().ok().flatten()
-}
 
 /// Moves a `?token=` from the address bar into sessionStorage and removes it from the URL
 /// (and from history), keeping any other parameters and the fragment. `www/index.html` does
@@ -43,24 +40,23 @@ pub fn adopt_url_token() {
 }
 
 /// The stored token, if any.
+///
+/// Kept as the plain string (not gloo-storage's JSON encoding): `www/index.html` stores it
+/// before the wasm loads, with `sessionStorage.setItem`.
 pub fn stored() -> Option<String> {
-    storage()?
+    SessionStorage::raw()
         .get_item(TOKEN_KEY)
         .ok()
         .flatten()
         .filter(|t| !t.trim().is_empty())
 }
 
-/// Keeps `token` for this tab.
+/// Keeps `token` for this tab (plain, like the page's script).
 pub fn store(token: &str) {
-    if let Some(s) = storage() {
-        let _ = s.set_item(TOKEN_KEY, token.trim());
-    }
+    let _ = SessionStorage::raw().set_item(TOKEN_KEY, token.trim());
 }
 
 /// Forgets the token (log out, or the registry refused it).
 pub fn forget() {
-    if let Some(s) = storage() {
-        let _ = s.remove_item(TOKEN_KEY);
-    }
+    SessionStorage::delete(TOKEN_KEY);
 }
