@@ -130,6 +130,10 @@ impl ModelLink {
             return Err(FramingError::TooLarge);
         }
         let body = &frame[HEADER..];
+        // The first chunk of another message replaces an unfinished one.
+        if index == 0 && self.partial.as_ref().is_some_and(|(pid, ..)| *pid != id) {
+            self.partial = None;
+        }
         match &mut self.partial {
             None if index == 0 => self.partial = Some((id, count, 0, Vec::new())),
             None => {

@@ -12,7 +12,7 @@ use std::{
 };
 
 /// How long a client may stay backlogged without draining before it is dropped.
-pub const STUCK_AFTER: Duration = Duration::from_secs(15);
+pub const STUCK_AFTER: Duration = Duration::from_secs(30);
 
 /// One client's queue and how long it has been behind.
 struct Client {
@@ -74,9 +74,13 @@ impl Clients {
         }
     }
 
+    /// Hangs up on a client that stopped reading: its connection ends (and reports
+    /// `Disconnected`, so an absent agent is noticed), the others go on.
     fn drop_stuck(&mut self, id: ClientId) {
-        tracing::warn!(client = id, "IPC client stopped reading; dropped");
-        self.clients.remove(&id);
+        tracing::warn!(client = id, "IPC client stopped reading; disconnected");
+        if let Some(client) = self.clients.remove(&id) {
+            client.queue.hang_up.cancel();
+        }
     }
 
     /// Whether some client is behind: channel reads wait until it drains. Drops clients

@@ -88,17 +88,8 @@ fn with_local_turn(
     servers
 }
 
-/// The ICE servers: the registry's `/api/config` (host candidates only when it fails), with
-/// the environment's TURN taking precedence.
-pub async fn fetch_ice_servers(config: &SidecarConfig, peer_id: &str) -> Vec<IceServer> {
-    let servers = registry_ice_servers(config).await.unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "no ICE servers from the registry; using host candidates only");
-        Vec::new()
-    });
-    with_local_turn(servers, config, peer_id)
-}
-
-/// Fresh ICE servers for renewing credentials: an error keeps the caller's current ones.
+/// The ICE servers: the registry's `/api/config`, with the environment's TURN taking
+/// precedence. An error keeps the core's current servers (it retries).
 pub async fn renew_ice_servers(
     config: &SidecarConfig,
     peer_id: &str,

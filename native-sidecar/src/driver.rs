@@ -14,7 +14,7 @@ use crate::{
     signaling::SignalingEvent,
 };
 use meshwork_protocol::{
-    core::{self, Event, Mesh, MeshCore, Time},
+    core::{self, ConnectionState, Event, Mesh, MeshCore, Time},
     ipc::{IpcCommand, IpcEvent},
     PeerId,
 };
@@ -47,6 +47,9 @@ pub struct Driver {
     /// grace period so it never lingers as a ghost peer (docs/adr/0005).
     agent_absent_since: Option<Instant>,
     agent_grace: Option<Duration>,
+    /// Channel reads are paused for a client that is behind (the core knows, so silence
+    /// meanwhile does not fail links).
+    reads_paused: bool,
 }
 
 impl Driver {
@@ -77,6 +80,7 @@ impl Driver {
             start: Instant::now(),
             agent_absent_since: Some(Instant::now()),
             agent_grace,
+            reads_paused: false,
         }
     }
 
@@ -104,11 +108,23 @@ impl Driver {
                 _ => None,
             };
             let clients_behind = self.mesh.shell.clients.backlogged(Instant::now());
+            if clients_behind != self.reads_paused {
+                self.reads_paused = clients_behind;
+                self.handle(Event::ReadsPaused(clients_behind));
+            }
             let stuck_deadline = self.mesh.shell.clients.stuck_deadline();
             let links_behind = self.mesh.shell.links_backlogged();
             tokio::select! {
                 Some(ev) = inputs.signaling.recv() => self.on_signaling(ev),
-                Some(ev) = inputs.control.recv() => self.on_link_event(ev),
+                Some(ev) = inputs.control.recv() => {
+                    if ends_connection(&ev) {
+                        // What the channel delivered before the end goes first.
+                        while let Ok(data) = inputs.data.try_recv() {
+                            self.on_link_event(data);
+                        }
+                    }
+                    self.on_link_event(ev)
+                }
                 Some(ev) = inputs.data.recv(), if !clients_behind => self.on_link_event(ev),
                 Some(input) = inputs.ipc.recv(), if !links_behind => self.on_ipc(input),
                 _ = inputs.room.notified(), if clients_behind || links_behind => {}
@@ -140,13 +156,9 @@ impl Driver {
                     tracing::error!(expected = %self.mesh.core.id(), got = %peer_id, "credential now maps to another peer id; ignoring this connection");
                     return;
                 }
-                tracing::info!(servers = ice_servers.len(), "signaling connected");
+                tracing::info!("signaling connected");
                 self.mesh.shell.signaling_out = Some(outbound);
-                let unix_now = crate::credentials::unix_now();
-                self.handle(Event::IceServers {
-                    servers: ice_servers,
-                    unix_now,
-                });
+                self.on_signaling(SignalingEvent::IceServers(ice_servers));
                 self.handle(Event::SignalingConnected);
             }
             SignalingEvent::IceServers(Ok(servers)) => {
@@ -201,7 +213,7 @@ impl Driver {
                 }
             }
             IpcInput::Refused { id, message } => clients.reply(id, IpcEvent::Error { message }),
-            IpcInput::Line { id, line } => match IpcCommand::parse_line(&line) {
+            IpcInput::Line { id, line, .. } => match IpcCommand::parse_line(&line) {
                 Ok(cmd) => self.on_command(id, cmd),
                 Err(e) => clients.reply(
                     id,
@@ -237,12 +249,14 @@ impl Driver {
                     },
                 ),
                 Ok(_) => {}
-                Err(e) => self.mesh.shell.clients.reply(
-                    id,
-                    IpcEvent::Error {
-                        message: e.to_string(),
-                    },
-                ),
+                Err(e) => {
+                    let id_ = &message.request_id;
+                    let message = format!("message {id_} to {target_peer} not sent: {e}");
+                    self.mesh
+                        .shell
+                        .clients
+                        .reply(id, IpcEvent::Error { message })
+                }
             },
             IpcCommand::Broadcast { message } => {
                 self.mesh.broadcast(&message, now);
@@ -261,6 +275,17 @@ impl Driver {
             }
         }
     }
+}
+
+/// Whether `event` ends a connection (data still queued for it must be handled first).
+fn ends_connection(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::ConnectionStateChanged {
+            state: ConnectionState::Failed | ConnectionState::Closed,
+            ..
+        }
+    )
 }
 
 async fn sleep_until(at: Option<Instant>) {

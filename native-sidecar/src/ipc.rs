@@ -17,7 +17,7 @@ use std::{
 use tokio::{
     io::{AsyncRead, AsyncWrite, AsyncWriteExt},
     net::{UnixListener, UnixStream},
-    sync::{mpsc, Notify},
+    sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore},
 };
 use tokio_util::codec::{
     AnyDelimiterCodec, AnyDelimiterCodecError, FramedRead, FramedWrite, LinesCodec,
@@ -28,8 +28,13 @@ use crate::ipc_queue::{client_queue, ClientQueue, MAX_QUEUED_BYTES};
 /// Most IPC clients served at once: each may hold a queue, so their number is bounded too.
 pub const MAX_CLIENTS: usize = 64;
 
-/// Longest accepted line: a 16 MiB message, JSON-escaped, fits.
-pub const MAX_LINE: usize = 64 * 1024 * 1024;
+/// Longest accepted line: the largest message a peer reassembles (`framing::MAX_MESSAGE`)
+/// plus room for the command around it.
+pub const MAX_LINE: usize = meshwork_protocol::framing::MAX_MESSAGE + 1024 * 1024;
+
+/// Bytes of lines read from all clients and not yet handled by the driver. A reader waits for
+/// room before it hands a line over, so a paused driver pauses the agents' sockets.
+pub const INPUT_BUDGET: usize = 32 * 1024 * 1024;
 
 /// Identifies one IPC client.
 pub type ClientId = u64;
@@ -50,6 +55,8 @@ pub enum IpcInput {
         id: ClientId,
         /// The line, without its newline.
         line: String,
+        /// Its share of [`INPUT_BUDGET`], given back when the driver drops it.
+        _budget: OwnedSemaphorePermit,
     },
     /// A line was refused before parsing (longer than [`MAX_LINE`], or not UTF-8); the
     /// client stays connected.
@@ -122,6 +129,7 @@ pub async fn accept_loop(
     listener: UnixListener,
     inputs: mpsc::Sender<IpcInput>,
     room: Arc<Notify>,
+    budget: Arc<Semaphore>,
 ) {
     let mut next_id: ClientId = 1;
     let live = Arc::new(AtomicUsize::new(0));
@@ -144,7 +152,12 @@ pub async fn accept_loop(
                 let done = move || {
                     live.fetch_sub(1, Ordering::AcqRel);
                 };
-                spawn_client(next_id, read, write, inputs.clone(), room.clone(), done);
+                let shared = Shared {
+                    inputs: inputs.clone(),
+                    room: room.clone(),
+                    budget: budget.clone(),
+                };
+                spawn_client(next_id, read, write, shared, done);
                 next_id += 1;
             }
             Err(e) => {
@@ -158,23 +171,37 @@ pub async fn accept_loop(
     }
 }
 
+/// What every client's task shares with the driver.
+#[derive(Clone)]
+pub struct Shared {
+    /// To the driver.
+    pub inputs: mpsc::Sender<IpcInput>,
+    /// Woken when a client's queue drains.
+    pub room: Arc<Notify>,
+    /// [`INPUT_BUDGET`].
+    pub budget: Arc<Semaphore>,
+}
+
 /// Serves one client over any byte streams (a socket connection, or stdin/stdout); calls
 /// `done` when it ends.
 pub fn spawn_client<R, W>(
     id: ClientId,
     read: R,
     write: W,
-    inputs: mpsc::Sender<IpcInput>,
-    room: Arc<Notify>,
+    shared: Shared,
     done: impl FnOnce() + Send + 'static,
 ) where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (tx, mut rx) = client_queue(MAX_QUEUED_BYTES, room);
+    let (tx, mut rx) = client_queue(MAX_QUEUED_BYTES, shared.room.clone());
     tokio::spawn(async move {
-        serve(id, read, write, tx, &mut rx, &inputs).await;
-        let _ = inputs.send(IpcInput::Disconnected { id }).await;
+        let hang_up = tx.hang_up.clone();
+        tokio::select! {
+            _ = serve(id, read, write, tx, &mut rx, &shared) => {}
+            _ = hang_up.cancelled() => {}
+        }
+        let _ = shared.inputs.send(IpcInput::Disconnected { id }).await;
         done();
     });
 }
@@ -185,12 +212,13 @@ async fn serve<R, W>(
     write: W,
     tx: ClientQueue,
     rx: &mut crate::ipc_queue::ClientLines,
-    inputs: &mpsc::Sender<IpcInput>,
+    shared: &Shared,
 ) where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
     {
+        let inputs = &shared.inputs;
         if inputs.send(IpcInput::Connected { id, tx }).await.is_err() {
             return;
         }
@@ -210,10 +238,20 @@ async fn serve<R, W>(
                 let input = match lines.next().await {
                     Some(Ok(bytes)) => match String::from_utf8(bytes.to_vec()) {
                         Ok(line) if line.trim().is_empty() => continue,
-                        Ok(line) => IpcInput::Line {
-                            id,
-                            line: line.trim_end_matches('\r').to_owned(),
-                        },
+                        Ok(line) => {
+                            let want = u32::try_from(line.len().clamp(1, INPUT_BUDGET))
+                                .unwrap_or(u32::MAX);
+                            let Ok(budget) = shared.budget.clone().acquire_many_owned(want).await
+                            else {
+                                break;
+                            };
+                            let line = line.trim_end_matches('\r').to_owned();
+                            IpcInput::Line {
+                                id,
+                                line,
+                                _budget: budget,
+                            }
+                        }
                         Err(e) => IpcInput::Refused {
                             id,
                             message: format!("line skipped: not UTF-8 ({e})"),

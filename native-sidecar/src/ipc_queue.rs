@@ -12,6 +12,7 @@ use std::sync::{
     Arc,
 };
 use tokio::sync::{mpsc, Notify};
+use tokio_util::sync::CancellationToken;
 
 /// Bytes queued for one client above which the driver pauses channel reads.
 pub const HIGH_WATER: usize = 8 * 1024 * 1024;
@@ -25,6 +26,8 @@ pub struct ClientQueue {
     tx: mpsc::UnboundedSender<String>,
     queued: Arc<AtomicUsize>,
     limit: usize,
+    /// Cancelled to end the client's connection (it stopped reading).
+    pub hang_up: CancellationToken,
 }
 
 /// The writer's end: take lines; each taken line is no longer counted.
@@ -54,6 +57,7 @@ pub fn client_queue(limit: usize, room: Arc<Notify>) -> (ClientQueue, ClientLine
             tx,
             queued: queued.clone(),
             limit,
+            hang_up: CancellationToken::new(),
         },
         ClientLines { rx, queued, room },
     )

@@ -33,7 +33,7 @@ use clap::Parser;
 use config::{Cli, Command, SidecarConfig};
 use meshwork_protocol::core::{Backoff, BackoffConfig, Rng};
 use std::{io::IsTerminal, process::ExitCode, sync::Arc, time::Duration};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
@@ -104,16 +104,27 @@ async fn run_sidecar(mut config: SidecarConfig) -> anyhow::Result<()> {
     spawn_signal_handler(shutdown.clone());
 
     let room = Arc::new(Notify::new());
+    let budget = Arc::new(Semaphore::new(ipc::INPUT_BUDGET));
     // Few lines wait for the driver: a paused driver must also pause the agents' sockets.
     let (ipc_tx, ipc_rx) = mpsc::channel(32);
     let _socket_guard = if config.stdio {
         let (stdin, stdout) = (tokio::io::stdin(), tokio::io::stdout());
-        ipc::spawn_client(0, stdin, stdout, ipc_tx, room.clone(), || {});
+        let shared = ipc::Shared {
+            inputs: ipc_tx,
+            room: room.clone(),
+            budget: budget.clone(),
+        };
+        ipc::spawn_client(0, stdin, stdout, shared, || {});
         None
     } else {
         let (listener, guard) = ipc::bind(&config.ipc_socket).await?;
         tracing::info!(socket = %config.ipc_socket.display(), "IPC socket ready");
-        tokio::spawn(ipc::accept_loop(listener, ipc_tx, room.clone()));
+        tokio::spawn(ipc::accept_loop(
+            listener,
+            ipc_tx,
+            room.clone(),
+            budget.clone(),
+        ));
         Some(guard)
     };
 

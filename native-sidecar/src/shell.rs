@@ -12,7 +12,7 @@ use crate::{
     signaling::{self, SignalingEvent},
 };
 use meshwork_protocol::{
-    core::{AppEvent, Attempt, LinkStart, Shell},
+    core::{AppEvent, Attempt, LinkStart, Purpose, Shell},
     framing::Frame,
     ipc::IpcEvent,
     rest::IceServer,
@@ -152,9 +152,15 @@ impl Shell for NativeShell {
         }
     }
 
-    fn write(&mut self, peer: &PeerId, attempt: Attempt, frames: Vec<Frame>) -> Result<(), String> {
+    fn write(
+        &mut self,
+        peer: &PeerId,
+        attempt: Attempt,
+        frames: Vec<Frame>,
+        purpose: Purpose,
+    ) -> Result<(), String> {
         match self.link(peer, attempt) {
-            Some(link) if link.op(LinkOp::Send(frames)) => Ok(()),
+            Some(link) if link.op(LinkOp::Send(frames, purpose)) => Ok(()),
             _ => Err(format!("no link task for {peer}")),
         }
     }
@@ -192,11 +198,15 @@ impl Shell for NativeShell {
                 IpcEvent::PeerDisconnected { peer_id: peer }
             }
             AppEvent::Message {
-                from, message, via, ..
+                from,
+                message,
+                via,
+                rtt_ms,
             } => IpcEvent::Message {
                 from_peer: from,
                 message,
                 via: Some(via),
+                rtt_ms,
             },
             AppEvent::RequestTimedOut { request_id, peer } => IpcEvent::RequestTimedOut {
                 request_id,

@@ -17,8 +17,8 @@ pub enum SignalingEvent {
     Up {
         /// Our peer id (the token's subject).
         peer_id: PeerId,
-        /// ICE servers to use from now on.
-        ice_servers: Vec<IceServer>,
+        /// ICE servers to use from now on, or why they could not be fetched.
+        ice_servers: Result<Vec<IceServer>, String>,
         /// Where to send frames.
         outbound: mpsc::Sender<String>,
     },
@@ -46,7 +46,9 @@ async fn connect_and_pump(config: &SidecarConfig, events: &mpsc::Sender<Signalin
         Ok(t) => t,
         Err(e) => return format!("token: {e}"),
     };
-    let ice_servers = credentials::fetch_ice_servers(config, token.peer_id.as_str()).await;
+    let ice_servers = credentials::renew_ice_servers(config, token.peer_id.as_str())
+        .await
+        .map_err(|e| e.to_string());
     let url = format!("{}?token={}", config.signaling_url, token.token);
     let ws = match tokio_tungstenite::connect_async(url.as_str()).await {
         Ok((ws, _)) => ws,

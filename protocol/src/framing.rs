@@ -149,6 +149,16 @@ impl Reassembler {
         if (count as usize).saturating_mul(MAX_FRAME - HEADER) > MAX_MESSAGE + MAX_FRAME {
             return Err(FramingError::TooLarge);
         }
+        // The first chunk of another message: the partial one will never be finished (its
+        // sender's write failed midway), so it is dropped and this one starts.
+        if index == 0
+            && self
+                .partial
+                .as_ref()
+                .is_some_and(|p| p.message_id != message_id)
+        {
+            self.partial = None;
+        }
         let partial = match self.partial.as_mut() {
             Some(p) if p.message_id == message_id && p.count == count => p,
             Some(p) => {

@@ -69,6 +69,10 @@ pub enum IpcEvent {
         /// The tier that carried it (ours; an extra key upstream agents ignore).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         via: Option<Tier>,
+        /// Round trip of the request it answers, when that request was sent with
+        /// `timeout_ms` (ours).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rtt_ms: Option<u64>,
     },
     /// Answer to a `send` with `ack`: the message left on this tier (ours).
     Sent {

@@ -9,6 +9,8 @@ use std::time::Duration;
 /// Messages in the flood, each [`PAYLOAD`] bytes: 128 MiB in all.
 const MESSAGES: usize = 2_048;
 const PAYLOAD: usize = 64 * 1024;
+/// How long the slow agent stops reading once, a quarter of the way through.
+const PAUSE: Duration = Duration::from_secs(8);
 /// What either sidecar may hold at its peak (resident memory, debug build).
 const RSS_LIMIT_MIB: u64 = 80;
 
@@ -49,12 +51,15 @@ async fn a_flooding_peer_is_slowed_by_a_slow_agent_and_nothing_is_lost() {
     });
 
     // The slow agent reads a message every millisecond (at most 64 MiB/s, far below the channel).
-    let mut got = 0;
+    let (mut got, mut dropped) = (0, 0);
     while got < MESSAGES {
         let ev = slow
             .next_event(Duration::from_secs(30))
             .await
             .unwrap_or_else(|e| panic!("message {got} never arrived: {e}"));
+        if ev["type"] == "peer_disconnected" {
+            dropped += 1;
+        }
         if ev["type"] != "message" {
             continue;
         }
@@ -70,11 +75,17 @@ async fn a_flooding_peer_is_slowed_by_a_slow_agent_and_nothing_is_lost() {
         );
         assert_eq!(ev["payload"]["via"], "direct");
         got += 1;
+        if got == MESSAGES / 4 {
+            // The agent is busy for longer than a link's silence timeout (6 s): the paused
+            // reads must not be taken for a dead link, and nothing may be lost.
+            tokio::time::sleep(PAUSE).await;
+        }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let mut flooder: IpcClient = sender.await.expect("sender task");
-    // Still responsive afterwards.
+    // Still responsive afterwards, and the link never dropped (paused reads are not silence).
     assert_eq!(flooder.list_peers().await, ["bob"]);
+    assert_eq!(dropped, 0, "bob's link to alice dropped during the pause");
 
     let (alice_pid, bob_pid) = (alice.pid().expect("pid"), bob.pid().expect("pid"));
     let (alice_peak, bob_peak) = (peak_rss_mib(alice_pid), peak_rss_mib(bob_pid));

@@ -129,8 +129,12 @@ impl Native {
                 Some("sent") if ev["payload"]["request_id"] == request_id => {
                     return Ok(ev["payload"]["via"].as_str().unwrap_or_default().to_owned())
                 }
+                // A refusal of this send names it ("message <id> to <peer> not sent: …");
+                // a later failure to deliver is an event for the application.
                 Some("error")
-                    if self.pending.is_empty() || !ev.to_string().contains("registry") =>
+                    if ev["payload"]["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains(request_id) && m.contains("not sent:")) =>
                 {
                     return Err(ev["payload"]["message"]
                         .as_str()
@@ -300,6 +304,8 @@ fn is_message(ev: &Value, from: &str, request_id: &str) -> bool {
 struct Other {
     _sidecar: SidecarProcess,
     ipc: IpcClient,
+    /// The request ids of every message it received.
+    seen: Vec<String>,
 }
 
 impl Other {
@@ -309,17 +315,27 @@ impl Other {
         Other {
             _sidecar: sidecar,
             ipc,
+            seen: Vec::new(),
         }
     }
 
     async fn receive(&mut self, from: &str, request_id: &str) -> Value {
-        let ev = self
-            .ipc
-            .wait_for(&format!("{request_id} from {from}"), EVENT_TIMEOUT, |e| {
-                is_message(&normalize(e.clone()), from, request_id)
-            })
-            .await;
-        normalize(ev)
+        let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let ev = self
+                .ipc
+                .next_event(left)
+                .await
+                .unwrap_or_else(|e| panic!("waiting for {request_id} from {from}: {e}"));
+            let ev = normalize(ev);
+            if let Some(id) = ev["message"]["request_id"].as_str() {
+                self.seen.push(id.to_owned());
+            }
+            if is_message(&ev, from, request_id) {
+                return ev;
+            }
+        }
     }
 
     async fn send(&mut self, to: &str, message: Value) {
@@ -403,6 +419,11 @@ async fn run_suite(reg: RegistryProcess, subject: &mut impl Subject, ref_addr: I
     );
     assert_eq!(subject.send("nochan", q).await, Ok("registry".into()));
     assert_eq!(nochan.receive(&me, "n1").await["via"], "registry");
+    assert!(
+        !nochan.seen.iter().any(|id| id == "b1"),
+        "a broadcast never takes the registry tier: {:?}",
+        nochan.seen
+    );
     nochan
         .send(&me, message("task_response", "n1", json!({"result": "hi"})))
         .await;
@@ -496,8 +517,20 @@ async fn run_suite(reg: RegistryProcess, subject: &mut impl Subject, ref_addr: I
         })
         .await;
 
-    // 11. the registry dies: open channels stay and carry messages.
+    // 11. the registry dies: open channels stay and carry messages — also well past the
+    // links' silence timeout (a tracked request that nobody answers marks the time).
     reg.kill9();
+    let marker = message("task_request", "m1", json!({"skill": "echo"}));
+    assert_eq!(
+        subject.request("ref", marker, 7_000).await,
+        Ok("direct".into())
+    );
+    reference.receive(&me, "m1").await;
+    subject
+        .wait_event("the marker's timeout", |e| {
+            e["type"] == "request_timed_out" && e["request_id"] == "m1"
+        })
+        .await;
     let after = message("agent_prompt", "k1", json!({"message": "still here"}));
     assert_eq!(subject.send("ref", after).await, Ok("direct".into()));
     assert_eq!(reference.receive(&me, "k1").await["via"], "direct");

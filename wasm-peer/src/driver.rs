@@ -23,9 +23,12 @@ use std::{
 };
 use web_sys::RtcDataChannel;
 
-/// Milliseconds since the epoch, from the browser's clock.
+/// Milliseconds on the browser's monotonic clock (`performance.now()`): a wall-clock step
+/// must not move the core's deadlines. Falls back to `Date.now()` without a window.
 pub fn now_ms() -> f64 {
-    js_sys::Date::now()
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or_else(js_sys::Date::now, |p| p.now())
 }
 
 /// Shared handle on a driver.

@@ -8,7 +8,7 @@ use crate::{
     sink::{self, Sink},
 };
 use meshwork_protocol::{
-    core::{AppEvent, AppEvent as PeerEvent, Attempt, Event, LinkStart, Shell},
+    core::{AppEvent, AppEvent as PeerEvent, Attempt, Event, LinkStart, Purpose, Shell},
     framing::Frame,
     rest::IceServer,
     signaling::IceCandidatePayload,
@@ -96,10 +96,10 @@ impl Shell for WebShell {
                         },
                     );
                 }
-                Err(e) => sink::error(
-                    &sink,
-                    format!("no ICE servers from the registry ({e}); host candidates only"),
-                ),
+                Err(error) => {
+                    sink::error(&sink, format!("no ICE servers from the registry ({error})"));
+                    sink::event(&sink, Event::IceServersFailed { error });
+                }
             }
             let ws_url = format!("{}/ws", base.replacen("http", "ws", 1));
             let to_driver = sink.clone();
@@ -201,7 +201,15 @@ impl Shell for WebShell {
         }
     }
 
-    fn write(&mut self, peer: &PeerId, attempt: Attempt, frames: Vec<Frame>) -> Result<(), String> {
+    /// The browser's `send` either takes a message or throws at once: there is no later
+    /// failure to report, whatever the `purpose`.
+    fn write(
+        &mut self,
+        peer: &PeerId,
+        attempt: Attempt,
+        frames: Vec<Frame>,
+        _purpose: Purpose,
+    ) -> Result<(), String> {
         match self.link(peer, attempt) {
             Some(link) => link.write(frames),
             None => Err(format!("no connection to {peer}")),

@@ -62,3 +62,11 @@ impl Signaling {
         let _ = self.ws.close();
     }
 }
+
+/// A socket nobody holds any more (e.g. the peer left while it was being opened) closes, so
+/// no ghost connection stays registered as this peer.
+impl Drop for Signaling {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

@@ -10,7 +10,7 @@ use super::{
 use crate::config::IcePolicy;
 use bytes::BytesMut;
 use meshwork_protocol::{
-    core::{Attempt, ConnectionState, Event, SdpType},
+    core::{Attempt, ConnectionState, Event, Purpose, SdpType},
     framing::Frame,
     rest::IceServer,
     signaling::IceCandidatePayload,
@@ -24,6 +24,7 @@ use std::{
     time::Instant,
 };
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 use webrtc::{
     data_channel::{DataChannel, RTCDataChannelInit},
     peer_connection::{
@@ -47,7 +48,7 @@ pub enum LinkOp {
     /// Apply a remote candidate.
     AddCandidate(IceCandidatePayload),
     /// Send the frames of one message, in order; a failure is reported with them.
-    Send(Vec<Frame>),
+    Send(Vec<Frame>, Purpose),
     /// Read the selected path once and report it.
     ProbePath,
     /// Close and end the task.
@@ -70,13 +71,20 @@ pub struct LinkHandle {
     ops: mpsc::UnboundedSender<LinkOp>,
     /// Bytes of `Send`s queued and not yet written (the task subtracts what it wrote).
     queued: Arc<AtomicUsize>,
+    /// Ends the task at once, even while a write waits for SCTP (`Close` would queue
+    /// behind it).
+    close: CancellationToken,
     /// When the offer/answer work started (for setup-time logs).
     pub started: Instant,
 }
 
 impl LinkHandle {
-    /// Queues an operation; false when the task has ended.
+    /// Queues an operation; false when the task has ended. `Close` ends it at once.
     pub fn op(&self, op: LinkOp) -> bool {
+        if matches!(op, LinkOp::Close) {
+            self.close.cancel();
+            return true;
+        }
         let bytes = op_bytes(&op);
         self.queued.fetch_add(bytes, Ordering::AcqRel);
         let queued = self.ops.send(op).is_ok();
@@ -94,7 +102,7 @@ impl LinkHandle {
 
 fn op_bytes(op: &LinkOp) -> usize {
     match op {
-        LinkOp::Send(frames) => frames.iter().map(frame_len).sum(),
+        LinkOp::Send(frames, _) => frames.iter().map(frame_len).sum(),
         _ => 0,
     }
 }
@@ -116,17 +124,19 @@ pub fn spawn(
 ) -> LinkHandle {
     let (tx, rx) = mpsc::unbounded_channel();
     let queued = Arc::new(AtomicUsize::new(0));
+    let close = CancellationToken::new();
     let task = Task {
         peer,
         attempt,
         sinks,
         queued: queued.clone(),
     };
-    tokio::spawn(run(task, link, ice_servers, rx));
+    tokio::spawn(run(task, link, ice_servers, rx, close.clone()));
     LinkHandle {
         attempt,
         ops: tx,
         queued,
+        close,
         started: Instant::now(),
     }
 }
@@ -162,6 +172,7 @@ async fn run(
     link: LinkSettings,
     ice_servers: Vec<IceServer>,
     mut ops: mpsc::UnboundedReceiver<LinkOp>,
+    close: CancellationToken,
 ) {
     let (peer, attempt) = (task.peer.clone(), task.attempt);
     let channel: ChannelSlot = Default::default();
@@ -189,16 +200,25 @@ async fn run(
     };
     let relays = RemoteRelays::default();
     let kick_pending = Arc::new(AtomicBool::new(false));
-    while let Some(op) = ops.recv().await {
+    loop {
+        let op = tokio::select! {
+            op = ops.recv() => op,
+            _ = close.cancelled() => None,
+        };
+        let Some(op) = op else { break };
         relays.learn(&op);
         match op {
             LinkOp::Close => break,
             LinkOp::ProbePath => spawn_probe(&task, pc.clone(), relays.clone()),
-            LinkOp::Send(frames) => {
+            LinkOp::Send(frames, purpose) => {
                 let bytes = frames.iter().map(frame_len).sum();
                 let dc = channel.lock().ok().and_then(|c| c.clone());
                 let sent = match dc {
-                    Some(dc) => send_frames(&dc, &frames, &kick_pending).await,
+                    Some(dc) => tokio::select! {
+                        sent = send_frames(&dc, &frames, &kick_pending) => sent,
+                        // Closed while waiting for SCTP: the core has moved on.
+                        _ = close.cancelled() => break,
+                    },
                     None => Err(webrtc::error::Error::Other("no channel yet".into())),
                 };
                 task.dequeued(bytes);
@@ -208,6 +228,7 @@ async fn run(
                         peer: peer.clone(),
                         attempt,
                         frames,
+                        purpose,
                         error: e.to_string(),
                     });
                 }
@@ -309,7 +330,7 @@ async fn perform(
                 tracing::debug!(peer = %peer, error = %e, "remote candidate refused");
             }
         }
-        LinkOp::Close | LinkOp::ProbePath | LinkOp::Send(_) => {}
+        LinkOp::Close | LinkOp::ProbePath | LinkOp::Send(..) => {}
     }
     Ok(())
 }

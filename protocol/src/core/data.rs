@@ -2,7 +2,7 @@
 //! liveness) and how an application message leaves (tier, framing, message ids, fallback).
 
 use super::{
-    event::Incoming,
+    event::{Incoming, Purpose},
     keepalive::is_keepalive,
     peer::{Attempt, Link},
     route::{Route, RouteError, Tier},
@@ -79,9 +79,14 @@ impl MeshCore {
                     Some(Link::Open(open)) => open.attempt,
                     _ => return Err(RouteError::Unreachable(peer.clone())),
                 };
+                let text = message.to_json();
+                if text.len() > framing::MAX_MESSAGE {
+                    let (size, limit) = (text.len(), framing::MAX_MESSAGE);
+                    return Err(RouteError::MessageTooLarge { size, limit });
+                }
                 Ok(SendPlan::Channel {
                     attempt,
-                    frames: self.frames(message),
+                    frames: self.frames(text),
                     tier: Tier::of(Route::Channel, self.path_type(peer)),
                 })
             }
@@ -103,22 +108,34 @@ impl MeshCore {
             .map(|()| Tier::Registry)
     }
 
-    /// Frames for one message, with a fresh message id.
-    pub(super) fn frames(&mut self, message: &MeshMessage) -> Vec<Frame> {
+    /// Frames for one message's JSON text, with a fresh message id.
+    pub(super) fn frames(&mut self, text: String) -> Vec<Frame> {
         let id = self.next_message_id;
         self.next_message_id = self.next_message_id.wrapping_add(1);
-        framing::encode(message.to_json(), id)
+        framing::encode(text, id)
     }
 
     /// A write the channel had accepted failed later: the registry tier takes the message
     /// when it can, else the application is told it was not sent. Keepalives are not
     /// re-sent anywhere (liveness handles a dead channel).
-    pub(super) fn on_write_failed(&mut self, peer: PeerId, frames: &[Frame], error: &str) {
+    pub(super) fn on_write_failed(
+        &mut self,
+        peer: PeerId,
+        frames: &[Frame],
+        purpose: Purpose,
+        error: &str,
+    ) {
         let Some(message) = framing::text_of(frames).and_then(|t| MeshMessage::parse(&t).ok())
         else {
             return;
         };
-        if is_keepalive(&message) {
+        if purpose == Purpose::Keepalive || is_keepalive(&message) {
+            return;
+        }
+        if purpose == Purpose::Broadcast {
+            let id = &message.request_id;
+            let text = format!("broadcast {id} did not reach {peer}: {error}");
+            self.problem(Some(peer), text);
             return;
         }
         if let Err(e) = self.send_via_registry(&peer, &message) {
@@ -162,6 +179,6 @@ impl MeshCore {
                 _ => None,
             })
             .collect();
-        (links, self.frames(message))
+        (links, self.frames(message.to_json()))
     }
 }

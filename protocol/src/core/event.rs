@@ -8,6 +8,17 @@ use crate::{
 };
 use std::time::Duration;
 
+/// What a channel write is for: it decides what happens when the write fails later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Purpose {
+    /// An application message to one peer: re-routed through the registry, or reported.
+    Unicast,
+    /// One copy of a broadcast: reported, never re-routed (broadcasts take channels only).
+    Broadcast,
+    /// A keepalive: nothing to do (silence fails a dead channel).
+    Keepalive,
+}
+
 /// One DataChannel message as the browser or webrtc-rs delivers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Incoming {
@@ -127,9 +138,14 @@ pub enum Event {
         attempt: Attempt,
         /// The message's frames, as the core produced them.
         frames: Vec<crate::framing::Frame>,
+        /// What the write was for, as the core said in `Shell::write`.
+        purpose: Purpose,
         /// Why the write failed.
         error: String,
     },
+    /// The shell stopped (`true`) or resumed (`false`) reading channel data on purpose
+    /// (backpressure: the application is behind). While paused, silence is not a failure.
+    ReadsPaused(bool),
     /// The shell read the selected candidate pair of an open link (after `ProbePath`).
     PathObserved {
         /// The remote peer.

@@ -68,6 +68,17 @@ impl MeshCore {
         }
     }
 
+    /// The shell paused or resumed reading: on resume every open link gets a full
+    /// `link_timeout` again (what it sent meanwhile is only now being read).
+    pub(super) fn on_reads_paused(&mut self, paused: bool, now: Time) {
+        self.reads_paused = paused;
+        if !paused {
+            for open in self.peers.values_mut().filter_map(|p| p.open_mut()) {
+                open.last_seen = open.last_seen.max(now);
+            }
+        }
+    }
+
     /// Any data from `peer` proves its open link alive.
     pub(super) fn touch(&mut self, peer: &PeerId, now: Time) {
         if let Some(open) = self.peers.get_mut(peer).and_then(|p| p.open_mut()) {
@@ -83,7 +94,7 @@ impl MeshCore {
         let Some(open) = self.peers.get_mut(peer).and_then(|p| p.open_mut()) else {
             return;
         };
-        let silent = open.last_seen + link_timeout <= now;
+        let silent = !self.reads_paused && open.last_seen + link_timeout <= now;
         if silent || open.grace_until.is_some_and(|at| at <= now) {
             self.drop_link(peer, now);
             return;

@@ -90,7 +90,7 @@ pub use backoff::{Backoff, BackoffConfig};
 pub use config::Config;
 pub use correlator::Correlator;
 pub use data::SendPlan;
-pub use event::{ConnectionState, Event, Incoming, SdpType};
+pub use event::{ConnectionState, Event, Incoming, Purpose, SdpType};
 pub use frames::link_report;
 pub use keepalive::{is_keepalive, keepalive_ping, keepalive_pong, KEEPALIVE_PREFIX};
 pub use peer::{Attempt, LinkState, Role};
@@ -135,6 +135,9 @@ pub struct MeshCore {
     /// Numbers large outgoing messages (their chunks carry it).
     next_message_id: u32,
     ice: ice::IceServers,
+    /// The shell is not reading channel data on purpose (backpressure): silence proves
+    /// nothing about the links until it reads again.
+    reads_paused: bool,
 }
 
 impl MeshCore {
@@ -154,6 +157,7 @@ impl MeshCore {
             inboxes: Inboxes::default(),
             next_message_id: 1,
             ice: ice::IceServers::default(),
+            reads_paused: false,
         }
     }
 
@@ -193,8 +197,10 @@ impl MeshCore {
                 peer,
                 attempt: _,
                 frames,
+                purpose,
                 error,
-            } => self.on_write_failed(peer, &frames, &error),
+            } => self.on_write_failed(peer, &frames, purpose, &error),
+            Event::ReadsPaused(paused) => self.on_reads_paused(paused, now),
             Event::PathObserved {
                 peer,
                 attempt,
@@ -248,7 +254,7 @@ impl MeshCore {
         let peers = self
             .peers
             .values()
-            .filter_map(|p| p.next_deadline(&self.config));
+            .filter_map(|p| p.next_deadline(&self.config, self.reads_paused));
         signaling
             .into_iter()
             .chain(self.ice.next_deadline())

@@ -189,14 +189,19 @@ impl Peer {
         }
     }
 
-    /// The earliest time this peer needs `handle_timeout`.
-    pub fn next_deadline(&self, config: &Config) -> Option<Time> {
+    /// The earliest time this peer needs `handle_timeout`; silence counts only while the
+    /// shell reads (`reads_paused` false).
+    pub fn next_deadline(&self, config: &Config, reads_paused: bool) -> Option<Time> {
         let link = match &self.link {
             Link::Idle => None,
             Link::Retrying { at } => Some(*at),
             Link::Handshake(h) => Some(h.deadline),
             Link::Open(o) => {
-                let silent = o.last_seen + config.link_timeout;
+                let silent = if reads_paused {
+                    Time::from_millis(u64::MAX)
+                } else {
+                    o.last_seen + config.link_timeout
+                };
                 Some(
                     o.grace_until
                         .map_or(silent, |g| g.min(silent))

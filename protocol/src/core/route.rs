@@ -26,6 +26,14 @@ pub enum RouteError {
     /// No open channel, and the registry cannot carry it (signaling down or peer not there).
     #[error("peer {0} has no open channel and is not reachable through the registry")]
     Unreachable(PeerId),
+    /// Larger than any peer reassembles (`framing::MAX_MESSAGE`): no tier carries it.
+    #[error("message of {size} bytes is larger than the {limit}-byte limit of a message")]
+    MessageTooLarge {
+        /// The message's JSON size.
+        size: usize,
+        /// `framing::MAX_MESSAGE`.
+        limit: usize,
+    },
     /// Too large for one signaling frame; only a DataChannel carries it.
     #[error("message of {size} bytes is larger than the registry tier's {limit}-byte limit")]
     TooLarge {

@@ -7,7 +7,9 @@
 //! code that reads actions, so every shell runs the same dispatch — the deterministic tests
 //! included.
 
-use super::{data::SendPlan, Action, Attempt, Event, MeshCore, Route, RouteError, Tier, Time};
+use super::{
+    data::SendPlan, Action, Attempt, Event, MeshCore, Purpose, Route, RouteError, Tier, Time,
+};
 use crate::{
     framing::Frame,
     ids::PeerId,
@@ -98,8 +100,14 @@ pub trait Shell {
     fn close_link(&mut self, peer: &PeerId, attempt: Attempt);
     /// Write one message's frames, in order, on the channel of `attempt`. `Err` when the
     /// channel refuses now (not open, closing, task gone); a write that fails later is
-    /// reported as `WriteFailed`.
-    fn write(&mut self, peer: &PeerId, attempt: Attempt, frames: Vec<Frame>) -> Result<(), String>;
+    /// reported as `WriteFailed` with the same `purpose`.
+    fn write(
+        &mut self,
+        peer: &PeerId,
+        attempt: Attempt,
+        frames: Vec<Frame>,
+        purpose: Purpose,
+    ) -> Result<(), String>;
     /// Read the selected candidate pair of the connection of `attempt`; report
     /// `PathObserved`.
     fn probe_path(&mut self, peer: &PeerId, attempt: Attempt);
@@ -177,7 +185,7 @@ impl<S: Shell> Mesh<S> {
                 attempt,
                 frames,
                 tier,
-            }) => match self.shell.write(peer, attempt, frames) {
+            }) => match self.shell.write(peer, attempt, frames, Purpose::Unicast) {
                 Ok(()) => Ok(tier),
                 Err(_) => self.core.channel_refused(peer, message),
             },
@@ -213,7 +221,12 @@ impl<S: Shell> Mesh<S> {
         let (links, frames) = self.core.broadcast_plan(message);
         let sent = links
             .iter()
-            .filter(|(peer, attempt)| self.shell.write(peer, *attempt, frames.clone()).is_ok())
+            .filter(|(peer, attempt)| {
+                let copy = frames.clone();
+                self.shell
+                    .write(peer, *attempt, copy, Purpose::Broadcast)
+                    .is_ok()
+            })
             .count();
         self.flush(now);
         sent
@@ -261,7 +274,8 @@ impl<S: Shell> Mesh<S> {
                 message,
             } => {
                 // A refused keepalive is harmless: silence fails the link by itself.
-                let _ = shell.write(&peer, attempt, vec![Frame::Text(message.to_json())]);
+                let frames = vec![Frame::Text(message.to_json())];
+                let _ = shell.write(&peer, attempt, frames, Purpose::Keepalive);
             }
             Action::ProbePath { peer, attempt } => shell.probe_path(&peer, attempt),
             Action::FetchIceServers => shell.fetch_ice_servers(),

@@ -3,7 +3,7 @@
 
 use super::harness::*;
 use crate::{
-    core::{Action, AppEvent, Attempt, Event, Incoming, Tier},
+    core::{Action, AppEvent, Attempt, Event, Incoming, Purpose, Tier},
     framing,
     mesh_message::{MeshMessage, MeshMessageType},
     rest::IceServer,
@@ -39,16 +39,99 @@ fn attempt(net: &Net, who: &str, peer: &str) -> Attempt {
 #[test]
 fn data_of_a_replaced_attempt_is_dropped_silently() {
     let mut net = Net::meshed(&["alice", "bob"]);
-    let stale = Attempt(attempt(&net, "bob", "alice").0 + 1000);
-    let data = Incoming::Text(request("old").to_json());
-    let event = Event::Data {
-        peer: id("alice"),
-        attempt: stale,
-        data,
+    let (a, b) = (id("alice"), id("bob"));
+    let old = attempt(&net, "bob", "alice");
+    // alice offers again (as a restarted peer would): bob replaces the link.
+    net.force_offer(&a, &b);
+    net.run_until(at(net.now.as_millis() + 2_000), |n| {
+        n.linked(&a, &b) && n.node(&b).pcs[&a].attempt != old
+    });
+    assert_ne!(attempt(&net, "bob", "alice"), old, "the link was replaced");
+    let late_text = Event::Data {
+        peer: a.clone(),
+        attempt: old,
+        data: Incoming::Text(request("old").to_json()),
     };
-    net.inject(&id("bob"), event);
-    assert!(net.node(&id("bob")).delivered().is_empty());
+    net.inject(&b, late_text);
+    let big = request(&"x".repeat(2 * framing::MAX_FRAME)).to_json();
+    for frame in framing::encode(big, 9) {
+        let framing::Frame::Chunk(bytes) = frame else {
+            panic!("a large message is chunked");
+        };
+        let late_chunk = Event::Data {
+            peer: a.clone(),
+            attempt: old,
+            data: Incoming::Binary(bytes),
+        };
+        net.inject(&b, late_chunk);
+    }
+    assert!(net.node(&b).delivered().is_empty());
     assert!(errors(&net, "bob").is_empty());
+    assert!(net.linked(&a, &b));
+}
+
+#[test]
+fn silence_while_the_shell_pauses_reads_does_not_fail_a_link() {
+    let mut net = Net::meshed(&["alice", "bob"]);
+    let (a, b) = (id("alice"), id("bob"));
+    net.inject(&b, Event::ReadsPaused(true));
+    // Nothing from alice reaches bob's core meanwhile (its data waits in the shell).
+    net.blocked_data.insert((a.clone(), b.clone()));
+    net.run_for(Duration::from_secs(20));
+    assert_eq!(
+        net.node(&b).count(disconnected_from(&a)),
+        0,
+        "paused is not dead"
+    );
+    net.blocked_data.remove(&(a.clone(), b.clone()));
+    net.inject(&b, Event::ReadsPaused(false));
+    net.run_for(Duration::from_secs(10));
+    assert_eq!(net.node(&b).count(disconnected_from(&a)), 0);
+    assert!(net.linked(&a, &b));
+    // Unpaused silence still fails the link.
+    net.blocked_data.insert((a.clone(), b.clone()));
+    net.run_for(Duration::from_secs(10));
+    assert_eq!(net.node(&b).count(disconnected_from(&a)), 1);
+}
+
+#[test]
+fn a_broadcast_copy_that_fails_later_is_reported_not_rerouted() {
+    let mut net = Net::meshed(&["alice", "bob"]);
+    let current = attempt(&net, "alice", "bob");
+    let event = Event::WriteFailed {
+        peer: id("bob"),
+        attempt: current,
+        frames: framing::encode(request("all").to_json(), 3),
+        purpose: Purpose::Broadcast,
+        error: "channel closed".into(),
+    };
+    net.inject(&id("alice"), event);
+    net.run_for(Duration::from_millis(50));
+    assert!(
+        net.node(&id("bob")).delivered().is_empty(),
+        "not through the registry"
+    );
+    let errors = errors(&net, "alice");
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].contains("broadcast all") && errors[0].contains("bob"));
+}
+
+#[test]
+fn a_message_no_peer_would_reassemble_is_refused_at_once() {
+    let mut net = Net::meshed(&["alice", "bob"]);
+    let huge = MeshMessage::new(
+        MeshMessageType::AgentPrompt,
+        "huge",
+        json!({ "message": "x".repeat(framing::MAX_MESSAGE) }),
+    );
+    let refused = net.send_routed(&id("alice"), &id("bob"), huge);
+    assert!(
+        matches!(
+            refused,
+            Err(crate::core::RouteError::MessageTooLarge { .. })
+        ),
+        "{refused:?}"
+    );
 }
 
 #[test]
@@ -99,6 +182,7 @@ fn a_write_that_fails_later_goes_through_the_registry() {
         peer: id("bob"),
         attempt: current,
         frames: framing::encode(request("late").to_json(), 7),
+        purpose: Purpose::Unicast,
         error: "channel closed".into(),
     };
     net.inject(&id("alice"), event);
@@ -122,6 +206,7 @@ fn a_failed_write_the_registry_cannot_carry_is_reported_to_the_sender() {
         peer: id("bob"),
         attempt: current,
         frames: framing::encode(big.to_json(), 8),
+        purpose: Purpose::Unicast,
         error: "channel closed".into(),
     };
     net.inject(&id("alice"), event);

@@ -190,7 +190,13 @@ impl Shell for SimShell {
             .push(Effect::Act(Action::ClosePeer { peer, attempt }));
     }
 
-    fn write(&mut self, peer: &PeerId, attempt: Attempt, frames: Vec<Frame>) -> Result<(), String> {
+    fn write(
+        &mut self,
+        peer: &PeerId,
+        attempt: Attempt,
+        frames: Vec<Frame>,
+        _purpose: crate::core::Purpose,
+    ) -> Result<(), String> {
         let open = self
             .pcs
             .get(peer)
