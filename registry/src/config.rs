@@ -87,9 +87,10 @@ pub struct Config {
     /// `POST /api/token` requests per client IP per minute.
     #[arg(long, env = "TOKEN_RATE_PER_MIN", default_value_t = 600)]
     pub token_rate_per_min: u32,
-    /// Failed `POST /api/token` attempts per client IP per minute before it is locked out.
-    #[arg(long, env = "TOKEN_FAILURES_PER_MIN", default_value_t = 20)]
-    pub token_failures_per_min: u32,
+    /// Failed credential checks (any route) per client IP per minute before the address is
+    /// locked out of all but the credentials that already worked from it.
+    #[arg(long, env = "AUTH_FAILURES_PER_MIN", default_value_t = 20)]
+    pub auth_failures_per_min: u32,
     /// `POST /api/pairing/pair` tries per client IP per minute.
     #[arg(long, env = "PAIR_TRIES_PER_MIN", default_value_t = 5)]
     pub pair_tries_per_min: u32,

@@ -6,7 +6,7 @@ use crate::{
         admin::{self, AdminTokenSource},
         api_keys::{ApiKeys, KeysSource},
         jwt::JwtKeys,
-        secrets::random_hex,
+        secrets::{credential_id, random_hex},
     },
     config::{Compat, Config},
     db::Db,
@@ -40,7 +40,15 @@ pub fn build_state(config: Config) -> anyhow::Result<(Arc<AppState>, Vec<String>
         None => db.setting_or_insert("signaling_secret", || random_hex(32))?,
     };
 
-    let (api_keys, source) = ApiKeys::load(config.api_keys_file.as_deref(), config.dev, &db)?;
+    let (api_keys, source) =
+        ApiKeys::load(config.api_keys_file.as_deref(), config.dev, &db, &secret)?;
+    if api_keys.short_keys() > 0 {
+        tracing::warn!(
+            short = api_keys.short_keys(),
+            min_len = crate::auth::api_keys::MIN_KEY_LEN,
+            "API keys shorter than the minimum are guessable; use long random keys"
+        );
+    }
     match source {
         KeysSource::File(path) => banner.push(format!("API keys: {} from {path}", api_keys.len())),
         KeysSource::DevKey { key, peer_id } => banner.push(format!(
@@ -70,12 +78,14 @@ pub fn build_state(config: Config) -> anyhow::Result<(Arc<AppState>, Vec<String>
     }
 
     let limits = Limits::new(&config);
+    let admin_cid = credential_id(&secret, "admin", &admin_token);
     let state = Arc::new(AppState {
         jwt: JwtKeys::new(&secret, config.jwt_ttl_secs),
         config,
         db,
         api_keys,
         admin_token,
+        admin_cid,
         hub: SignalingHub::default(),
         metrics: Metrics::default(),
         events: Events::default(),

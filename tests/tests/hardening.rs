@@ -60,7 +60,8 @@ async fn repeated_bad_credentials_lock_the_address_out_of_the_token_route() {
         .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {i}");
     }
-    // Now even the right key is refused from this address until the minute ends.
+    // Now a key that never worked from this address is refused unchecked until the minute
+    // ends (a key in use from it is not: `credentials::failed_guesses_do_not_lock_out_…`).
     let resp = Client::new()
         .post(reg.url("/api/token"))
         .header("x-api-key", "ak_0")

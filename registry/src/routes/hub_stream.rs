@@ -4,10 +4,11 @@
 
 use super::{agents::to_record, topology};
 use crate::{
-    auth::secrets::constant_time_eq,
+    auth::{caller::throttled, secrets::constant_time_eq},
     clock::unix_now,
     error::ApiError,
     events::Change,
+    limits::ClientIp,
     signaling::connection::{token_from_protocols, SUBPROTOCOL},
     state::AppState,
 };
@@ -32,16 +33,25 @@ const PING_EVERY: Duration = Duration::from_secs(20);
 /// Upgrades an admin to the stream.
 pub async fn stream(
     State(state): State<Arc<AppState>>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    let authorized = token_from_protocols(&headers)
-        .is_some_and(|token| constant_time_eq(&token, &state.admin_token));
-    if !authorized {
-        return ApiError::unauthorized(
-            "admin token required as Sec-WebSocket-Protocol: meshwork, <token>",
-        )
-        .into_response();
+    let refusal = || {
+        ApiError::unauthorized("admin token required as Sec-WebSocket-Protocol: meshwork, <token>")
+    };
+    let Some(token) = token_from_protocols(&headers) else {
+        return refusal().into_response();
+    };
+    let checked = throttled(&state, ip, "bearer", &token, || {
+        if constant_time_eq(&token, &state.admin_token) {
+            Ok(())
+        } else {
+            Err(refusal())
+        }
+    });
+    if let Err(e) = checked {
+        return e.into_response();
     }
     match upgrade {
         Ok(u) => u

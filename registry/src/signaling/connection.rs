@@ -4,10 +4,10 @@
 use super::frame::{error_frame, handle_text, refusal, Origin};
 use super::hub::OUTBOUND_QUEUE;
 use crate::{
-    auth::{device::verify_jwt, origin::origin_allowed},
+    auth::{caller::throttled, device::verify_jwt, origin::origin_allowed},
     error::ApiError,
     events::Change,
-    limits::TokenBucket,
+    limits::{ClientIp, TokenBucket},
     state::AppState,
 };
 use axum::{
@@ -47,6 +47,7 @@ pub fn token_from_protocols(headers: &HeaderMap) -> Option<String> {
 /// `GET /ws`: checks the JWT, then upgrades.
 pub async fn ws_handler(
     State(state): State<Arc<AppState>>,
+    ClientIp(ip): ClientIp,
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -63,7 +64,7 @@ pub async fn ws_handler(
         return ApiError::forbidden("this page's origin may not open signaling sockets")
             .into_response();
     }
-    let claims = match verify_jwt(&state, &token) {
+    let claims = match throttled(&state, ip, "bearer", &token, || verify_jwt(&state, &token)) {
         Ok(claims) => claims,
         Err(e) => return e.into_response(),
     };
