@@ -78,6 +78,17 @@ pub struct Config {
     /// Most concurrent signaling WebSockets; more are refused with 503.
     #[arg(long, env = "MAX_WS_CONNECTIONS", default_value_t = 10_000)]
     pub max_ws_connections: usize,
+    /// Seconds a client gets to send a request's headers; also how long an idle keep-alive
+    /// connection stays open.
+    #[arg(long, env = "HEADER_READ_TIMEOUT_SECS", default_value_t = 10.0)]
+    pub header_read_timeout_secs: f64,
+    /// Seconds a client gets to send a request's body once its headers arrived.
+    #[arg(long, env = "BODY_READ_TIMEOUT_SECS", default_value_t = 30.0)]
+    pub body_read_timeout_secs: f64,
+    /// Most open connections not (yet) upgraded to a WebSocket; when full, the oldest one
+    /// that has not sent a request is closed for a newcomer. Default: half the open-file limit.
+    #[arg(long, env = "MAX_HTTP_CONNECTIONS")]
+    pub max_http_connections: Option<usize>,
     /// Signaling frames per second one peer may send on average…
     #[arg(long, env = "SIGNAL_RATE_PER_SEC", default_value_t = 200.0)]
     pub signal_rate_per_sec: f64,

@@ -9,6 +9,7 @@ use crate::{
         secrets::{credential_id, random_hex},
     },
     config::{Compat, Config},
+    connections::{self, ConnLimits},
     db::Db,
     events::Events,
     limits::Limits,
@@ -20,7 +21,6 @@ use crate::{
     state::AppState,
 };
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 
@@ -105,12 +105,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {addr}"))?;
     let local = listener.local_addr()?;
-    // Signaling frames are small and latency-bound: never let Nagle hold one back.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
     let shown_host = if local.ip().is_unspecified() {
         "127.0.0.1".to_owned()
     } else {
@@ -133,16 +127,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tracing::info!("shutting down");
         shutdown.cancel();
     });
-    let token = state.shutdown.clone();
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { token.cancelled().await })
-    .await
-    .context("serving")?;
+    let config = &state.config;
+    let limits = ConnLimits {
+        header_read: secs(config.header_read_timeout_secs),
+        body_read: secs(config.body_read_timeout_secs),
+        max_http: config
+            .max_http_connections
+            .unwrap_or_else(connections::default_max_http),
+    };
+    connections::serve(listener, app, limits, state.shutdown.clone()).await;
     let _ = maintenance.await;
     Ok(())
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::try_from_secs_f64(s).unwrap_or(Duration::from_secs(10))
 }
 
 async fn wait_for_signal() {
