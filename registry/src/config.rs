@@ -66,6 +66,12 @@ pub struct Config {
     /// Largest HTTP request body.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Largest task payload (its JSON encoding), bytes; larger ones are refused with 413.
+    #[arg(long, env = "MAX_TASK_PAYLOAD_BYTES", default_value_t = 64 * 1024)]
+    pub max_task_payload_bytes: usize,
+    /// Largest task result (and error) text, bytes; larger ones are refused with 413.
+    #[arg(long, env = "MAX_TASK_RESULT_BYTES", default_value_t = 64 * 1024)]
+    pub max_task_result_bytes: usize,
     /// Lifetime of issued JWTs, seconds.
     #[arg(long, env = "JWT_TTL_SECS", default_value_t = 300)]
     pub jwt_ttl_secs: u64,
