@@ -115,6 +115,11 @@ pub struct Config {
     /// signaling sockets; by default only the registry's own origin may.
     #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+    /// The origin(s) browsers and agents use to reach this registry when not by IP address or
+    /// `localhost` (e.g. `https://mesh.example.com`, comma-separated): requests naming any
+    /// other host are refused (DNS rebinding).
+    #[arg(long, env = "PUBLIC_ORIGIN", value_delimiter = ',')]
+    pub public_origin: Vec<String>,
     /// How often health is re-derived and expired tasks are failed (milliseconds).
     #[arg(long, env = "MAINTENANCE_INTERVAL_MS", default_value_t = 15_000)]
     pub maintenance_interval_ms: u64,

@@ -12,7 +12,12 @@ pub mod token;
 pub mod topology;
 
 use crate::{
-    auth::origin::origin_allowed, error::ApiError, signaling::connection::ws_handler,
+    auth::{
+        host::{host_allowed, origin_hosts},
+        origin::origin_allowed,
+    },
+    error::ApiError,
+    signaling::connection::ws_handler,
     state::AppState,
 };
 use axum::{
@@ -96,7 +101,23 @@ pub fn router(state: Arc<AppState>) -> Router {
         Some(cors) => app.layer(cors),
         None => app,
     };
-    app.with_state(state)
+    let public_hosts = Arc::new(origin_hosts(&state.config.public_origin));
+    app.layer(middleware::from_fn(
+        move |request: Request, next: middleware::Next| {
+            let public_hosts = public_hosts.clone();
+            async move {
+                if host_allowed(request.headers(), &public_hosts) {
+                    next.run(request).await
+                } else {
+                    ApiError::forbidden(
+                        "this registry does not answer to that host name (set PUBLIC_ORIGIN)",
+                    )
+                    .into_response()
+                }
+            }
+        },
+    ))
+    .with_state(state)
 }
 
 /// Browsers on other origins get nothing: their requests are refused before any handler runs

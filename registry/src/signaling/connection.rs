@@ -12,7 +12,10 @@ use crate::{
 };
 use axum::{
     extract::{
-        ws::{rejection::WebSocketUpgradeRejection, Message, WebSocket, WebSocketUpgrade},
+        ws::{
+            close_code, rejection::WebSocketUpgradeRejection, CloseFrame, Message, WebSocket,
+            WebSocketUpgrade,
+        },
         Query, State,
     },
     http::HeaderMap,
@@ -21,7 +24,10 @@ use axum::{
 use futures_util::{SinkExt, StreamExt};
 use meshwork_protocol::{signaling::SignalErrorCode, PeerId};
 use serde::Deserialize;
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::{Arc, Mutex},
+    time::Instant,
+};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -98,6 +104,13 @@ pub async fn ws_handler(
         })
 }
 
+/// Whether a read failed because a frame or message was over the size cap.
+fn too_large(e: axum::Error) -> bool {
+    e.into_inner()
+        .downcast_ref::<tungstenite::Error>()
+        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
+}
+
 async fn run(state: Arc<AppState>, peer_id: PeerId, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::channel::<String>(OUTBOUND_QUEUE);
@@ -105,6 +118,9 @@ async fn run(state: Arc<AppState>, peer_id: PeerId, socket: WebSocket) {
     let conn_id = state.hub.connect(&peer_id, tx.clone(), kill.clone());
     tracing::info!(peer_id = %peer_id, conn_id, "signaling connected");
 
+    // Why the socket closes, when the reader knows (a frame over the hard cap: 1009).
+    let close_with: Arc<Mutex<Option<CloseFrame>>> = Arc::default();
+    let writer_close = close_with.clone();
     let writer_kill = kill.clone();
     let shutdown = state.shutdown.clone();
     let mut writer = tokio::spawn(async move {
@@ -135,7 +151,17 @@ async fn run(state: Arc<AppState>, peer_id: PeerId, socket: WebSocket) {
                 _ = shutdown.cancelled() => break,
             }
         }
-        let _ = sink.send(Message::Close(None)).await;
+        // What the reader queued last (the `error` explaining the close) goes out first.
+        while let Ok(frame) = rx.try_recv() {
+            if sink.feed(Message::Text(frame.into())).await.is_err() {
+                return;
+            }
+        }
+        let reason = writer_close
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let _ = sink.send(Message::Close(reason)).await;
     });
 
     let reader_state = state.clone();
@@ -152,7 +178,23 @@ async fn run(state: Arc<AppState>, peer_id: PeerId, socket: WebSocket) {
             config.signal_burst,
             Instant::now(),
         );
-        while let Some(Ok(message)) = stream.next().await {
+        loop {
+            let message = match stream.next().await {
+                Some(Ok(message)) => message,
+                Some(Err(e)) => {
+                    if too_large(e) {
+                        reader_state.metrics.signal_error();
+                        let why = "frame over the registry's hard size cap; closing";
+                        let _ = tx.try_send(error_frame(SignalErrorCode::FrameTooLarge, why));
+                        *close_with.lock().unwrap_or_else(|p| p.into_inner()) = Some(CloseFrame {
+                            code: close_code::SIZE,
+                            reason: "frame too large".into(),
+                        });
+                    }
+                    break;
+                }
+                None => break,
+            };
             if matches!(message, Message::Text(_) | Message::Binary(_))
                 && !budget.take(Instant::now())
             {
