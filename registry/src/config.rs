@@ -95,6 +95,10 @@ pub struct Config {
     /// that has not sent a request is closed for a newcomer. Default: half the open-file limit.
     #[arg(long, env = "MAX_HTTP_CONNECTIONS")]
     pub max_http_connections: Option<usize>,
+    /// Seconds a signaling socket may stay silent (no frame, no pong to the registry's pings,
+    /// sent every third of this) before it is closed.
+    #[arg(long, env = "WS_IDLE_TIMEOUT_SECS", default_value_t = 90.0)]
+    pub ws_idle_timeout_secs: f64,
     /// Signaling frames per second one peer may send on average…
     #[arg(long, env = "SIGNAL_RATE_PER_SEC", default_value_t = 200.0)]
     pub signal_rate_per_sec: f64,

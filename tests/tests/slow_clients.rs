@@ -4,7 +4,7 @@
 
 use meshwork_tests::{
     http::{call, Cred},
-    RegistryOptions, RegistryProcess,
+    RegistryOptions, RegistryProcess, SignalClient,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -135,4 +135,44 @@ async fn an_idle_keep_alive_connection_is_closed() {
     .await
     .expect("the idle connection is closed within 10 s");
     assert!(closed.starts_with(b"HTTP/1.1 200"), "answered first");
+}
+
+#[tokio::test]
+async fn a_silent_signaling_socket_is_closed_and_a_live_one_is_kept() {
+    let reg = RegistryProcess::start(RegistryOptions {
+        api_keys: Some(json!({"keys": {
+            "ak_alice": {"peer_id": "alice-sidecar"},
+            "ak_bob": {"peer_id": "bob-sidecar"},
+        }})),
+        env: vec![("WS_IDLE_TIMEOUT_SECS".into(), "1".into())],
+        ..Default::default()
+    });
+    let token = |key: &'static str| {
+        let reg = &reg;
+        async move {
+            let (_, body) = call(reg, Method::POST, "/api/token", Cred::ApiKey(key), None).await;
+            body["token"].as_str().expect("token").to_owned()
+        }
+    };
+    let mut silent =
+        SignalClient::connect(&reg.ws_url(), &token("ak_alice").await, "alice-sidecar")
+            .await
+            .expect("alice connects");
+    let mut live = SignalClient::connect(&reg.ws_url(), &token("ak_bob").await, "bob-sidecar")
+        .await
+        .expect("bob connects");
+    live.register("native").await.expect("bob registers");
+    // bob keeps reading (and so answers the registry's pings) for three idle periods; alice
+    // reads nothing, so her pongs never go out.
+    let reading = live.next_frame(Duration::from_secs(3)).await;
+    assert!(
+        reading.is_err_and(|e| e.to_string().contains("no frame within")),
+        "bob's socket stayed open and quiet"
+    );
+    // (Its close frame may be lost behind the pongs it now tries to send: any close counts.)
+    assert!(
+        silent.closed_within(Duration::from_secs(5)).await,
+        "alice's silent socket was closed as idle"
+    );
+    live.register("native").await.expect("bob is still served");
 }

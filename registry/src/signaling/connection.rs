@@ -26,7 +26,7 @@ use meshwork_protocol::{signaling::SignalErrorCode, PeerId};
 use serde::Deserialize;
 use std::{
     sync::{Arc, Mutex},
-    time::Instant,
+    time::{Duration, Instant},
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -123,6 +123,13 @@ async fn run(state: Arc<AppState>, peer_id: PeerId, socket: WebSocket) {
     let writer_close = close_with.clone();
     let writer_kill = kill.clone();
     let shutdown = state.shutdown.clone();
+    // Pings make every live peer answer (browsers and tungstenite pong on their own), so
+    // silence for `idle` means a dead or stalled peer, whose slot is then freed.
+    let idle = Duration::try_from_secs_f64(state.config.ws_idle_timeout_secs)
+        .unwrap_or(Duration::from_secs(90))
+        .max(Duration::from_millis(300));
+    let mut ping = tokio::time::interval(idle / 3);
+    ping.reset();
     let mut writer = tokio::spawn(async move {
         loop {
             tokio::select! {
@@ -147,6 +154,11 @@ async fn run(state: Arc<AppState>, peer_id: PeerId, socket: WebSocket) {
                     }
                     None => break,
                 },
+                _ = ping.tick() => {
+                    if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
+                        return;
+                    }
+                }
                 _ = writer_kill.cancelled() => break,
                 _ = shutdown.cancelled() => break,
             }
@@ -179,7 +191,15 @@ async fn run(state: Arc<AppState>, peer_id: PeerId, socket: WebSocket) {
             Instant::now(),
         );
         loop {
-            let message = match stream.next().await {
+            let Ok(next) = tokio::time::timeout(idle, stream.next()).await else {
+                tracing::info!(peer_id = %reader_peer, "signaling socket silent; closing");
+                *close_with.lock().unwrap_or_else(|p| p.into_inner()) = Some(CloseFrame {
+                    code: close_code::AWAY,
+                    reason: "idle".into(),
+                });
+                break;
+            };
+            let message = match next {
                 Some(Ok(message)) => message,
                 Some(Err(e)) => {
                     if too_large(e) {
