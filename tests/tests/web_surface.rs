@@ -148,3 +148,35 @@ async fn the_hub_page_carries_its_security_headers() {
     }
     let _ = std::fs::remove_dir_all(dist);
 }
+
+#[tokio::test]
+async fn every_api_refusal_is_json_even_the_ones_axum_writes() {
+    let (reg, dist) = start(false, &[]);
+    let http = Client::new();
+    for (req, status) in [
+        (
+            http.get(reg.url("/api/pairing/generate-code"))
+                .bearer_auth(ADMIN_TOKEN),
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
+        (
+            http.get(reg.url("/api/registry/route?skill=a&skill=b"))
+                .bearer_auth(ADMIN_TOKEN),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            http.get(reg.url("/api/registry/agents/%FF"))
+                .bearer_auth(ADMIN_TOKEN),
+            StatusCode::BAD_REQUEST,
+        ),
+        (http.post(reg.url("/api/")), StatusCode::NOT_FOUND),
+    ] {
+        let (got, body) = send(req).await;
+        assert_eq!(got, status, "{body}");
+        assert!(
+            body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{status}: {body}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dist);
+}
