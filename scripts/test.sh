@@ -36,5 +36,5 @@ scripts/in-netns.sh cargo test --workspace --locked --offline
 step "wasm-bindgen-test (the wasm shell in headless Chromium, same namespace rules)"
 scripts/in-netns.sh cargo test -p meshwork-wasm-peer --target wasm32-unknown-unknown --locked --offline
 
-step "fuzz smoke run (20 s per target: signaling frames, IPC lines, REST bodies, DataChannel chunks)"
+step "fuzz smoke run (20 s per target: signaling frames, IPC lines, REST bodies, DataChannel chunks, the registry's HTTP surface)"
 scripts/fuzz.sh smoke

@@ -66,6 +66,12 @@ pub struct Config {
     /// Largest HTTP request body.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Largest task payload (its JSON encoding), bytes; larger ones are refused with 413.
+    #[arg(long, env = "MAX_TASK_PAYLOAD_BYTES", default_value_t = 64 * 1024)]
+    pub max_task_payload_bytes: usize,
+    /// Largest task result (and error) text, bytes; larger ones are refused with 413.
+    #[arg(long, env = "MAX_TASK_RESULT_BYTES", default_value_t = 64 * 1024)]
+    pub max_task_result_bytes: usize,
     /// Lifetime of issued JWTs, seconds.
     #[arg(long, env = "JWT_TTL_SECS", default_value_t = 300)]
     pub jwt_ttl_secs: u64,
@@ -78,6 +84,21 @@ pub struct Config {
     /// Most concurrent signaling WebSockets; more are refused with 503.
     #[arg(long, env = "MAX_WS_CONNECTIONS", default_value_t = 10_000)]
     pub max_ws_connections: usize,
+    /// Seconds a client gets to send a request's headers; also how long an idle keep-alive
+    /// connection stays open.
+    #[arg(long, env = "HEADER_READ_TIMEOUT_SECS", default_value_t = 10.0)]
+    pub header_read_timeout_secs: f64,
+    /// Seconds a client gets to send a request's body once its headers arrived.
+    #[arg(long, env = "BODY_READ_TIMEOUT_SECS", default_value_t = 30.0)]
+    pub body_read_timeout_secs: f64,
+    /// Most open connections not (yet) upgraded to a WebSocket; when full, the oldest one
+    /// that has not sent a request is closed for a newcomer. Default: half the open-file limit.
+    #[arg(long, env = "MAX_HTTP_CONNECTIONS")]
+    pub max_http_connections: Option<usize>,
+    /// Seconds a signaling socket may stay silent (no frame, no pong to the registry's pings,
+    /// sent every third of this) before it is closed.
+    #[arg(long, env = "WS_IDLE_TIMEOUT_SECS", default_value_t = 90.0)]
+    pub ws_idle_timeout_secs: f64,
     /// Signaling frames per second one peer may send on average…
     #[arg(long, env = "SIGNAL_RATE_PER_SEC", default_value_t = 200.0)]
     pub signal_rate_per_sec: f64,
@@ -87,9 +108,10 @@ pub struct Config {
     /// `POST /api/token` requests per client IP per minute.
     #[arg(long, env = "TOKEN_RATE_PER_MIN", default_value_t = 600)]
     pub token_rate_per_min: u32,
-    /// Failed `POST /api/token` attempts per client IP per minute before it is locked out.
-    #[arg(long, env = "TOKEN_FAILURES_PER_MIN", default_value_t = 20)]
-    pub token_failures_per_min: u32,
+    /// Failed credential checks (any route) per client IP per minute before the address is
+    /// locked out of all but the credentials that already worked from it.
+    #[arg(long, env = "AUTH_FAILURES_PER_MIN", default_value_t = 20)]
+    pub auth_failures_per_min: u32,
     /// `POST /api/pairing/pair` tries per client IP per minute.
     #[arg(long, env = "PAIR_TRIES_PER_MIN", default_value_t = 5)]
     pub pair_tries_per_min: u32,
@@ -97,6 +119,11 @@ pub struct Config {
     /// signaling sockets; by default only the registry's own origin may.
     #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+    /// The origin(s) browsers and agents use to reach this registry when not by IP address or
+    /// `localhost` (e.g. `https://mesh.example.com`, comma-separated): requests naming any
+    /// other host are refused (DNS rebinding).
+    #[arg(long, env = "PUBLIC_ORIGIN", value_delimiter = ',')]
+    pub public_origin: Vec<String>,
     /// How often health is re-derived and expired tasks are failed (milliseconds).
     #[arg(long, env = "MAINTENANCE_INTERVAL_MS", default_value_t = 15_000)]
     pub maintenance_interval_ms: u64,

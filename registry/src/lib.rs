@@ -7,6 +7,7 @@
 //!
 //! # Layout
 //! - [`config`]: command line and environment.
+//! - [`connections`]: the accept loop: read timeouts, the cap on not-yet-upgraded connections.
 //! - [`state`]: `AppState`, one field per concern, shared behind an `Arc`.
 //! - [`db`]: the embedded SQLite store (agents, tasks, settings) — the durable state.
 //! - [`auth`]: API keys, JWTs, the admin token, and the `Caller` extractor.
@@ -24,6 +25,7 @@
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod connections;
 pub mod db;
 pub mod error;
 pub mod events;

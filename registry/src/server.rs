@@ -6,9 +6,10 @@ use crate::{
         admin::{self, AdminTokenSource},
         api_keys::{ApiKeys, KeysSource},
         jwt::JwtKeys,
-        secrets::random_hex,
+        secrets::{credential_id, random_hex},
     },
     config::{Compat, Config},
+    connections::{self, ConnLimits},
     db::Db,
     events::Events,
     limits::Limits,
@@ -20,7 +21,6 @@ use crate::{
     state::AppState,
 };
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 
@@ -40,7 +40,15 @@ pub fn build_state(config: Config) -> anyhow::Result<(Arc<AppState>, Vec<String>
         None => db.setting_or_insert("signaling_secret", || random_hex(32))?,
     };
 
-    let (api_keys, source) = ApiKeys::load(config.api_keys_file.as_deref(), config.dev, &db)?;
+    let (api_keys, source) =
+        ApiKeys::load(config.api_keys_file.as_deref(), config.dev, &db, &secret)?;
+    if api_keys.short_keys() > 0 {
+        tracing::warn!(
+            short = api_keys.short_keys(),
+            min_len = crate::auth::api_keys::MIN_KEY_LEN,
+            "API keys shorter than the minimum are guessable; use long random keys"
+        );
+    }
     match source {
         KeysSource::File(path) => banner.push(format!("API keys: {} from {path}", api_keys.len())),
         KeysSource::DevKey { key, peer_id } => banner.push(format!(
@@ -70,12 +78,14 @@ pub fn build_state(config: Config) -> anyhow::Result<(Arc<AppState>, Vec<String>
     }
 
     let limits = Limits::new(&config);
+    let admin_cid = credential_id(&secret, "admin", &admin_token);
     let state = Arc::new(AppState {
         jwt: JwtKeys::new(&secret, config.jwt_ttl_secs),
         config,
         db,
         api_keys,
         admin_token,
+        admin_cid,
         hub: SignalingHub::default(),
         metrics: Metrics::default(),
         events: Events::default(),
@@ -95,12 +105,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {addr}"))?;
     let local = listener.local_addr()?;
-    // Signaling frames are small and latency-bound: never let Nagle hold one back.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
     let shown_host = if local.ip().is_unspecified() {
         "127.0.0.1".to_owned()
     } else {
@@ -123,16 +127,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tracing::info!("shutting down");
         shutdown.cancel();
     });
-    let token = state.shutdown.clone();
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { token.cancelled().await })
-    .await
-    .context("serving")?;
+    let config = &state.config;
+    let limits = ConnLimits {
+        header_read: secs(config.header_read_timeout_secs),
+        body_read: secs(config.body_read_timeout_secs),
+        max_http: config
+            .max_http_connections
+            .unwrap_or_else(connections::default_max_http),
+    };
+    connections::serve(listener, app, limits, state.shutdown.clone()).await;
     let _ = maintenance.await;
     Ok(())
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::try_from_secs_f64(s).unwrap_or(Duration::from_secs(10))
 }
 
 async fn wait_for_signal() {

@@ -24,6 +24,9 @@ pub struct AppState {
     pub jwt: JwtKeys,
     /// Admin bearer token.
     pub admin_token: String,
+    /// The admin session's credential id (`cid` of browser JWTs): a new admin token ends the
+    /// tabs' tokens too.
+    pub admin_cid: String,
     /// Connected signaling peers and their link reports.
     pub hub: SignalingHub,
     /// Counters for `/metrics`.

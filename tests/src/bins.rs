@@ -21,7 +21,8 @@ pub fn bin_path(name: &str) -> PathBuf {
     path
 }
 
-/// A fresh, empty directory under the system temp dir.
+/// A fresh, empty directory under the system temp dir, owner-only (`0700`) as a data dir
+/// should be.
 pub fn temp_dir(prefix: &str) -> PathBuf {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
@@ -32,5 +33,10 @@ pub fn temp_dir(prefix: &str) -> PathBuf {
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+    }
     dir
 }

@@ -56,6 +56,30 @@ pub async fn call(
     send(req).await
 }
 
+/// `method path` with a credential, sent from a chosen loopback source address (127.x.y.z).
+pub async fn call_from(
+    reg: &RegistryProcess,
+    from: std::net::IpAddr,
+    method: Method,
+    path: &str,
+    cred: Cred<'_>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    assert!(
+        from.is_loopback(),
+        "tests send only from loopback, not {from}"
+    );
+    let client = Client::builder()
+        .local_address(from)
+        .build()
+        .expect("client");
+    let mut req = with_cred(client.request(method, reg.url(path)), cred);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    send(req).await
+}
+
 /// `POST path` as the admin, expecting success; returns the body.
 pub async fn admin_post(reg: &RegistryProcess, path: &str) -> Value {
     let (code, body) = call(reg, Method::POST, path, Cred::Admin, None).await;

@@ -7,7 +7,7 @@ use std::{
     io::{BufRead, BufReader},
     path::PathBuf,
     process::{Child, Command, Stdio},
-    sync::mpsc,
+    sync::{mpsc, Arc, Mutex},
     time::Duration,
 };
 
@@ -28,6 +28,11 @@ pub struct RegistryOptions {
     pub port: u16,
     /// Serve the hub from here (default: a directory that does not exist).
     pub hub_dist_dir: Option<PathBuf>,
+    /// Keep what it writes to stderr (its log) for [`RegistryProcess::log`] instead of
+    /// passing it through.
+    pub capture_log: bool,
+    /// Run it under this open-file limit (`prlimit --nofile`).
+    pub max_open_files: Option<u32>,
 }
 
 /// The admin token every test registry uses.
@@ -44,6 +49,7 @@ pub struct RegistryProcess {
     pub data_dir: PathBuf,
     /// Lines it printed after the first (banner).
     pub banner: Vec<String>,
+    log: Arc<Mutex<Vec<String>>>,
     keep_data: bool,
 }
 
@@ -54,7 +60,16 @@ impl RegistryProcess {
             .data_dir
             .clone()
             .unwrap_or_else(|| temp_dir("registry"));
-        let mut cmd = Command::new(bin_path("meshwork-registry"));
+        let mut cmd = match opts.max_open_files {
+            Some(n) => {
+                let mut c = Command::new("prlimit");
+                c.arg(format!("--nofile={n}:{n}"))
+                    .arg("--")
+                    .arg(bin_path("meshwork-registry"));
+                c
+            }
+            None => Command::new(bin_path("meshwork-registry")),
+        };
         cmd.arg("--port")
             .arg(opts.port.to_string())
             .arg("--host")
@@ -73,7 +88,11 @@ impl RegistryProcess {
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
             )
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(if opts.capture_log {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            });
         for var in [
             "PORT",
             "API_KEYS_FILE",
@@ -98,6 +117,15 @@ impl RegistryProcess {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("spawning meshwork-registry");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        if let Some(stderr) = child.stderr.take() {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    log.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+                }
+            });
+        }
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = mpsc::channel::<String>();
         std::thread::spawn(move || {
@@ -138,8 +166,14 @@ impl RegistryProcess {
             port,
             data_dir,
             banner,
+            log,
             keep_data: false,
         }
+    }
+
+    /// The log lines written so far (with [`RegistryOptions::capture_log`]).
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// `ws://127.0.0.1:PORT/ws`.

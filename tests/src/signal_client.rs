@@ -22,6 +22,23 @@ pub struct SignalClient {
 /// Default time to wait for an expected frame.
 pub const FRAME_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Opens a WebSocket to `url` with the given `Host` (and `Origin`, if any) and returns the
+/// refusal, if the server refused the upgrade (e.g. `HTTP error: 403 Forbidden`).
+pub async fn upgrade_refusal(url: &str, host: &str, origin: Option<&str>) -> Option<String> {
+    let mut req = tokio_tungstenite::tungstenite::http::Request::builder()
+        .uri(url)
+        .header("host", host)
+        .header("connection", "Upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
+    if let Some(origin) = origin {
+        req = req.header("origin", origin);
+    }
+    let req = req.body(()).expect("upgrade request");
+    connect_async(req).await.err().map(|e| e.to_string())
+}
+
 impl SignalClient {
     /// Connects with `?token=`.
     pub async fn connect(ws_url: &str, token: &str, peer_id: &str) -> anyhow::Result<Self> {
@@ -141,6 +158,19 @@ impl SignalClient {
             match tokio::time::timeout_at(deadline, self.ws.next()).await {
                 Err(_) => return false,
                 Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => return true,
+                Ok(Some(Ok(_))) => continue,
+            }
+        }
+    }
+
+    /// The code of the server's close frame, skipping other frames; `None` when the socket
+    /// ends without one, or nothing ends within `timeout`.
+    pub async fn close_code_within(&mut self, timeout: Duration) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Ok(Some(Ok(Message::Close(frame)))) => return frame.map(|f| u16::from(f.code)),
+                Err(_) | Ok(None) | Ok(Some(Err(_))) => return None,
                 Ok(Some(Ok(_))) => continue,
             }
         }

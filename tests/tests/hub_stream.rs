@@ -1,5 +1,6 @@
 //! The hub's live stream (`GET /api/hub/stream`) against a real registry: a snapshot on
-//! connect, then each change pushed as the section it touched — no polling.
+//! connect, then each change pushed as the section it touched — no polling — and never what
+//! did not change.
 
 use meshwork_tests::{
     http::{admin_post, call, Cred},
@@ -84,7 +85,7 @@ async fn the_stream_sends_a_snapshot_then_every_change() {
     )
     .await;
     let task_id = created["task_id"].as_str().expect("task id").to_owned();
-    next_update(&mut hub, "tasks", |u| {
+    next_update(&mut hub, "tasks_changed", |u| {
         u["tasks"][0]["id"] == task_id.as_str()
     })
     .await;
@@ -149,4 +150,61 @@ async fn the_stream_refuses_anyone_but_the_admin() {
         };
         assert!(err.to_string().contains("401"), "{err}");
     }
+}
+
+#[tokio::test]
+async fn the_stream_sends_only_the_tasks_that_changed() {
+    let reg = start();
+    let (mut hub, _) = SignalClient::connect_subprotocol(&stream_url(&reg), ADMIN_TOKEN, "hub")
+        .await
+        .expect("admin opens the stream");
+    next_update(&mut hub, "snapshot", |_| true).await;
+    let big = "x".repeat(60 * 1024);
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let (_, created) = call(
+            &reg,
+            Method::POST,
+            "/api/hub/tasks",
+            Cred::Admin,
+            Some(json!({"skill": "echo", "source_agent_id": "hub", "payload": {"n": i, "text": big}})),
+        )
+        .await;
+        let id = created["task_id"].as_str().expect("task id").to_owned();
+        // Each message carries the new task alone, never the ones already sent.
+        let update = next_update(&mut hub, "tasks_changed", |_| true).await;
+        let sent: Vec<&str> = update["tasks"]
+            .as_array()
+            .expect("tasks")
+            .iter()
+            .filter_map(|t| t["id"].as_str())
+            .collect();
+        assert_eq!(sent, vec![id.as_str()], "after task {i}");
+        ids.push(id);
+    }
+    // A heartbeat that assigns nothing changes the agents section, not the tasks.
+    let (status, _) = call(
+        &reg,
+        Method::POST,
+        "/api/hub/heartbeat",
+        Cred::ApiKey("ak_alice"),
+        Some(json!({"agent_id": "alice", "hostname": "h1", "skill_names": ["other"]})),
+    )
+    .await;
+    assert!(status.is_success());
+    next_update(&mut hub, "agents", |_| true).await;
+    // Failing the first task sends that task only (the next tasks message of any kind).
+    let (status, body) = call(
+        &reg,
+        Method::POST,
+        &format!("/api/hub/tasks/{}", ids[0]),
+        Cred::Admin,
+        Some(json!({"state": "failed", "error": "cancelled"})),
+    )
+    .await;
+    assert!(status.is_success(), "{body}");
+    let update = next_update(&mut hub, "tasks_changed", |_| true).await;
+    assert_eq!(update["tasks"].as_array().map(Vec::len), Some(1));
+    assert_eq!(update["tasks"][0]["id"], ids[0].as_str());
+    assert_eq!(update["tasks"][0]["state"], "failed");
 }

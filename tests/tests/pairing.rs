@@ -2,13 +2,16 @@
 //! once and stored hashed, claims, revocation, persistence.
 
 use meshwork_tests::{
-    http::{admin_get, admin_post, call, Cred},
+    http::{admin_get, admin_post, call, call_from, Cred},
     wait::until,
     RegistryOptions, RegistryProcess, SignalClient,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::{
+    net::{IpAddr, Ipv4Addr},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
 
 fn start() -> RegistryProcess {
     RegistryProcess::start(RegistryOptions {
@@ -39,6 +42,26 @@ async fn pair(
         reg,
         Method::POST,
         "/api/pairing/pair",
+        Cred::Anonymous,
+        Some(body),
+    )
+    .await
+}
+
+/// A pairing request from another loopback address.
+async fn pair_from(
+    reg: &RegistryProcess,
+    from: Ipv4Addr,
+    code: &str,
+    name: &str,
+) -> (StatusCode, Value) {
+    let body = json!({"code": code, "agent_name": name});
+    let path = "/api/pairing/pair";
+    call_from(
+        reg,
+        IpAddr::V4(from),
+        Method::POST,
+        path,
         Cred::Anonymous,
         Some(body),
     )
@@ -158,6 +181,84 @@ async fn pairing_allows_five_tries_per_minute_per_address() {
         .parse()
         .expect("seconds");
     assert!((1..=60).contains(&retry), "Retry-After {retry}");
+}
+
+#[tokio::test]
+async fn a_code_dies_after_ten_wrong_tries_from_any_addresses() {
+    let reg = start();
+    let code = new_code(&reg).await;
+    // Ten addresses, one wrong try each: no per-address limit is reached.
+    let mut tried = 0;
+    for guess in (0..1_000_000u32).map(|n| format!("{n:06}")) {
+        if guess == code {
+            continue;
+        }
+        tried += 1;
+        let from = Ipv4Addr::new(127, 0, 7, tried);
+        let (status, body) = pair_from(&reg, from, &guess, &format!("guess{tried}")).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "try {tried}: {body}");
+        if tried == 10 {
+            break;
+        }
+    }
+    // The right code, from a fresh address, finds it dead.
+    let (status, body) = pair_from(&reg, Ipv4Addr::new(127, 0, 8, 1), &code, "lucky").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    // A new code works.
+    let code = new_code(&reg).await;
+    assert_eq!(
+        pair(&reg, &code, "patient", None).await.0,
+        StatusCode::CREATED
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_device_jwt_stays_dead_when_its_name_is_re_paired_in_the_same_second() {
+    let reg = start();
+    // Start at the top of a second so revocation and re-approval share the JWT's `iat` second.
+    let into_second = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_millis())
+        .unwrap_or(0);
+    tokio::time::sleep(Duration::from_millis(u64::from(1000 - into_second))).await;
+    let (id, token) = approved_device(&reg, "laptop").await;
+    let (status, jwt) = device_jwt(&reg, &token).await;
+    assert_eq!(status, StatusCode::OK, "{jwt}");
+    let old_jwt = jwt["token"].as_str().expect("jwt").to_owned();
+    admin_post(&reg, &format!("/api/pairing/{id}/revoke")).await;
+    let (_, new_token) = approved_device(&reg, "laptop").await;
+    assert_ne!(new_token, token);
+    let (status, body) = call(
+        &reg,
+        Method::GET,
+        "/api/registry/agents",
+        Cred::Bearer(&old_jwt),
+        None,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the revoked approval's JWT: {body}"
+    );
+    let refused = SignalClient::connect(&reg.ws_url(), &old_jwt, "laptop-sidecar").await;
+    assert!(
+        refused.is_err(),
+        "signaling refuses the revoked approval's JWT"
+    );
+    // The new approval's JWT works.
+    let (status, jwt) = device_jwt(&reg, &new_token).await;
+    assert_eq!(status, StatusCode::OK, "{jwt}");
+    let new_jwt = jwt["token"].as_str().expect("jwt");
+    let (status, _) = call(
+        &reg,
+        Method::GET,
+        "/api/registry/agents",
+        Cred::Bearer(new_jwt),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 #[tokio::test]

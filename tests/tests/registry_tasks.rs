@@ -165,6 +165,8 @@ async fn assigned_to_alice(reg: &RegistryProcess) -> String {
 #[tokio::test]
 async fn created_task_is_stored_pending_with_its_fields() {
     let reg = start();
+    // The sender must be the caller's own agent (issue 17): alice registers hers first.
+    heartbeat(&reg, "ak_alice", "alice-agent", &[]).await;
     let id = create_task(
         &reg,
         json!({"skill": "summarize", "source_agent_id": "alice-agent",
@@ -190,6 +192,87 @@ async fn created_task_is_stored_pending_with_its_fields() {
     let (status, body) = get(&reg, &format!("/api/hub/tasks/{id}"), Auth::Key("ak_bob")).await;
     assert_eq!(status, 200);
     assert_eq!(body, t);
+}
+
+#[tokio::test]
+async fn a_task_sender_is_its_caller_never_another_agent() {
+    let reg = start();
+    heartbeat(&reg, "ak_bob", "bob-agent", &[]).await;
+    heartbeat(&reg, "ak_alice", "alice-agent", &[]).await;
+    for spoofed in ["bob-agent", "bob-sidecar", "nobody-registered-this"] {
+        let body = json!({"skill": "echo", "source_agent_id": spoofed});
+        let (status, body) = post(&reg, "/api/hub/tasks", Auth::Key("ak_alice"), body).await;
+        assert_error(status, &body, 403, &format!("alice as {spoofed}"));
+    }
+    let (_, all) = get(&reg, "/api/hub/tasks/all", Auth::Admin).await;
+    assert_eq!(all, json!([]), "nothing was queued under another's name");
+    // Her own agent, or none (then her peer id), is fine.
+    let own = create_task(
+        &reg,
+        json!({"skill": "echo", "source_agent_id": "alice-agent"}),
+    )
+    .await;
+    assert_eq!(task(&reg, &own).await["source_agent_id"], "alice-agent");
+    let unnamed = create_task(&reg, json!({"skill": "echo"})).await;
+    assert_eq!(
+        task(&reg, &unnamed).await["source_agent_id"],
+        "alice-sidecar"
+    );
+    // The hub (admin) names its tasks' sender.
+    let (status, created) = post(
+        &reg,
+        "/api/hub/tasks",
+        Auth::Admin,
+        json!({"skill": "echo", "source_agent_id": "hub"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{created}");
+}
+
+#[tokio::test]
+async fn oversized_task_payloads_and_results_are_413_with_json_error() {
+    let reg = start_with(&[
+        ("MAX_TASK_PAYLOAD_BYTES", "1024"),
+        ("MAX_TASK_RESULT_BYTES", "1024"),
+    ]);
+    let big = "x".repeat(2000);
+    let (status, body) = post(
+        &reg,
+        "/api/hub/tasks",
+        Auth::Key("ak_alice"),
+        json!({"skill": "echo", "payload": {"text": big}}),
+    )
+    .await;
+    assert_error(status, &body, 413, "oversized payload");
+    let (status, body) = post(
+        &reg,
+        "/api/hub/tasks",
+        Auth::Key("ak_alice"),
+        json!({"skill": "x".repeat(300)}),
+    )
+    .await;
+    assert_error(status, &body, 400, "oversized skill");
+    let (_, all) = get(&reg, "/api/hub/tasks/all", Auth::Admin).await;
+    assert_eq!(all, json!([]), "nothing was queued");
+
+    let id = assigned_to_alice(&reg).await;
+    let (status, body) = update(
+        &reg,
+        Auth::Key("ak_alice"),
+        &id,
+        json!({"state": "completed", "result": big}),
+    )
+    .await;
+    assert_error(status, &body, 413, "oversized result");
+    let (status, body) = update(
+        &reg,
+        Auth::Key("ak_alice"),
+        &id,
+        json!({"state": "failed", "error": big}),
+    )
+    .await;
+    assert_error(status, &body, 413, "oversized error");
+    assert_eq!(task(&reg, &id).await["state"], "assigned", "nothing landed");
 }
 
 #[tokio::test]

@@ -241,6 +241,29 @@ async fn oversize_frame_gets_error_and_socket_stays_open() {
 }
 
 #[tokio::test]
+async fn a_frame_over_the_hard_cap_gets_an_error_and_close_code_1009() {
+    let reg = start();
+    let mut alice = joined(&reg, "alice").await;
+    let huge = "x".repeat(1536 * 1024);
+    alice
+        .send("offer", Some("alice"), json!({"sdp": huge}))
+        .await
+        .expect("send");
+    assert_eq!(
+        alice
+            .expect_error()
+            .await
+            .expect("an error frame before the close"),
+        "frame_too_large"
+    );
+    assert_eq!(
+        alice.close_code_within(Duration::from_secs(5)).await,
+        Some(1009),
+        "closed with 1009 (message too big)"
+    );
+}
+
+#[tokio::test]
 async fn registry_only_types_from_a_peer_are_refused() {
     let reg = start();
     let mut alice = joined(&reg, "alice").await;

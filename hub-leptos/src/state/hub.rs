@@ -72,7 +72,8 @@ impl Hub {
         }
     }
 
-    /// Applies one stream message: a section replaces what the tab had.
+    /// Applies one stream message: a section replaces what the tab had; changed tasks replace
+    /// their old versions.
     pub fn apply(&self, update: HubUpdate) {
         match update {
             HubUpdate::Snapshot {
@@ -89,6 +90,14 @@ impl Hub {
             }
             HubUpdate::Agents { agents } => self.agents.set(agents),
             HubUpdate::Tasks { tasks } => self.tasks.set(tasks),
+            HubUpdate::TasksChanged { tasks } => self.tasks.update(|all| {
+                for task in tasks {
+                    match all.iter_mut().find(|t| t.id == task.id) {
+                        Some(old) => *old = task,
+                        None => all.push(task),
+                    }
+                }
+            }),
             HubUpdate::Pairings { pairings } => self.pairings.set(pairings),
             HubUpdate::Topology { topology } => self.topology.set(topology),
         }

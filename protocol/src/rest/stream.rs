@@ -1,7 +1,9 @@
 //! The hub's live stream (ours): `GET /api/hub/stream`, a WebSocket opened with
 //! `Sec-WebSocket-Protocol: meshwork, <admin token>`. The registry sends a full `snapshot` on
-//! connect, then the whole section that changed (coalesced), never a diff: a client that
-//! reconnects is in sync again with the next snapshot. Clients send nothing.
+//! connect, then what changed (coalesced): the whole agents, pairings or topology section when
+//! it differs from what was last sent, and only the tasks that changed (`tasks_changed`), so a
+//! large queue is not resent on every change. A client that reconnects is in sync again with
+//! the next snapshot. Clients send nothing.
 
 use super::{AgentRecord, PairingEntry, Task, Topology};
 use serde::{Deserialize, Serialize};
@@ -29,9 +31,14 @@ pub enum HubUpdate {
         /// Every agent record.
         agents: Vec<AgentRecord>,
     },
-    /// Tasks changed.
+    /// Tasks changed (every task; the registry now sends `TasksChanged` instead).
     Tasks {
         /// Every task.
+        tasks: Vec<Task>,
+    },
+    /// These tasks are new or changed: replace each one with the same id, add the others.
+    TasksChanged {
+        /// The new or changed tasks, oldest first.
         tasks: Vec<Task>,
     },
     /// Pairing entries changed.

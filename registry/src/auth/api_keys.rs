@@ -1,6 +1,6 @@
 //! API keys (`API_KEYS_FILE`): `{"keys": {"ak_…": {"peer_id": "…", "role": "agent"}}}`.
 
-use super::secrets::{random_hex, sha256_hex};
+use super::secrets::{credential_id, random_hex, sha256_hex};
 use crate::db::Db;
 use meshwork_protocol::{rest::Role, PeerId};
 use serde::Deserialize;
@@ -14,6 +14,9 @@ pub struct KeyEntry {
     /// The key's role (default `agent`).
     #[serde(default = "default_role")]
     pub role: Role,
+    /// The key's credential id (`cid` of the JWTs it gets): set when the keys are loaded.
+    #[serde(skip)]
+    pub id: String,
 }
 
 fn default_role() -> Role {
@@ -71,18 +74,28 @@ pub enum KeysSource {
 /// Peer id of the generated dev key; a chatixia agent named `dev-agent` matches it.
 pub const DEV_PEER_ID: &str = "dev-agent-sidecar";
 
-/// Loaded API keys, indexed by the key's SHA-256 so lookups never compare raw secrets.
+/// Shortest API key that is not warned about at start-up (32 hex digits = 128 bits): keys
+/// are the one credential an operator chooses, and per-address throttles do not stop a
+/// guesser with many addresses.
+pub const MIN_KEY_LEN: usize = 32;
+
+/// Loaded API keys, indexed by the key's SHA-256 so lookups never compare raw secrets, and by
+/// credential id so a JWT's `cid` finds its key (or finds it gone).
 #[derive(Debug, Default)]
 pub struct ApiKeys {
     by_hash: HashMap<String, KeyEntry>,
+    by_id: HashMap<String, KeyEntry>,
+    short: usize,
 }
 
 impl ApiKeys {
     /// Loads the keys as the configuration asks.
+    /// `id_secret` keys the credential ids (the JWT signing secret).
     pub fn load(
         explicit: Option<&Path>,
         dev: bool,
         db: &Db,
+        id_secret: &str,
     ) -> Result<(Self, KeysSource), ApiKeysError> {
         let path = explicit.unwrap_or(Path::new("api_keys.json"));
         let shown = path.display().to_string();
@@ -91,7 +104,7 @@ impl ApiKeys {
                 path: shown.clone(),
                 source,
             })?;
-            let keys = Self::parse(&text).map_err(|source| ApiKeysError::Malformed {
+            let keys = Self::parse(&text, id_secret).map_err(|source| ApiKeysError::Malformed {
                 path: shown.clone(),
                 source,
             })?;
@@ -107,7 +120,9 @@ impl ApiKeys {
                 KeyEntry {
                     peer_id: peer_id.clone(),
                     role: Role::Agent,
+                    id: String::new(),
                 },
+                id_secret,
             );
             return Ok((keys, KeysSource::DevKey { key, peer_id }));
         }
@@ -117,23 +132,38 @@ impl ApiKeys {
         Ok((Self::default(), KeysSource::None))
     }
 
-    /// Parses the file format.
-    pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
+    /// Parses the file format; `id_secret` keys the credential ids.
+    pub fn parse(text: &str, id_secret: &str) -> Result<Self, serde_json::Error> {
         let file: KeysFile = serde_json::from_str(text)?;
         let mut keys = Self::default();
         for (key, entry) in file.keys {
-            keys.insert(&key, entry);
+            keys.insert(&key, entry, id_secret);
         }
         Ok(keys)
     }
 
-    fn insert(&mut self, key: &str, entry: KeyEntry) {
+    fn insert(&mut self, key: &str, mut entry: KeyEntry, id_secret: &str) {
+        entry.id = credential_id(id_secret, "api-key", key);
+        if key.len() < MIN_KEY_LEN {
+            self.short += 1;
+        }
+        self.by_id.insert(entry.id.clone(), entry.clone());
         self.by_hash.insert(sha256_hex(key), entry);
     }
 
     /// The entry for a presented key.
     pub fn lookup(&self, key: &str) -> Option<&KeyEntry> {
         self.by_hash.get(&sha256_hex(key))
+    }
+
+    /// The entry whose credential id is `id` (a JWT's `cid`), if the key is still loaded.
+    pub fn by_id(&self, id: &str) -> Option<&KeyEntry> {
+        self.by_id.get(id)
+    }
+
+    /// How many keys are shorter than [`MIN_KEY_LEN`] (warned about at start-up).
+    pub fn short_keys(&self) -> usize {
+        self.short
     }
 
     /// Whether some key maps to `peer_id` (a device may not take that name).
@@ -161,6 +191,7 @@ mod tests {
         let keys = ApiKeys::parse(
             r#"{"keys": {"ak_dev_001": {"peer_id": "agent-001", "role": "agent"},
                          "ak_x": {"peer_id": "x-sidecar"}}}"#,
+            "secret",
         )
         .expect("valid file");
         assert_eq!(keys.len(), 2);
@@ -170,11 +201,20 @@ mod tests {
         );
         assert_eq!(keys.lookup("ak_x").map(|e| e.role), Some(Role::Agent));
         assert!(keys.lookup("ak_nope").is_none());
+        let id = keys
+            .lookup("ak_x")
+            .map(|e| e.id.clone())
+            .unwrap_or_default();
+        assert_eq!(
+            keys.by_id(&id).map(|e| e.peer_id.as_str()),
+            Some("x-sidecar")
+        );
+        assert_eq!(keys.short_keys(), 2);
     }
 
     #[test]
     fn malformed_keys_file_is_an_error() {
-        assert!(ApiKeys::parse(r#"{"keys": ["ak_dev_001"]}"#).is_err());
-        assert!(ApiKeys::parse("not json").is_err());
+        assert!(ApiKeys::parse(r#"{"keys": ["ak_dev_001"]}"#, "s").is_err());
+        assert!(ApiKeys::parse("not json", "s").is_err());
     }
 }

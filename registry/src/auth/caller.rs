@@ -2,13 +2,21 @@
 //!
 //! Accepted credentials, in order: `Authorization: Bearer <admin token | JWT>`,
 //! `X-Admin-Token`, `X-API-Key`, `X-Device-Token`. A credential that is present but wrong is a
-//! 401 — it never degrades to anonymous.
+//! 401 — it never degrades to anonymous. Every check goes through the address's
+//! [`AuthThrottle`](crate::limits::AuthThrottle), whichever route it is on.
 
 use super::secrets::constant_time_eq;
-use crate::{error::ApiError, state::AppState};
-use axum::{extract::FromRequestParts, http::request::Parts};
+use crate::{
+    error::ApiError,
+    limits::{auth_throttle::fingerprint, ClientIp},
+    state::AppState,
+};
+use axum::{
+    extract::FromRequestParts,
+    http::{request::Parts, HeaderMap, StatusCode},
+};
 use meshwork_protocol::{rest::Role, PeerId};
-use std::sync::Arc;
+use std::{net::IpAddr, sync::Arc, time::Instant};
 
 /// The authenticated sender of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +32,37 @@ pub enum Caller {
         /// Its role.
         role: Role,
     },
+}
+
+/// Which kind of credential authenticated a request: `POST /api/token` issues JWTs only for a
+/// primary credential, never for a JWT (a token must not outlive what it was issued from).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// No credential.
+    None,
+    /// The admin token.
+    AdminToken,
+    /// An API key, with its credential id.
+    ApiKey {
+        /// The key's id (`cid` of its JWTs).
+        id: String,
+    },
+    /// A device token, with its pairing (approval) id.
+    DeviceToken {
+        /// The approval's id (`cid` of its JWTs).
+        pairing_id: String,
+    },
+    /// A JWT.
+    Jwt,
+}
+
+/// A caller and the credential that proved it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    /// Who.
+    pub caller: Caller,
+    /// With what.
+    pub credential: Credential,
 }
 
 impl Caller {
@@ -67,39 +106,137 @@ impl Caller {
     }
 }
 
-fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts
-        .headers
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
 }
 
+/// Runs one credential check under the address's failure throttle: refused unchecked while
+/// the address is locked (unless this credential already worked from it), a 401 counts as a
+/// failure, a success is remembered.
+pub fn throttled<T>(
+    state: &AppState,
+    ip: IpAddr,
+    kind: &str,
+    secret: &str,
+    check: impl FnOnce() -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let throttle = &state.limits.auth;
+    let fp = fingerprint(kind, secret);
+    let now = Instant::now();
+    if let Err(retry) = throttle.admit(ip, fp, now) {
+        return Err(ApiError::too_many_requests(
+            format!("too many failed credential checks from your address; try again in {retry} s"),
+            retry,
+        ));
+    }
+    match check() {
+        Ok(value) => {
+            throttle.succeeded(ip, fp, now);
+            Ok(value)
+        }
+        Err(e) => {
+            if e.status == StatusCode::UNAUTHORIZED && throttle.failed(ip, now) {
+                // One line per locked window, not one per guess: failures cannot flood the log.
+                tracing::warn!(%ip, "address locked out after repeated failed credential checks");
+            }
+            Err(e)
+        }
+    }
+}
+
 /// Resolves a bearer value: the admin token or a JWT.
-pub fn bearer_caller(state: &AppState, token: &str) -> Result<Caller, ApiError> {
+fn bearer(state: &AppState, token: &str) -> Result<Authenticated, ApiError> {
     if constant_time_eq(token, &state.admin_token) {
-        return Ok(Caller::Admin);
+        return Ok(Authenticated {
+            caller: Caller::Admin,
+            credential: Credential::AdminToken,
+        });
     }
     let claims = super::device::verify_jwt(state, token)?;
-    Ok(match claims.role {
+    let caller = match claims.role {
         Role::Admin => Caller::Admin,
         role => Caller::Peer {
             peer_id: claims.sub,
             role,
         },
+    };
+    Ok(Authenticated {
+        caller,
+        credential: Credential::Jwt,
     })
 }
 
-/// Resolves an API key.
-pub fn api_key_caller(state: &AppState, key: &str) -> Result<Caller, ApiError> {
-    let entry = state
-        .api_keys
-        .lookup(key)
-        .ok_or_else(|| ApiError::unauthorized("unknown API key"))?;
-    Ok(Caller::Peer {
-        peer_id: entry.peer_id.clone(),
-        role: entry.role,
+/// Authenticates a request's headers from address `ip`.
+pub fn authenticate(
+    state: &AppState,
+    ip: IpAddr,
+    headers: &HeaderMap,
+) -> Result<Authenticated, ApiError> {
+    if let Some(auth) = header(headers, "authorization") {
+        let token = auth
+            .strip_prefix("Bearer ")
+            .or_else(|| auth.strip_prefix("bearer "))
+            .ok_or_else(|| ApiError::unauthorized("Authorization must be `Bearer <token>`"))?
+            .trim();
+        return throttled(state, ip, "bearer", token, || bearer(state, token));
+    }
+    if let Some(token) = header(headers, "x-admin-token") {
+        return throttled(state, ip, "bearer", token, || {
+            if constant_time_eq(token, &state.admin_token) {
+                Ok(Authenticated {
+                    caller: Caller::Admin,
+                    credential: Credential::AdminToken,
+                })
+            } else {
+                Err(ApiError::unauthorized("invalid admin token"))
+            }
+        });
+    }
+    if let Some(key) = header(headers, "x-api-key") {
+        return throttled(state, ip, "api-key", key, || {
+            let entry = state
+                .api_keys
+                .lookup(key)
+                .ok_or_else(|| ApiError::unauthorized("unknown API key"))?;
+            Ok(Authenticated {
+                caller: Caller::Peer {
+                    peer_id: entry.peer_id.clone(),
+                    role: entry.role,
+                },
+                credential: Credential::ApiKey {
+                    id: entry.id.clone(),
+                },
+            })
+        });
+    }
+    if let Some(token) = header(headers, "x-device-token") {
+        return throttled(state, ip, "device", token, || {
+            let (caller, pairing_id) = super::device::device_caller(state, token)?;
+            Ok(Authenticated {
+                caller,
+                credential: Credential::DeviceToken { pairing_id },
+            })
+        });
+    }
+    Ok(Authenticated {
+        caller: Caller::Anonymous,
+        credential: Credential::None,
     })
+}
+
+impl FromRequestParts<Arc<AppState>> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
+        let Ok(ClientIp(ip)) = ClientIp::from_request_parts(parts, state).await;
+        authenticate(state, ip, &parts.headers)
+    }
 }
 
 impl FromRequestParts<Arc<AppState>> for Caller {
@@ -109,26 +246,8 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
-        if let Some(auth) = header(parts, "authorization") {
-            let token = auth
-                .strip_prefix("Bearer ")
-                .or_else(|| auth.strip_prefix("bearer "))
-                .ok_or_else(|| ApiError::unauthorized("Authorization must be `Bearer <token>`"))?;
-            return bearer_caller(state, token.trim());
-        }
-        if let Some(token) = header(parts, "x-admin-token") {
-            return if constant_time_eq(token, &state.admin_token) {
-                Ok(Caller::Admin)
-            } else {
-                Err(ApiError::unauthorized("invalid admin token"))
-            };
-        }
-        if let Some(key) = header(parts, "x-api-key") {
-            return api_key_caller(state, key);
-        }
-        if let Some(token) = header(parts, "x-device-token") {
-            return super::device::device_caller(state, token);
-        }
-        Ok(Caller::Anonymous)
+        Authenticated::from_request_parts(parts, state)
+            .await
+            .map(|a| a.caller)
     }
 }

@@ -1,42 +1,54 @@
-//! Device credentials: `X-Device-Token` (looked up by hash among approved pairings), and the
-//! check that makes revocation bite on every use of a device's JWT, not only at issue.
+//! Device credentials (`X-Device-Token`, looked up by hash among approved pairings), and the
+//! check that makes every JWT die with the credential it was issued from: a revoked device, a
+//! removed API key, a changed admin token (docs/adr/0012-security-round-2.md).
 
 use super::{jwt::Claims, secrets::sha256_hex, Caller};
 use crate::{error::ApiError, state::AppState};
 use meshwork_protocol::rest::{PairingStatus, Role};
 
-/// Resolves a device token.
-pub fn device_caller(state: &AppState, token: &str) -> Result<Caller, ApiError> {
+/// Resolves a device token: the caller and its pairing (approval) id.
+pub fn device_caller(state: &AppState, token: &str) -> Result<(Caller, String), ApiError> {
     let pairing = state
         .db
         .pairing_by_token_hash(&sha256_hex(token))?
         .ok_or_else(|| ApiError::unauthorized("unknown or revoked device token"))?;
-    Ok(Caller::Peer {
-        peer_id: pairing.entry.peer_id,
-        role: Role::Device,
-    })
+    Ok((
+        Caller::Peer {
+            peer_id: pairing.entry.peer_id,
+            role: Role::Device,
+        },
+        pairing.entry.id,
+    ))
 }
 
-/// Refuses a device JWT whose pairing is no longer approved, or that was issued before the
-/// current approval of its peer id (a revoked device's token, after the name was re-paired).
+/// Refuses a JWT whose issuing credential (`cid`) is no longer valid for its subject and
+/// role: a device whose approval was revoked (a re-paired name is a new approval with a new
+/// id, so the old token stays dead whatever the clock says), an API key no longer loaded, or
+/// an admin session other than the current admin token's.
 pub fn check_live(state: &AppState, claims: &Claims) -> Result<(), ApiError> {
-    if claims.role != Role::Device {
-        return Ok(());
-    }
-    let live = state.db.live_pairing_for_peer(&claims.sub)?;
-    let valid = live.is_some_and(|p| {
-        p.entry.status == PairingStatus::Approved
-            && p.approved_at
-                .is_some_and(|at| claims.iat >= at.floor() as u64)
-    });
-    if valid {
+    let live = match claims.role {
+        Role::Device => state
+            .db
+            .live_pairing_for_peer(&claims.sub)?
+            .is_some_and(|p| p.entry.status == PairingStatus::Approved && p.entry.id == claims.cid),
+        Role::Browser => super::secrets::constant_time_eq(&claims.cid, &state.admin_cid),
+        Role::Agent | Role::Admin => state
+            .api_keys
+            .by_id(&claims.cid)
+            .is_some_and(|e| e.peer_id == claims.sub && e.role == claims.role),
+    };
+    if live {
         Ok(())
-    } else {
+    } else if claims.role == Role::Device {
         Err(ApiError::unauthorized("device revoked"))
+    } else {
+        Err(ApiError::unauthorized(
+            "the credential this token was issued from is no longer valid",
+        ))
     }
 }
 
-/// Verifies a JWT's signature and expiry, then that its device (if any) is still approved.
+/// Verifies a JWT's signature and expiry, then that its credential is still valid.
 pub fn verify_jwt(state: &AppState, token: &str) -> Result<Claims, ApiError> {
     let claims = state
         .jwt

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod api_keys;
 pub mod caller;
 pub mod device;
+pub mod host;
 pub mod jwt;
 pub mod origin;
 pub mod secrets;

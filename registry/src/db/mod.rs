@@ -5,6 +5,7 @@
 //! See `docs/adr/0002-sqlite-with-rusqlite.md`.
 
 pub mod agents;
+pub mod files;
 pub mod pairings;
 pub mod settings;
 pub mod tasks;
@@ -18,8 +19,8 @@ use std::{
 /// Errors opening the store.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    /// The data directory could not be created.
-    #[error("cannot create data directory {path}: {source}")]
+    /// The data directory or a database file could not be created or made owner-only.
+    #[error("cannot secure the data directory ({path}): {source}")]
     DataDir {
         /// The directory.
         path: String,
@@ -80,14 +81,17 @@ CREATE INDEX IF NOT EXISTS pairings_by_peer ON pairings(peer_id);
 ";
 
 impl Db {
-    /// Opens (creating if needed) `registry.db` in `data_dir`.
+    /// Opens (creating if needed) `registry.db` in `data_dir`; the dir and every database
+    /// file are owner-only (`files`).
     pub fn open(data_dir: &Path) -> Result<Self, DbError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| DbError::DataDir {
-            path: data_dir.display().to_string(),
-            source,
-        })?;
-        let conn = Connection::open(data_dir.join("registry.db"))?;
-        Self::init(conn)
+        files::secure_data_dir(data_dir)?;
+        files::secure_db_files(data_dir)?;
+        let conn = Connection::open(data_dir.join(files::DB_FILES[0]))?;
+        let db = Self::init(conn)?;
+        // WAL files that already existed keep their old mode; SQLite creates new ones with the
+        // database file's.
+        files::secure_db_files(data_dir)?;
+        Ok(db)
     }
 
     /// An in-memory store, for unit tests.

@@ -71,6 +71,16 @@ impl Db {
             .optional()
     }
 
+    /// Tasks changed at or after `since` (unix seconds), oldest first.
+    pub fn tasks_updated_since(&self, since: f64) -> rusqlite::Result<Vec<Task>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(&format!(
+            "{SELECT} WHERE updated_at >= ?1 ORDER BY created_at, id"
+        ))?;
+        let rows = stmt.query_map(params![since], row_to_task)?;
+        rows.collect()
+    }
+
     /// Every task, oldest first.
     pub fn tasks(&self) -> rusqlite::Result<Vec<Task>> {
         let conn = self.lock();

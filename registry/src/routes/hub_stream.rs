@@ -1,13 +1,14 @@
-//! `GET /api/hub/stream`: the hub's live view (`HubUpdate`). A snapshot on connect, then the
-//! sections that changed, coalesced over a few milliseconds; after falling behind, a snapshot
-//! again. Admin only; the token travels as `Sec-WebSocket-Protocol: meshwork, <token>`.
+//! `GET /api/hub/stream`: the hub's live view (`HubUpdate`). A snapshot on connect, then what
+//! changed, coalesced over a few milliseconds — a section only when it differs from what this
+//! stream last sent, and only the tasks that changed; after falling behind, a snapshot again. Admin only; the token travels as `Sec-WebSocket-Protocol: meshwork, <token>`.
 
 use super::{agents::to_record, topology};
 use crate::{
-    auth::secrets::constant_time_eq,
+    auth::{caller::throttled, secrets::constant_time_eq},
     clock::unix_now,
     error::ApiError,
     events::Change,
+    limits::ClientIp,
     signaling::connection::{token_from_protocols, SUBPROTOCOL},
     state::AppState,
 };
@@ -20,8 +21,13 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use futures_util::StreamExt;
-use meshwork_protocol::rest::HubUpdate;
-use std::{collections::BTreeSet, sync::Arc, time::Duration};
+use meshwork_protocol::rest::{HubUpdate, Task};
+use std::{
+    collections::{hash_map::DefaultHasher, BTreeSet, HashMap},
+    hash::{Hash, Hasher},
+    sync::Arc,
+    time::Duration,
+};
 use tokio::sync::broadcast::error::RecvError;
 
 /// How long changes are gathered before one update per section goes out.
@@ -32,16 +38,25 @@ const PING_EVERY: Duration = Duration::from_secs(20);
 /// Upgrades an admin to the stream.
 pub async fn stream(
     State(state): State<Arc<AppState>>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    let authorized = token_from_protocols(&headers)
-        .is_some_and(|token| constant_time_eq(&token, &state.admin_token));
-    if !authorized {
-        return ApiError::unauthorized(
-            "admin token required as Sec-WebSocket-Protocol: meshwork, <token>",
-        )
-        .into_response();
+    let refusal = || {
+        ApiError::unauthorized("admin token required as Sec-WebSocket-Protocol: meshwork, <token>")
+    };
+    let Some(token) = token_from_protocols(&headers) else {
+        return refusal().into_response();
+    };
+    let checked = throttled(&state, ip, "bearer", &token, || {
+        if constant_time_eq(&token, &state.admin_token) {
+            Ok(())
+        } else {
+            Err(refusal())
+        }
+    });
+    if let Err(e) = checked {
+        return e.into_response();
     }
     match upgrade {
         Ok(u) => u
@@ -51,8 +66,62 @@ pub async fn stream(
     }
 }
 
-/// The update for one section (or everything).
-pub fn update(state: &AppState, section: Option<Change>) -> rusqlite::Result<HubUpdate> {
+/// Task changes are re-read from this many seconds before the newest change already seen, so
+/// two changes in the same instant (or a clock step) are not missed; resends are filtered out.
+const TASK_SKEW_SECS: f64 = 2.0;
+
+/// What one stream last sent, so it never resends what did not change (issue 17).
+#[derive(Default)]
+pub struct Sent {
+    /// Hash of each section's last message.
+    sections: HashMap<Change, u64>,
+    /// The newest `updated_at` among the tasks sent.
+    watermark: f64,
+    /// `(updated_at, hash)` of each task sent that changed within `TASK_SKEW_SECS` of the
+    /// watermark (older ones are never re-read).
+    recent_tasks: HashMap<String, (f64, u64)>,
+}
+
+fn hash_of(text: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
+}
+
+impl Sent {
+    /// Records tasks as sent; returns those that differ from what was sent before.
+    fn tasks_changed(&mut self, tasks: Vec<Task>) -> Vec<Task> {
+        let mut changed = Vec::new();
+        for task in tasks {
+            let hash = serde_json::to_string(&task)
+                .map(|t| hash_of(&t))
+                .unwrap_or(0);
+            if self.recent_tasks.get(&task.id).map(|(_, h)| *h) == Some(hash) {
+                continue;
+            }
+            self.watermark = self.watermark.max(task.updated_at);
+            self.recent_tasks
+                .insert(task.id.clone(), (task.updated_at, hash));
+            changed.push(task);
+        }
+        let floor = self.watermark - TASK_SKEW_SECS;
+        self.recent_tasks.retain(|_, (at, _)| *at >= floor);
+        changed
+    }
+
+    /// Whether `text` differs from the last message sent for `section` (and records it).
+    fn section_changed(&mut self, section: Change, text: &str) -> bool {
+        let hash = hash_of(text);
+        self.sections.insert(section, hash) != Some(hash)
+    }
+}
+
+/// The message for one section (or everything), or `None` when nothing changed since `sent`.
+pub fn next_message(
+    state: &AppState,
+    section: Option<Change>,
+    sent: &mut Sent,
+) -> rusqlite::Result<Option<String>> {
     let now = unix_now();
     let agents = || -> rusqlite::Result<_> {
         Ok(state
@@ -62,42 +131,57 @@ pub fn update(state: &AppState, section: Option<Change>) -> rusqlite::Result<Hub
             .map(|a| to_record(state, a, now))
             .collect())
     };
-    Ok(match section {
-        None => HubUpdate::Snapshot {
-            agents: agents()?,
-            tasks: state.db.tasks()?,
-            pairings: state.db.pairings(None)?,
-            topology: topology::build(state)?,
-        },
+    let update = match section {
+        None => {
+            *sent = Sent::default();
+            let tasks = state.db.tasks()?;
+            sent.tasks_changed(tasks.clone());
+            let update = HubUpdate::Snapshot {
+                agents: agents()?,
+                tasks,
+                pairings: state.db.pairings(None)?,
+                topology: topology::build(state)?,
+            };
+            return Ok(serde_json::to_string(&update).ok());
+        }
+        Some(Change::Tasks) => {
+            let since = sent.watermark - TASK_SKEW_SECS;
+            let tasks = sent.tasks_changed(state.db.tasks_updated_since(since)?);
+            if tasks.is_empty() {
+                return Ok(None);
+            }
+            return Ok(serde_json::to_string(&HubUpdate::TasksChanged { tasks }).ok());
+        }
         Some(Change::Agents) => HubUpdate::Agents { agents: agents()? },
-        Some(Change::Tasks) => HubUpdate::Tasks {
-            tasks: state.db.tasks()?,
-        },
         Some(Change::Pairings) => HubUpdate::Pairings {
             pairings: state.db.pairings(None)?,
         },
         Some(Change::Topology) => HubUpdate::Topology {
             topology: topology::build(state)?,
         },
-    })
-}
-
-async fn send(socket: &mut WebSocket, update: &HubUpdate) -> bool {
-    let Ok(text) = serde_json::to_string(update) else {
-        return false;
     };
-    socket.send(Message::Text(text.into())).await.is_ok()
+    let Some(section) = section else {
+        return Ok(None);
+    };
+    Ok(serde_json::to_string(&update)
+        .ok()
+        .filter(|text| sent.section_changed(section, text)))
 }
 
 async fn run(state: Arc<AppState>, mut socket: WebSocket) {
     let mut changes = state.events.subscribe();
     let mut pending: BTreeSet<Option<Change>> = BTreeSet::from([None]);
     let mut ping = tokio::time::interval(PING_EVERY);
+    let mut sent = Sent::default();
     loop {
         for section in std::mem::take(&mut pending) {
-            match update(&state, section) {
-                Ok(u) if send(&mut socket, &u).await => {}
-                Ok(_) => return,
+            match next_message(&state, section, &mut sent) {
+                Ok(Some(text)) => {
+                    if socket.send(Message::Text(text.into())).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => {}
                 Err(e) => tracing::error!(error = %e, "hub stream: cannot read the store"),
             }
         }

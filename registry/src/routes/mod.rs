@@ -12,7 +12,12 @@ pub mod token;
 pub mod topology;
 
 use crate::{
-    auth::origin::origin_allowed, error::ApiError, signaling::connection::ws_handler,
+    auth::{
+        host::{host_allowed, origin_hosts},
+        origin::origin_allowed,
+    },
+    error::ApiError,
+    signaling::connection::ws_handler,
     state::AppState,
 };
 use axum::{
@@ -86,8 +91,11 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             crate::metrics::track_http,
         ))
+        .route("/api", any(api_not_found))
+        .route("/api/", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             refuse_foreign_origin,
@@ -97,7 +105,56 @@ pub fn router(state: Arc<AppState>) -> Router {
         Some(cors) => app.layer(cors),
         None => app,
     };
-    app.with_state(state)
+    let public_hosts = Arc::new(origin_hosts(&state.config.public_origin));
+    app.layer(middleware::from_fn(
+        move |request: Request, next: middleware::Next| {
+            let public_hosts = public_hosts.clone();
+            async move {
+                if host_allowed(request.headers(), &public_hosts) {
+                    next.run(request).await
+                } else {
+                    ApiError::forbidden(
+                        "this registry does not answer to that host name (set PUBLIC_ORIGIN)",
+                    )
+                    .into_response()
+                }
+            }
+        },
+    ))
+    .with_state(state)
+}
+
+/// Every refusal is `{"error": …}` JSON, also those axum writes itself as plain text (a wrong
+/// method, an undecodable path segment or query string): found by the `http_surface` fuzz
+/// target.
+async fn json_errors(request: Request, next: middleware::Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_owned();
+    let message = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("request refused")
+            .to_owned()
+    } else {
+        text
+    };
+    let mut json = ApiError::new(status, message).into_response();
+    for name in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(value) = parts.headers.get(&name) {
+            json.headers_mut().insert(name, value.clone());
+        }
+    }
+    json
 }
 
 /// Browsers on other origins get nothing: their requests are refused before any handler runs

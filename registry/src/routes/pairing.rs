@@ -1,7 +1,7 @@
 //! `/api/pairing/*`: onboarding devices (PROTOCOL.md §4–5, `crate::pairing`).
 
 use crate::{
-    auth::{secrets::constant_time_eq, secrets::sha256_hex, Caller},
+    auth::{caller::throttled, secrets::constant_time_eq, secrets::sha256_hex, Caller},
     clock::unix_now,
     error::{ApiError, ApiJson},
     events::Change,
@@ -235,6 +235,7 @@ pub async fn revoke(
 /// receives its token — the first claim only.
 pub async fn claim(
     State(state): State<Arc<AppState>>,
+    ClientIp(ip): ClientIp,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ClaimRequest>,
 ) -> Result<(StatusCode, Json<ClaimResponse>), ApiError> {
@@ -257,9 +258,13 @@ pub async fn claim(
                 "this pairing request carried no claim secret; ask the admin for the token",
             ));
         };
-        if !constant_time_eq(&secret_hash, expected) {
-            return Err(ApiError::unauthorized("wrong claim secret"));
-        }
+        throttled(&state, ip, "claim", &req.claim_secret, || {
+            if constant_time_eq(&secret_hash, expected) {
+                Ok(())
+            } else {
+                Err(ApiError::unauthorized("wrong claim secret"))
+            }
+        })?;
         let entry = stored.entry;
         let answer = |status: StatusCode, device_token: Option<String>| {
             Ok((

@@ -12,6 +12,7 @@ use crate::{
 };
 use axum::{
     extract::{Path, State},
+    http::StatusCode,
     Json,
 };
 use meshwork_protocol::{
@@ -30,6 +31,20 @@ const MAX_HEARTBEAT_WAIT_SECS: u64 = 60;
 /// Longest TTL accepted (a week): a task nobody will ever run should not live forever.
 const MAX_TTL_SECS: u64 = 7 * 24 * 3600;
 
+/// Longest skill, target or source id.
+const MAX_ID_BYTES: usize = 256;
+
+/// 413 when `len` is over `max`.
+fn within(what: &str, len: usize, max: usize) -> Result<(), ApiError> {
+    if len > max {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("{what} of {len} bytes exceeds the {max}-byte limit"),
+        ));
+    }
+    Ok(())
+}
+
 /// `POST /api/hub/tasks`.
 pub async fn create(
     State(state): State<Arc<AppState>>,
@@ -42,18 +57,32 @@ pub async fn create(
             "a task needs a skill or a target_agent_id",
         ));
     }
+    for (what, id) in [
+        ("skill", &req.skill),
+        ("target_agent_id", &req.target_agent_id),
+        ("source_agent_id", &req.source_agent_id),
+    ] {
+        if id.len() > MAX_ID_BYTES {
+            return Err(ApiError::bad_request(format!(
+                "{what} must be at most {MAX_ID_BYTES} bytes"
+            )));
+        }
+    }
+    let payload_len = serde_json::to_string(&req.payload).map_or(0, |p| p.len());
+    within("payload", payload_len, state.config.max_task_payload_bytes)?;
     let ttl = req.ttl.unwrap_or(300);
     if ttl == 0 || ttl > MAX_TTL_SECS {
         return Err(ApiError::bad_request(format!(
             "ttl must be 1..={MAX_TTL_SECS} seconds"
         )));
     }
+    let source_agent_id = sender(&state, &caller, req.source_agent_id)?;
     let now = unix_now();
     let task = Task {
         id: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
         skill: req.skill,
         target_agent_id: req.target_agent_id,
-        source_agent_id: req.source_agent_id,
+        source_agent_id,
         assigned_agent_id: String::new(),
         payload: if req.payload.is_null() {
             serde_json::json!({})
@@ -71,6 +100,24 @@ pub async fn create(
     state.events.publish(Change::Tasks);
     tracing::info!(task_id = %task.id, skill = %task.skill, target = %task.target_agent_id, "task queued");
     Ok(Json(CreateTaskResponse { task_id: task.id }))
+}
+
+/// The sender a task records: a peer's own peer id (when it names none) or one of its own
+/// agents — never another's. The admin (the hub) may name any sender; an anonymous caller in
+/// chatixia compatibility mode is taken at its word, as upstream did (docs/adr/0012).
+fn sender(state: &AppState, caller: &Caller, claimed: String) -> Result<String, ApiError> {
+    let Caller::Peer { peer_id, .. } = caller else {
+        return Ok(claimed);
+    };
+    if claimed.is_empty() || claimed == peer_id.as_str() {
+        return Ok(peer_id.to_string());
+    }
+    match state.db.agent(&claimed)? {
+        Some(agent) if &agent.owner == peer_id => Ok(claimed),
+        _ => Err(ApiError::forbidden(format!(
+            "source_agent_id {claimed:?} is not an agent registered by your credential"
+        ))),
+    }
 }
 
 /// `GET /api/hub/tasks/all`.
@@ -105,6 +152,9 @@ pub async fn update(
     ApiJson(update): ApiJson<TaskUpdate>,
 ) -> Result<Json<StatusOk>, ApiError> {
     caller.require_identified()?;
+    let max = state.config.max_task_result_bytes;
+    within("result", update.result.len(), max)?;
+    within("error", update.error.len(), max)?;
     let task = state
         .db
         .task(&task_id)?

@@ -6,9 +6,16 @@
 //!   `{"peer_id": "tab-…"}` so it keeps its identity across renewals, else a fresh one). A
 //!   browser never holds an agent API key.
 //! - `X-Device-Token` (a paired, approved device) → role `device`, the pairing's peer id.
+//!
+//! A JWT is never exchanged for another: renewing needs the credential the token came from,
+//! so a token dies with its key, device approval or admin token (docs/adr/0012).
 
 use crate::{
-    auth::{secrets::random_hex, Caller},
+    auth::{
+        caller::{Authenticated, Credential},
+        secrets::random_hex,
+        Caller,
+    },
     clock::unix_now,
     error::ApiError,
     limits::ClientIp,
@@ -40,46 +47,44 @@ fn valid_tab_id(id: &str) -> bool {
     })
 }
 
-/// Issues a JWT for the caller. Per client IP: at most `TOKEN_RATE_PER_MIN` requests, and
-/// after `TOKEN_FAILURES_PER_MIN` failed ones every request is refused until the minute ends.
+/// Issues a JWT for the caller. Per client IP: at most `TOKEN_RATE_PER_MIN` requests; failed
+/// credentials count towards the address's lockout like on every route (`AuthThrottle`).
 pub async fn issue(
     State(state): State<Arc<AppState>>,
     ClientIp(ip): ClientIp,
-    caller: Result<Caller, ApiError>,
+    auth: Result<Authenticated, ApiError>,
     body: Bytes,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let now = Instant::now();
-    let limits = &state.limits;
-    if let Err(retry) = limits.token_requests.hit(ip, now) {
+    if let Err(retry) = state.limits.token_requests.hit(ip, Instant::now()) {
         return Err(ApiError::too_many_requests(
             format!("too many token requests; try again in {retry} s"),
             retry,
         ));
     }
-    if let Err(retry) = limits.token_failures.check(ip, now) {
-        return Err(ApiError::too_many_requests(
-            format!("too many failed token requests; try again in {retry} s"),
-            retry,
-        ));
-    }
-    let (peer_id, role) = match caller {
-        Ok(Caller::Peer { peer_id, role }) => (peer_id, role),
-        Ok(Caller::Admin) => (tab_id(&body)?, Role::Browser),
-        Ok(Caller::Anonymous) => {
-            limits.token_failures.record(ip, now);
+    let Authenticated { caller, credential } = auth?;
+    let (peer_id, role, cid) = match (caller, credential) {
+        (Caller::Peer { peer_id, role }, Credential::ApiKey { id }) => (peer_id, role, id),
+        (Caller::Peer { peer_id, role }, Credential::DeviceToken { pairing_id }) => {
+            (peer_id, role, pairing_id)
+        }
+        (Caller::Admin, Credential::AdminToken) => {
+            (tab_id(&body)?, Role::Browser, state.admin_cid.clone())
+        }
+        (_, Credential::Jwt) => {
+            return Err(ApiError::unauthorized(
+                "a JWT cannot be renewed with itself; present the API key, device token or \
+                 admin session it came from",
+            ))
+        }
+        _ => {
             return Err(ApiError::unauthorized(
                 "X-API-Key, X-Device-Token, or the hub's admin session required",
-            ));
-        }
-        Err(e) => {
-            limits.token_failures.record(ip, now);
-            tracing::warn!(%ip, error = %e.message, "token refused");
-            return Err(e);
+            ))
         }
     };
     let token = state
         .jwt
-        .issue(&peer_id, role, unix_now() as u64)
+        .issue(&peer_id, role, &cid, unix_now() as u64)
         .map_err(ApiError::internal)?;
     Ok(Json(TokenResponse {
         token,

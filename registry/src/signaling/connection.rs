@@ -4,15 +4,18 @@
 use super::frame::{error_frame, handle_text, refusal, Origin};
 use super::hub::OUTBOUND_QUEUE;
 use crate::{
-    auth::{device::verify_jwt, origin::origin_allowed},
+    auth::{caller::throttled, device::verify_jwt, origin::origin_allowed},
     error::ApiError,
     events::Change,
-    limits::TokenBucket,
+    limits::{ClientIp, TokenBucket},
     state::AppState,
 };
 use axum::{
     extract::{
-        ws::{rejection::WebSocketUpgradeRejection, Message, WebSocket, WebSocketUpgrade},
+        ws::{
+            close_code, rejection::WebSocketUpgradeRejection, CloseFrame, Message, WebSocket,
+            WebSocketUpgrade,
+        },
         Query, State,
     },
     http::HeaderMap,
@@ -21,7 +24,10 @@ use axum::{
 use futures_util::{SinkExt, StreamExt};
 use meshwork_protocol::{signaling::SignalErrorCode, PeerId};
 use serde::Deserialize;
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -47,6 +53,7 @@ pub fn token_from_protocols(headers: &HeaderMap) -> Option<String> {
 /// `GET /ws`: checks the JWT, then upgrades.
 pub async fn ws_handler(
     State(state): State<Arc<AppState>>,
+    ClientIp(ip): ClientIp,
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -63,7 +70,7 @@ pub async fn ws_handler(
         return ApiError::forbidden("this page's origin may not open signaling sockets")
             .into_response();
     }
-    let claims = match verify_jwt(&state, &token) {
+    let claims = match throttled(&state, ip, "bearer", &token, || verify_jwt(&state, &token)) {
         Ok(claims) => claims,
         Err(e) => return e.into_response(),
     };
@@ -97,6 +104,13 @@ pub async fn ws_handler(
         })
 }
 
+/// Whether a read failed because a frame or message was over the size cap.
+fn too_large(e: axum::Error) -> bool {
+    e.into_inner()
+        .downcast_ref::<tungstenite::Error>()
+        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
+}
+
 async fn run(state: Arc<AppState>, peer_id: PeerId, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::channel::<String>(OUTBOUND_QUEUE);
@@ -104,8 +118,18 @@ async fn run(state: Arc<AppState>, peer_id: PeerId, socket: WebSocket) {
     let conn_id = state.hub.connect(&peer_id, tx.clone(), kill.clone());
     tracing::info!(peer_id = %peer_id, conn_id, "signaling connected");
 
+    // Why the socket closes, when the reader knows (a frame over the hard cap: 1009).
+    let close_with: Arc<Mutex<Option<CloseFrame>>> = Arc::default();
+    let writer_close = close_with.clone();
     let writer_kill = kill.clone();
     let shutdown = state.shutdown.clone();
+    // Pings make every live peer answer (browsers and tungstenite pong on their own), so
+    // silence for `idle` means a dead or stalled peer, whose slot is then freed.
+    let idle = Duration::try_from_secs_f64(state.config.ws_idle_timeout_secs)
+        .unwrap_or(Duration::from_secs(90))
+        .max(Duration::from_millis(300));
+    let mut ping = tokio::time::interval(idle / 3);
+    ping.reset();
     let mut writer = tokio::spawn(async move {
         loop {
             tokio::select! {
@@ -130,11 +154,26 @@ async fn run(state: Arc<AppState>, peer_id: PeerId, socket: WebSocket) {
                     }
                     None => break,
                 },
+                _ = ping.tick() => {
+                    if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
+                        return;
+                    }
+                }
                 _ = writer_kill.cancelled() => break,
                 _ = shutdown.cancelled() => break,
             }
         }
-        let _ = sink.send(Message::Close(None)).await;
+        // What the reader queued last (the `error` explaining the close) goes out first.
+        while let Ok(frame) = rx.try_recv() {
+            if sink.feed(Message::Text(frame.into())).await.is_err() {
+                return;
+            }
+        }
+        let reason = writer_close
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let _ = sink.send(Message::Close(reason)).await;
     });
 
     let reader_state = state.clone();
@@ -151,7 +190,31 @@ async fn run(state: Arc<AppState>, peer_id: PeerId, socket: WebSocket) {
             config.signal_burst,
             Instant::now(),
         );
-        while let Some(Ok(message)) = stream.next().await {
+        loop {
+            let Ok(next) = tokio::time::timeout(idle, stream.next()).await else {
+                tracing::info!(peer_id = %reader_peer, "signaling socket silent; closing");
+                *close_with.lock().unwrap_or_else(|p| p.into_inner()) = Some(CloseFrame {
+                    code: close_code::AWAY,
+                    reason: "idle".into(),
+                });
+                break;
+            };
+            let message = match next {
+                Some(Ok(message)) => message,
+                Some(Err(e)) => {
+                    if too_large(e) {
+                        reader_state.metrics.signal_error();
+                        let why = "frame over the registry's hard size cap; closing";
+                        let _ = tx.try_send(error_frame(SignalErrorCode::FrameTooLarge, why));
+                        *close_with.lock().unwrap_or_else(|p| p.into_inner()) = Some(CloseFrame {
+                            code: close_code::SIZE,
+                            reason: "frame too large".into(),
+                        });
+                    }
+                    break;
+                }
+                None => break,
+            };
             if matches!(message, Message::Text(_) | Message::Binary(_))
                 && !budget.take(Instant::now())
             {
