@@ -92,6 +92,7 @@ pub fn build_state(config: Config) -> anyhow::Result<(Arc<AppState>, Vec<String>
         limits,
         pairing_codes: PairingCodes::new(Duration::from_secs(CODE_TTL_SECS)),
         pickups: Pickups::new(Duration::from_secs(PICKUP_TTL_SECS)),
+        tickets: Default::default(),
         shutdown: CancellationToken::new(),
     });
     Ok((state, banner))

@@ -39,6 +39,8 @@ pub struct AppState {
     pub pairing_codes: PairingCodes,
     /// Approved device tokens waiting for their device.
     pub pickups: Pickups,
+    /// WebSocket tickets waiting to be redeemed (docs/adr/0013).
+    pub tickets: crate::auth::tickets::Tickets,
     /// Cancelled on shutdown; every background loop watches it.
     pub shutdown: CancellationToken,
 }

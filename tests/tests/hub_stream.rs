@@ -2,6 +2,7 @@
 //! connect, then each change pushed as the section it touched — no polling — and never what
 //! did not change.
 
+use futures_util::{SinkExt, StreamExt};
 use meshwork_tests::{
     http::{admin_post, call, Cred},
     registry::ADMIN_TOKEN,
@@ -207,4 +208,82 @@ async fn the_stream_sends_only_the_tasks_that_changed() {
     assert_eq!(update["tasks"].as_array().map(Vec::len), Some(1));
     assert_eq!(update["tasks"][0]["id"], ids[0].as_str());
     assert_eq!(update["tasks"][0]["state"], "failed");
+}
+
+#[tokio::test]
+async fn a_ticket_opens_one_socket_once_and_only_for_a_valid_bearer() {
+    let reg = start();
+    // The admin's ticket opens the hub stream with nothing but the ticket in the URL.
+    let (status, body) = call(&reg, Method::POST, "/api/ws-ticket", Cred::Admin, None).await;
+    assert_eq!(status, 200, "{body}");
+    let ticket = body["ticket"].as_str().expect("ticket").to_owned();
+    assert!(ticket.starts_with("wst_") && !ticket.contains(ADMIN_TOKEN));
+    assert_eq!(body["expires_in"], 30);
+    let url = format!("{}?ticket={ticket}", stream_url(&reg));
+    let (mut hub, _) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .expect("the ticket opens the stream");
+    let first = hub.next().await.expect("a frame").expect("readable");
+    let snapshot: Value = serde_json::from_str(first.to_text().expect("text")).expect("json");
+    assert_eq!(snapshot["type"], "snapshot");
+    // Single use.
+    let again = tokio_tungstenite::connect_async(url.as_str()).await;
+    assert!(again.is_err(), "a used ticket opens nothing");
+    // A peer's JWT gets a ticket for /ws, where it stands for that JWT.
+    let (_, token) = call(
+        &reg,
+        Method::POST,
+        "/api/token",
+        Cred::ApiKey("ak_alice"),
+        None,
+    )
+    .await;
+    let jwt = token["token"].as_str().expect("jwt");
+    let (status, body) = call(
+        &reg,
+        Method::POST,
+        "/api/ws-ticket",
+        Cred::Bearer(jwt),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let ws = format!(
+        "ws://127.0.0.1:{}/ws?ticket={}",
+        reg.port,
+        body["ticket"].as_str().unwrap_or_default()
+    );
+    let (mut peer, _) = tokio_tungstenite::connect_async(ws.as_str())
+        .await
+        .expect("/ws opens");
+    let register = json!({"type": "register", "peer_id": "alice-sidecar", "payload": {}});
+    peer.send(tokio_tungstenite::tungstenite::Message::Text(
+        register.to_string().into(),
+    ))
+    .await
+    .expect("register");
+    let list = peer.next().await.expect("a frame").expect("readable");
+    assert!(
+        list.to_text().unwrap_or_default().contains("peer_list"),
+        "{list:?}"
+    );
+    // A ticket from an API key, or from nothing, is refused; so is a made-up ticket.
+    let (status, _) = call(
+        &reg,
+        Method::POST,
+        "/api/ws-ticket",
+        Cred::ApiKey("ak_alice"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, _) = call(&reg, Method::POST, "/api/ws-ticket", Cred::Anonymous, None).await;
+    assert_eq!(status, 401);
+    let forged = format!(
+        "{}?ticket=wst_00112233445566778899aabbccddeeff",
+        stream_url(&reg)
+    );
+    assert!(tokio_tungstenite::connect_async(forged.as_str())
+        .await
+        .is_err());
 }

@@ -12,7 +12,7 @@
 //! - `shell`: the core's `Shell` contract over the browser APIs below.
 //! - `links`: one `RTCPeerConnection` per link attempt.
 //! - `path`: the selected ICE path (direct or relayed) and its RTT, from `getStats()`.
-//! - `signaling`: the registry WebSocket (token in `Sec-WebSocket-Protocol`).
+//! - `signaling`: the registry WebSocket (opened with a single-use ticket, ADR 0013).
 //! - [`http`]: HTTP with a bearer token (`gloo-net`), shared with the hub.
 //! - `registry`: the peer's calls: the token and the ICE servers.
 //! - `sink`: where callbacks report (breaks what would be an import cycle).

@@ -2,15 +2,17 @@
 //! `WebSocket` and `fetch`. It translates — it decides nothing the core could decide.
 
 use crate::{
+    http,
     links::Link,
     path, registry,
     signaling::{Signaling, SocketEvent},
     sink::{self, Sink},
 };
+use gloo_net::http::Method;
 use meshwork_protocol::{
     core::{AppEvent, AppEvent as PeerEvent, Attempt, Event, LinkStart, Purpose, Shell},
     framing::Frame,
-    rest::IceServer,
+    rest::{IceServer, WsTicket},
     signaling::IceCandidatePayload,
     PeerId, SignalMessage,
 };
@@ -101,7 +103,16 @@ impl Shell for WebShell {
                     sink::event(&sink, Event::IceServersFailed { error });
                 }
             }
-            let ws_url = format!("{}/ws", base.replacen("http", "ws", 1));
+            let url = format!("{base}/api/ws-ticket");
+            let ticket = match http::json::<WsTicket>(Method::POST, &url, &token.token, None).await
+            {
+                Ok(t) => t.ticket,
+                Err(e) => {
+                    sink::error(&sink, format!("cannot get a socket ticket: {e}"));
+                    return sink::event(&sink, Event::SignalingDisconnected);
+                }
+            };
+            let ws_url = format!("{}/ws?ticket={ticket}", base.replacen("http", "ws", 1));
             let to_driver = sink.clone();
             let report = Rc::new(move |ev: SocketEvent| match ev {
                 SocketEvent::Open => sink::event(&to_driver, Event::SignalingConnected),
@@ -112,7 +123,7 @@ impl Shell for WebShell {
                     }
                 }
             });
-            match Signaling::open(&ws_url, &token.token, report) {
+            match Signaling::open(&ws_url, report) {
                 Ok(socket) => {
                     if let Some(driver) = sink.upgrade() {
                         driver.signaling_opened(socket);

@@ -25,10 +25,11 @@ pub struct Signaling {
 }
 
 impl Signaling {
-    /// Opens `ws_url` with the token; what happens goes to `report`.
-    pub fn open(ws_url: &str, jwt: &str, report: Rc<dyn Fn(SocketEvent)>) -> Result<Self, JsValue> {
-        let protocols = js_sys::Array::of2(&JsValue::from_str("meshwork"), &JsValue::from_str(jwt));
-        let ws = WebSocket::new_with_str_sequence(ws_url, &protocols)?;
+    /// Opens `ws_url` (which carries a `?ticket=`, docs/adr/0013: no token in a URL or a
+    /// subprotocol, so proxies such as `trunk serve` pass it through); what happens goes to
+    /// `report`.
+    pub fn open(ws_url: &str, report: Rc<dyn Fn(SocketEvent)>) -> Result<Self, JsValue> {
+        let ws = WebSocket::new(ws_url)?;
         let r = report.clone();
         let on_open = Closure::<dyn FnMut(JsValue)>::new(move |_| r(SocketEvent::Open));
         let r = report.clone();

@@ -1,5 +1,6 @@
-//! The hub stream: `GET /api/hub/stream` over a WebSocket (token in the subprotocols), applied
-//! to [`Hub`] as it arrives, reconnected with backoff when it drops.
+//! The hub stream: `GET /api/hub/stream?ticket=` over a WebSocket (a single-use ticket from
+//! `POST /api/ws-ticket`, docs/adr/0013: no token in the URL, nothing a proxy must carry),
+//! applied to [`Hub`] as it arrives, reconnected with backoff when it drops.
 //!
 //! The decisions (delays, when to suspect the token) are [`Reconnect`]'s; this file only
 //! opens sockets, arms timers and probes the token.
@@ -10,9 +11,12 @@ use crate::{
     state::{Conn, Hub},
 };
 use leptos::prelude::{set_timeout_with_handle, Set, TimeoutHandle};
-use meshwork_protocol::rest::{HubUpdate, HUB_STREAM_PATH};
+use meshwork_protocol::rest::{HubUpdate, WsTicket, HUB_STREAM_PATH};
+
+/// Where the stream's tickets come from.
+const TICKET_PATH: &str = "/api/ws-ticket";
 use std::{cell::RefCell, rc::Rc, time::Duration};
-use wasm_bindgen::{closure::Closure, JsCast, JsValue};
+use wasm_bindgen::{closure::Closure, JsCast};
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 /// The stream client of this tab; a clone is another handle on it.
@@ -114,16 +118,27 @@ impl Stream {
             (i.hub, token, i.generation)
         };
         hub.conn.set(Conn::Connecting);
-        let protocols = js_sys::Array::of2(&JsValue::from_str("meshwork"), &token.into());
-        let ws = match WebSocket::new_with_str_sequence(&stream_url(), &protocols) {
-            Ok(ws) => ws,
-            // The constructor throws when the token is not a valid subprotocol: no registry
-            // would accept it.
-            Err(_) => {
-                self.stop();
-                hub.refuse();
-                return;
+        let this = self.clone();
+        leptos::task::spawn_local(async move {
+            let ticket = api::post::<(), WsTicket>(TICKET_PATH, &token, None).await;
+            if this.inner.borrow().generation != generation {
+                return; // stopped or reconnected meanwhile
             }
+            match ticket {
+                Ok(t) => this.open(&t.ticket, generation),
+                Err(api::ApiError::Refused) => {
+                    this.stop();
+                    hub.refuse();
+                }
+                Err(_) => this.closed(generation),
+            }
+        });
+    }
+
+    /// Opens the socket of `generation` with its ticket.
+    fn open(&self, ticket: &str, generation: u64) {
+        let Ok(ws) = WebSocket::new(&format!("{}?ticket={ticket}", stream_url())) else {
+            return self.closed(generation);
         };
         let weak = Rc::downgrade(&self.inner);
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {

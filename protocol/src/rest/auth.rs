@@ -40,6 +40,16 @@ pub struct TokenResponse {
     pub role: Role,
 }
 
+/// The answer to `POST /api/ws-ticket` (ours, docs/adr/0013): open a socket with
+/// `?ticket=<ticket>` instead of a token in `Sec-WebSocket-Protocol`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WsTicket {
+    /// `wst_…`: single use.
+    pub ticket: String,
+    /// Seconds it can be redeemed.
+    pub expires_in: u64,
+}
+
 /// One ICE server, as `RTCIceServer` spells it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IceServer {

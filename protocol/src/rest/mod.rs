@@ -13,7 +13,7 @@ pub mod tasks;
 pub mod topology;
 
 pub use agents::{AgentInfo, AgentRecord, Capabilities, Health, HeartbeatRequest};
-pub use auth::{IceConfig, IceServer, Role, TokenResponse};
+pub use auth::{IceConfig, IceServer, Role, TokenResponse, WsTicket};
 pub use pairing::{
     ApproveResponse, ClaimRequest, ClaimResponse, GenerateCodeResponse, PairRequest, PairResponse,
     PairingEntry, PairingStatus,

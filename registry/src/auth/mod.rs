@@ -8,5 +8,6 @@ pub mod host;
 pub mod jwt;
 pub mod origin;
 pub mod secrets;
+pub mod tickets;
 
 pub use caller::Caller;

@@ -15,7 +15,7 @@ use crate::{
 use axum::{
     extract::{
         ws::{rejection::WebSocketUpgradeRejection, Message, WebSocket, WebSocketUpgrade},
-        State,
+        Query, State,
     },
     http::HeaderMap,
     response::{IntoResponse, Response},
@@ -35,17 +35,31 @@ const COALESCE: Duration = Duration::from_millis(5);
 /// Keep-alive ping period (proxies drop silent sockets).
 const PING_EVERY: Duration = Duration::from_secs(20);
 
+/// `?ticket=` (docs/adr/0013).
+#[derive(serde::Deserialize)]
+pub struct TicketQuery {
+    ticket: Option<String>,
+}
+
 /// Upgrades an admin to the stream.
 pub async fn stream(
     State(state): State<Arc<AppState>>,
     ClientIp(ip): ClientIp,
+    Query(query): Query<TicketQuery>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let refusal = || {
-        ApiError::unauthorized("admin token required as Sec-WebSocket-Protocol: meshwork, <token>")
+        ApiError::unauthorized(
+            "admin token required: ?ticket= (POST /api/ws-ticket) or \
+             Sec-WebSocket-Protocol: meshwork, <token>",
+        )
     };
-    let Some(token) = token_from_protocols(&headers) else {
+    let token = match query.ticket.filter(|t| !t.is_empty()) {
+        Some(ticket) => state.tickets.redeem(&ticket, std::time::Instant::now()),
+        None => token_from_protocols(&headers),
+    };
+    let Some(token) = token else {
         return refusal().into_response();
     };
     let checked = throttled(&state, ip, "bearer", &token, || {

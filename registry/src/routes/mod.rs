@@ -10,6 +10,7 @@ pub mod pairing;
 pub mod tasks;
 pub mod token;
 pub mod topology;
+pub mod ws_ticket;
 
 use crate::{
     auth::{
@@ -52,6 +53,7 @@ async fn api_not_found() -> ApiError {
 pub fn router(state: Arc<AppState>) -> Router {
     let api = Router::new()
         .route("/api/token", post(token::issue))
+        .route("/api/ws-ticket", post(ws_ticket::issue))
         .route("/api/config", get(ice_config::get_config))
         .route(
             "/api/registry/agents",

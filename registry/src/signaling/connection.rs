@@ -34,10 +34,11 @@ use tokio_util::sync::CancellationToken;
 /// The subprotocol a browser offers next to its token: `new WebSocket(url, ["meshwork", jwt])`.
 pub const SUBPROTOCOL: &str = "meshwork";
 
-/// `?token=` (upstream's way; browsers should prefer the subprotocol header).
+/// `?token=` (upstream's way) or `?ticket=` (browsers, docs/adr/0013).
 #[derive(Deserialize)]
 pub struct TokenQuery {
     token: Option<String>,
+    ticket: Option<String>,
 }
 
 /// The token a browser offers as the subprotocol next to `meshwork`.
@@ -58,13 +59,20 @@ pub async fn ws_handler(
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    let Some(token) = query
-        .token
-        .filter(|t| !t.is_empty())
+    let ticket = query.ticket.filter(|t| !t.is_empty());
+    let redeemed = ticket.map(|t| state.tickets.redeem(&t, Instant::now()));
+    if redeemed == Some(None) {
+        return ApiError::unauthorized("unknown, used or expired ticket").into_response();
+    }
+    let Some(token) = redeemed
+        .flatten()
+        .or_else(|| query.token.filter(|t| !t.is_empty()))
         .or_else(|| token_from_protocols(&headers))
     else {
-        return ApiError::unauthorized("token required: ?token=<JWT> or Sec-WebSocket-Protocol")
-            .into_response();
+        return ApiError::unauthorized(
+            "token required: ?ticket=, ?token=<JWT> or Sec-WebSocket-Protocol",
+        )
+        .into_response();
     };
     if !origin_allowed(&headers, &state.config.cors_origins) {
         return ApiError::forbidden("this page's origin may not open signaling sockets")
