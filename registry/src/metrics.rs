@@ -1,20 +1,17 @@
-//! Counters for `GET /metrics`, rendered in the Prometheus text format by hand: a few
-//! atomics and one histogram do not justify a metrics framework.
+//! Counters for `GET /metrics`, exposed with the official `prometheus-client` crate
+//! (OpenMetrics text): the registry only updates them; encoding is the crate's.
 
 use axum::{
     extract::{MatchedPath, Request, State},
     middleware::Next,
     response::Response,
 };
-use std::{
-    collections::BTreeMap,
-    fmt::Write,
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        Arc, Mutex,
-    },
-    time::Instant,
+use prometheus_client::{
+    encoding::{text::encode, EncodeLabelSet},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
+    registry::Registry,
 };
+use std::{sync::Arc, time::Instant};
 
 use crate::state::AppState;
 
@@ -23,146 +20,137 @@ const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
-#[derive(Default, Clone)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
+/// Labels of one HTTP latency series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    method: String,
+    route: String,
+}
+
+/// Labels of the task gauge.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TaskLabels {
+    state: String,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
 }
 
 /// Registry counters.
-#[derive(Default)]
 pub struct Metrics {
+    registry: Registry,
     /// Offers, answers and candidates relayed to their target.
-    pub signals_relayed: AtomicU64,
+    signals_relayed: Counter,
     /// Application messages carried by the registry tier (`mesh_message`, ADR 0010): a
     /// rising count means pairs that cannot open a channel.
-    pub mesh_messages_relayed: AtomicU64,
+    mesh_messages_relayed: Counter,
     /// Frames refused with an `error` reply.
-    pub signal_errors: AtomicU64,
+    signal_errors: Counter,
     /// Devices waiting in `POST /api/pairing/{id}/claim` now.
-    pub claims_waiting: AtomicU64,
+    pub claims_waiting: Gauge,
+    /// Peers holding a signaling connection (set when rendered).
+    connected_peers: Gauge,
+    /// Tasks by state (set when rendered).
+    tasks: Family<TaskLabels, Gauge>,
     /// Latency per (method, route template).
-    http: Mutex<BTreeMap<(String, String), Histogram>>,
+    http: Family<HttpLabels, Histogram, fn() -> Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("meshwork");
+        let metrics = Self {
+            signals_relayed: Counter::default(),
+            mesh_messages_relayed: Counter::default(),
+            signal_errors: Counter::default(),
+            claims_waiting: Gauge::default(),
+            connected_peers: Gauge::default(),
+            tasks: Family::default(),
+            http: Family::new_with_constructor(latency_histogram),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "connected_peers",
+            "Peers holding a signaling connection",
+            metrics.connected_peers.clone(),
+        );
+        registry.register(
+            "signals_relayed",
+            "Signaling frames relayed to a target",
+            metrics.signals_relayed.clone(),
+        );
+        registry.register(
+            "mesh_messages_relayed",
+            "Application messages the registry carried because a pair had no open channel",
+            metrics.mesh_messages_relayed.clone(),
+        );
+        registry.register(
+            "signal_errors",
+            "Signaling frames refused",
+            metrics.signal_errors.clone(),
+        );
+        registry.register(
+            "pairing_claims_waiting",
+            "Devices waiting for an approval decision",
+            metrics.claims_waiting.clone(),
+        );
+        registry.register(
+            "tasks",
+            "Tasks in the queue by state",
+            metrics.tasks.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP latency",
+            metrics.http.clone(),
+        );
+        Self {
+            registry,
+            ..metrics
+        }
+    }
 }
 
 impl Metrics {
     /// Counts one relayed frame.
     pub fn relayed(&self) {
-        self.signals_relayed.fetch_add(1, Ordering::Relaxed);
+        self.signals_relayed.inc();
     }
 
     /// Counts one application message carried by the registry tier.
     pub fn mesh_message_relayed(&self) {
-        self.mesh_messages_relayed.fetch_add(1, Ordering::Relaxed);
+        self.mesh_messages_relayed.inc();
     }
 
     /// Counts one refused frame.
     pub fn signal_error(&self) {
-        self.signal_errors.fetch_add(1, Ordering::Relaxed);
+        self.signal_errors.inc();
     }
 
     fn observe(&self, method: &str, route: &str, seconds: f64) {
-        let mut http = self.http.lock().unwrap_or_else(|p| p.into_inner());
-        let h = http
-            .entry((method.to_owned(), route.to_owned()))
-            .or_default();
-        h.count += 1;
-        h.sum += seconds;
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if seconds <= *bound {
-                h.counts[i] += 1;
-            }
-        }
+        let labels = HttpLabels {
+            method: method.to_owned(),
+            route: route.to_owned(),
+        };
+        self.http.get_or_create(&labels).observe(seconds);
     }
 
-    /// Renders every metric; gauges read from the caller.
+    /// Renders every metric (OpenMetrics text); gauges read from the caller are set first.
     pub fn render(&self, connected_peers: usize, tasks: &[(&str, u64)]) -> String {
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP meshwork_connected_peers Peers holding a signaling connection."
-        );
-        let _ = writeln!(out, "# TYPE meshwork_connected_peers gauge");
-        let _ = writeln!(out, "meshwork_connected_peers {connected_peers}");
-        let _ = writeln!(
-            out,
-            "# HELP meshwork_signals_relayed_total Signaling frames relayed to a target."
-        );
-        let _ = writeln!(out, "# TYPE meshwork_signals_relayed_total counter");
-        let _ = writeln!(
-            out,
-            "meshwork_signals_relayed_total {}",
-            self.signals_relayed.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP meshwork_mesh_messages_relayed_total Application messages the registry \
-             carried because a pair had no open channel."
-        );
-        let _ = writeln!(out, "# TYPE meshwork_mesh_messages_relayed_total counter");
-        let _ = writeln!(
-            out,
-            "meshwork_mesh_messages_relayed_total {}",
-            self.mesh_messages_relayed.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP meshwork_signal_errors_total Signaling frames refused."
-        );
-        let _ = writeln!(out, "# TYPE meshwork_signal_errors_total counter");
-        let _ = writeln!(
-            out,
-            "meshwork_signal_errors_total {}",
-            self.signal_errors.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP meshwork_pairing_claims_waiting Devices waiting for an approval decision."
-        );
-        let _ = writeln!(out, "# TYPE meshwork_pairing_claims_waiting gauge");
-        let _ = writeln!(
-            out,
-            "meshwork_pairing_claims_waiting {}",
-            self.claims_waiting.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(out, "# HELP meshwork_tasks Tasks in the queue by state.");
-        let _ = writeln!(out, "# TYPE meshwork_tasks gauge");
+        self.connected_peers
+            .set(i64::try_from(connected_peers).unwrap_or(i64::MAX));
         for (state, n) in tasks {
-            let _ = writeln!(out, "meshwork_tasks{{state=\"{state}\"}} {n}");
+            let labels = TaskLabels {
+                state: (*state).to_owned(),
+            };
+            self.tasks
+                .get_or_create(&labels)
+                .set(i64::try_from(*n).unwrap_or(i64::MAX));
         }
-        let _ = writeln!(
-            out,
-            "# HELP meshwork_http_request_duration_seconds HTTP latency."
-        );
-        let _ = writeln!(
-            out,
-            "# TYPE meshwork_http_request_duration_seconds histogram"
-        );
-        let http = self.http.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        for ((method, route), h) in &http {
-            let labels = format!("method=\"{method}\",route=\"{route}\"");
-            for (bound, n) in BUCKETS.iter().zip(h.counts.iter()) {
-                let _ = writeln!(
-                    out,
-                    "meshwork_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {n}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "meshwork_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(
-                out,
-                "meshwork_http_request_duration_seconds_sum{{{labels}}} {}",
-                h.sum
-            );
-            let _ = writeln!(
-                out,
-                "meshwork_http_request_duration_seconds_count{{{labels}}} {}",
-                h.count
-            );
+        let mut out = String::new();
+        if encode(&mut out, &self.registry).is_err() {
+            out.clear();
         }
         out
     }
@@ -182,4 +170,34 @@ pub async fn track_http(State(state): State<Arc<AppState>>, req: Request, next: 
         .metrics
         .observe(&method, &route, start.elapsed().as_secs_f64());
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_gauges_and_histograms_in_openmetrics_text() {
+        let m = Metrics::default();
+        m.relayed();
+        m.relayed();
+        m.signal_error();
+        m.claims_waiting.inc();
+        m.observe("GET", "/api/config", 0.002);
+        let text = m.render(3, &[("pending", 4)]);
+        for line in [
+            "meshwork_signals_relayed_total 2",
+            "meshwork_signal_errors_total 1",
+            "meshwork_pairing_claims_waiting 1",
+            "meshwork_connected_peers 3",
+            "meshwork_tasks{state=\"pending\"} 4",
+            "meshwork_http_request_duration_seconds_count{method=\"GET\",route=\"/api/config\"} 1",
+            "# EOF",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+    }
 }

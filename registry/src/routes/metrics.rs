@@ -1,4 +1,5 @@
-//! `GET /metrics`: Prometheus text format; admin only (it reveals the state of the mesh).
+//! `GET /metrics`: OpenMetrics text (Prometheus scrapes it); admin only (it reveals the state
+//! of the mesh).
 
 use crate::{auth::Caller, error::ApiError, state::AppState};
 use axum::{extract::State, http::header, response::IntoResponse};
@@ -13,5 +14,6 @@ pub async fn render(
     let counts = state.db.task_counts()?;
     let tasks: Vec<(&str, u64)> = counts.iter().map(|(s, n)| (s.as_str(), *n)).collect();
     let body = state.metrics.render(state.hub.connection_count(), &tasks);
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body))
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    Ok(([(header::CONTENT_TYPE, content_type)], body))
 }

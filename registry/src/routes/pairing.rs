@@ -18,27 +18,25 @@ use meshwork_protocol::rest::{
     ApproveResponse, ClaimRequest, ClaimResponse, GenerateCodeResponse, PairRequest, PairResponse,
     PairingEntry, PairingStatus,
 };
+use prometheus_client::metrics::gauge::Gauge;
 use std::{
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        Arc,
-    },
+    sync::Arc,
     time::{Duration, Instant},
 };
 
 /// Counts a claim as waiting for as long as it is alive (the `/metrics` gauge).
-struct WaitingClaim<'a>(&'a AtomicU64);
+struct WaitingClaim<'a>(&'a Gauge);
 
 impl<'a> WaitingClaim<'a> {
-    fn new(gauge: &'a AtomicU64) -> Self {
-        gauge.fetch_add(1, Ordering::Relaxed);
+    fn new(gauge: &'a Gauge) -> Self {
+        gauge.inc();
         Self(gauge)
     }
 }
 
 impl Drop for WaitingClaim<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.dec();
     }
 }
 
@@ -66,7 +64,7 @@ pub async fn pair(
     ClientIp(ip): ClientIp,
     body: Result<ApiJson<PairRequest>, ApiError>,
 ) -> Result<(StatusCode, Json<PairResponse>), ApiError> {
-    if let Err(retry) = state.limits.pair_tries.hit(ip, Instant::now()) {
+    if let Err(retry) = state.limits.pair_tries.hit(ip) {
         tracing::warn!(%ip, "pairing tries over the limit");
         return Err(ApiError::too_many_requests(
             format!("too many pairing attempts; try again in {retry} s"),

@@ -27,7 +27,7 @@ use meshwork_protocol::{
     PeerId,
 };
 use serde::Deserialize;
-use std::{sync::Arc, time::Instant};
+use std::sync::Arc;
 
 /// Prefix of every browser tab's peer id; agents' ids cannot be claimed by a tab.
 pub const TAB_PREFIX: &str = "tab-";
@@ -55,7 +55,7 @@ pub async fn issue(
     auth: Result<Authenticated, ApiError>,
     body: Bytes,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    if let Err(retry) = state.limits.token_requests.hit(ip, Instant::now()) {
+    if let Err(retry) = state.limits.token_requests.hit(ip) {
         return Err(ApiError::too_many_requests(
             format!("too many token requests; try again in {retry} s"),
             retry,

@@ -193,11 +193,7 @@ async fn run(state: Arc<AppState>, peer_id: PeerId, socket: WebSocket) {
             tx: &tx,
         };
         let config = &reader_state.config;
-        let mut budget = TokenBucket::new(
-            config.signal_rate_per_sec,
-            config.signal_burst,
-            Instant::now(),
-        );
+        let mut budget = TokenBucket::new(config.signal_rate_per_sec, config.signal_burst);
         loop {
             let Ok(next) = tokio::time::timeout(idle, stream.next()).await else {
                 tracing::info!(peer_id = %reader_peer, "signaling socket silent; closing");
@@ -223,9 +219,7 @@ async fn run(state: Arc<AppState>, peer_id: PeerId, socket: WebSocket) {
                 }
                 None => break,
             };
-            if matches!(message, Message::Text(_) | Message::Binary(_))
-                && !budget.take(Instant::now())
-            {
+            if matches!(message, Message::Text(_) | Message::Binary(_)) && !budget.take() {
                 reader_state.metrics.signal_error();
                 let why = format!(
                     "over {} signaling frames/s; frame dropped",
