@@ -1,9 +1,14 @@
-//! The registry WebSocket. Browsers cannot set headers, so the JWT travels in
-//! `Sec-WebSocket-Protocol` next to `meshwork` (ADR 0006).
+//! The registry WebSocket, over `gloo-net`. It opens with a single-use ticket in the URL
+//! (docs/adr/0013), so nothing needs a subprotocol and any proxy carries it.
+//!
+//! One task owns the socket: it reports `Open` once the socket is open, hands every text
+//! frame to `report`, writes what [`Signaling::send`] queued, and reports `Closed` when the
+//! socket ends — unless the driver closed it itself.
 
-use std::rc::Rc;
-use wasm_bindgen::{closure::Closure, JsCast, JsValue};
-use web_sys::{MessageEvent, WebSocket};
+use futures_util::{future::Either, SinkExt, StreamExt};
+use gloo_net::websocket::{futures::WebSocket, Message, State};
+use std::{cell::Cell, rc::Rc};
+use wasm_bindgen_futures::spawn_local;
 
 /// What the socket reports.
 pub enum SocketEvent {
@@ -15,52 +20,59 @@ pub enum SocketEvent {
     Closed,
 }
 
-/// An open (or opening) signaling socket and the callbacks it needs kept alive.
+/// An open (or opening) signaling socket.
 pub struct Signaling {
-    /// The socket.
-    pub ws: WebSocket,
-    _on_open: Closure<dyn FnMut(JsValue)>,
-    _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_close: Closure<dyn FnMut(JsValue)>,
+    out: futures_channel::mpsc::UnboundedSender<String>,
+    /// Set when the driver closes the socket: its end is then not reported.
+    quiet: Rc<Cell<bool>>,
 }
 
 impl Signaling {
-    /// Opens `ws_url` (which carries a `?ticket=`, docs/adr/0013: no token in a URL or a
-    /// subprotocol, so proxies such as `trunk serve` pass it through); what happens goes to
-    /// `report`.
-    pub fn open(ws_url: &str, report: Rc<dyn Fn(SocketEvent)>) -> Result<Self, JsValue> {
-        let ws = WebSocket::new(ws_url)?;
-        let r = report.clone();
-        let on_open = Closure::<dyn FnMut(JsValue)>::new(move |_| r(SocketEvent::Open));
-        let r = report.clone();
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
-            if let Some(text) = ev.data().as_string() {
-                r(SocketEvent::Frame(text));
+    /// Opens `ws_url`; what happens goes to `report`.
+    pub fn open(ws_url: &str, report: Rc<dyn Fn(SocketEvent)>) -> Result<Self, String> {
+        let mut ws = WebSocket::open(ws_url).map_err(|e| e.to_string())?;
+        let (out, mut queued) = futures_channel::mpsc::unbounded::<String>();
+        let quiet = Rc::new(Cell::new(false));
+        let silenced = quiet.clone();
+        spawn_local(async move {
+            // The sink is ready once the socket left CONNECTING (open, or already failed).
+            let ready = futures_util::future::poll_fn(|cx| ws.poll_ready_unpin(cx)).await;
+            if ready.is_ok() && matches!(ws.state(), State::Open) {
+                report(SocketEvent::Open);
+                loop {
+                    match futures_util::future::select(ws.next(), queued.next()).await {
+                        Either::Left((Some(Ok(Message::Text(text))), _)) => {
+                            report(SocketEvent::Frame(text))
+                        }
+                        Either::Left((Some(Ok(Message::Bytes(_))), _)) => {}
+                        Either::Left((Some(Err(_)) | None, _)) => break,
+                        Either::Right((Some(frame), _)) => {
+                            if ws.send(Message::Text(frame)).await.is_err() {
+                                break;
+                            }
+                        }
+                        // The driver dropped its handle: close quietly.
+                        Either::Right((None, _)) => break,
+                    }
+                }
+            }
+            let _ = ws.close(None, None);
+            if !silenced.get() {
+                report(SocketEvent::Closed);
             }
         });
-        let on_close = Closure::<dyn FnMut(JsValue)>::new(move |_| report(SocketEvent::Closed));
-        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        Ok(Self {
-            ws,
-            _on_open: on_open,
-            _on_message: on_message,
-            _on_close: on_close,
-        })
+        Ok(Self { out, quiet })
     }
 
-    /// Sends one frame; false when the socket is not open or refused it.
+    /// Queues one frame; false when the socket has ended.
     pub fn send(&self, frame: &str) -> bool {
-        self.ws.ready_state() == WebSocket::OPEN && self.ws.send_with_str(frame).is_ok()
+        self.out.unbounded_send(frame.to_owned()).is_ok()
     }
 
     /// Closes without reporting (the driver already knows).
     pub fn close(&self) {
-        self.ws.set_onclose(None);
-        self.ws.set_onmessage(None);
-        self.ws.set_onopen(None);
-        let _ = self.ws.close();
+        self.quiet.set(true);
+        self.out.close_channel();
     }
 }
 

@@ -15,9 +15,9 @@ use meshwork_protocol::rest::{HubUpdate, WsTicket, HUB_STREAM_PATH};
 
 /// Where the stream's tickets come from.
 const TICKET_PATH: &str = "/api/ws-ticket";
+use futures_util::{future::Either, StreamExt};
+use gloo_net::websocket::{futures::WebSocket, Message};
 use std::{cell::RefCell, rc::Rc, time::Duration};
-use wasm_bindgen::{closure::Closure, JsCast};
-use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 /// The stream client of this tab; a clone is another handle on it.
 #[derive(Clone)]
@@ -25,19 +25,14 @@ pub struct Stream {
     inner: Rc<RefCell<Inner>>,
 }
 
-/// The open socket with the handlers that must live as long as it does.
+/// The open socket's reader task (gloo-net); dropping this ends it, closing the socket
+/// without a report.
 struct Socket {
-    ws: WebSocket,
-    _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_close: Closure<dyn FnMut(CloseEvent)>,
+    _stop: futures_channel::oneshot::Sender<()>,
 }
 
 impl Socket {
-    fn close(self) {
-        self.ws.set_onmessage(None);
-        self.ws.set_onclose(None);
-        let _ = self.ws.close();
-    }
+    fn close(self) {}
 }
 
 struct Inner {
@@ -137,46 +132,50 @@ impl Stream {
 
     /// Opens the socket of `generation` with its ticket.
     fn open(&self, ticket: &str, generation: u64) {
-        let Ok(ws) = WebSocket::new(&format!("{}?ticket={ticket}", stream_url())) else {
+        let url = format!("{}?ticket={ticket}", stream_url());
+        let Ok(mut ws) = WebSocket::open(&url) else {
             return self.closed(generation);
         };
-        let weak = Rc::downgrade(&self.inner);
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
-            let Some(inner) = weak.upgrade() else {
-                return;
-            };
-            let Some(text) = ev.data().as_string() else {
-                return;
-            };
-            let update = match serde_json::from_str::<HubUpdate>(&text) {
-                Ok(u) => u,
-                Err(e) => {
-                    leptos::logging::warn!("hub stream: unreadable message ignored: {e}");
-                    return;
-                }
-            };
-            let hub = {
-                let mut i = inner.borrow_mut();
-                if i.generation != generation {
-                    return;
-                }
-                i.policy.message();
-                i.hub
-            };
-            hub.apply(update);
-            hub.conn.set(Conn::Live);
-        });
+        let (stop, mut stopped) = futures_channel::oneshot::channel::<()>();
         let this = self.clone();
-        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_: CloseEvent| {
+        leptos::task::spawn_local(async move {
+            loop {
+                let next = match futures_util::future::select(ws.next(), &mut stopped).await {
+                    Either::Left((next, _)) => next,
+                    // Closed by `stop`/`connect`: no report, a newer socket (or none) owns the
+                    // stream now.
+                    Either::Right(_) => return,
+                };
+                match next {
+                    Some(Ok(Message::Text(text))) => this.received(&text, generation),
+                    Some(Ok(Message::Bytes(_))) => {}
+                    Some(Err(_)) | None => break,
+                }
+            }
             this.closed(generation);
         });
-        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        self.inner.borrow_mut().socket = Some(Socket {
-            ws,
-            _on_message: on_message,
-            _on_close: on_close,
-        });
+        self.inner.borrow_mut().socket = Some(Socket { _stop: stop });
+    }
+
+    /// One message of the socket of `generation`.
+    fn received(&self, text: &str, generation: u64) {
+        let update = match serde_json::from_str::<HubUpdate>(text) {
+            Ok(u) => u,
+            Err(e) => {
+                leptos::logging::warn!("hub stream: unreadable message ignored: {e}");
+                return;
+            }
+        };
+        let hub = {
+            let mut i = self.inner.borrow_mut();
+            if i.generation != generation {
+                return;
+            }
+            i.policy.message();
+            i.hub
+        };
+        hub.apply(update);
+        hub.conn.set(Conn::Live);
     }
 
     /// The socket of `generation` closed (or never opened).
