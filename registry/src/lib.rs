@@ -22,6 +22,7 @@
 //! - [`clock`]: wall-clock helpers (unix seconds, RFC 3339).
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod auth;
 pub mod clock;
 pub mod config;

@@ -1,13 +1,10 @@
-//! Credentials: API keys (agents), JWTs (peers), the admin token, and the `Caller` extractor.
+//! Credentials: API keys (agents), JWTs (peers), the admin token, secrets, tickets, and the
+//! origin and host rules. Who a request's caller is lives in `access`.
 
 pub mod admin;
 pub mod api_keys;
-pub mod caller;
-pub mod device;
 pub mod host;
 pub mod jwt;
 pub mod origin;
 pub mod secrets;
 pub mod tickets;
-
-pub use caller::Caller;

@@ -2,7 +2,7 @@
 
 use super::compat_open;
 use crate::{
-    auth::Caller,
+    access::Caller,
     clock::{rfc3339, unix_now},
     db::agents::StoredAgent,
     error::{ApiError, ApiJson},

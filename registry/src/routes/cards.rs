@@ -1,7 +1,7 @@
 //! A2A agent cards: the registry's own at `/.well-known/agent-card.json` (the current A2A
 //! path) and the legacy `/.well-known/agent.json` (public, describes the registry only) and each agent's at `/api/registry/agents/{agent_id}/card`.
 
-use crate::{auth::Caller, error::ApiError, state::AppState};
+use crate::{access::Caller, error::ApiError, state::AppState};
 use axum::{
     extract::{Path, State},
     http::HeaderMap,

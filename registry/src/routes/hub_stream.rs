@@ -4,7 +4,8 @@
 
 use super::{agents::to_record, topology};
 use crate::{
-    auth::{caller::throttled, secrets::constant_time_eq},
+    access::caller::throttled,
+    auth::secrets::constant_time_eq,
     clock::unix_now,
     error::ApiError,
     events::Change,

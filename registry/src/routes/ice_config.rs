@@ -1,7 +1,7 @@
 //! `GET /api/config`: ICE servers, with TURN REST credentials when `TURN_URL`/`TURN_SECRET`
 //! are set (coturn `use-auth-secret`).
 
-use crate::{auth::Caller, clock::unix_now, error::ApiError, state::AppState};
+use crate::{access::Caller, clock::unix_now, error::ApiError, state::AppState};
 use axum::{extract::State, Json};
 use meshwork_protocol::rest::{IceConfig, IceServer};
 use meshwork_protocol::turn::rest_credential as turn_credential;

@@ -1,7 +1,7 @@
 //! `GET /metrics`: OpenMetrics text (Prometheus scrapes it); admin only (it reveals the state
 //! of the mesh).
 
-use crate::{auth::Caller, error::ApiError, state::AppState};
+use crate::{access::Caller, error::ApiError, state::AppState};
 use axum::{extract::State, http::header, response::IntoResponse};
 use std::sync::Arc;
 

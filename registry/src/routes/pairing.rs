@@ -1,7 +1,8 @@
 //! `/api/pairing/*`: onboarding devices (PROTOCOL.md §4–5, `crate::pairing`).
 
 use crate::{
-    auth::{caller::throttled, secrets::constant_time_eq, secrets::sha256_hex, Caller},
+    access::{caller::throttled, Caller},
+    auth::secrets::{constant_time_eq, sha256_hex},
     clock::unix_now,
     error::{ApiError, ApiJson},
     events::Change,

@@ -3,7 +3,7 @@
 
 use super::{agents::owner_for, compat_open};
 use crate::{
-    auth::Caller,
+    access::Caller,
     clock::unix_now,
     db::tasks::Transition,
     error::{ApiError, ApiJson},

@@ -11,11 +11,11 @@
 //! so a token dies with its key, device approval or admin token (docs/adr/0012).
 
 use crate::{
-    auth::{
+    access::{
         caller::{Authenticated, Credential},
-        secrets::random_hex,
         Caller,
     },
+    auth::secrets::random_hex,
     clock::unix_now,
     error::ApiError,
     limits::ClientIp,

@@ -2,7 +2,7 @@
 //! links peers report open (ours — upstream drew a full mesh of whoever was active).
 
 use super::agents::to_record;
-use crate::{auth::Caller, clock::unix_now, error::ApiError, state::AppState};
+use crate::{access::Caller, clock::unix_now, error::ApiError, state::AppState};
 use axum::{extract::State, Json};
 use meshwork_protocol::{
     rest::{Health, MeshEdge, NodeKind, Topology, TopologyNode},

@@ -3,10 +3,8 @@
 //! for — the admin token or a JWT — which is checked again when the ticket is redeemed.
 
 use crate::{
-    auth::{
-        caller::{Authenticated, Credential},
-        tickets::TICKET_TTL,
-    },
+    access::caller::{Authenticated, Credential},
+    auth::tickets::TICKET_TTL,
     error::ApiError,
     state::AppState,
 };

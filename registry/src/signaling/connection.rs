@@ -4,7 +4,8 @@
 use super::frame::{error_frame, handle_text, refusal, Origin};
 use super::hub::OUTBOUND_QUEUE;
 use crate::{
-    auth::{caller::throttled, device::verify_jwt, origin::origin_allowed},
+    access::{caller::throttled, device::verify_jwt},
+    auth::origin::origin_allowed,
     error::ApiError,
     events::Change,
     limits::{ClientIp, TokenBucket},

@@ -5,8 +5,8 @@
 //! 401 — it never degrades to anonymous. Every check goes through the address's
 //! [`AuthThrottle`](crate::limits::AuthThrottle), whichever route it is on.
 
-use super::secrets::constant_time_eq;
 use crate::{
+    auth::secrets::constant_time_eq,
     error::ApiError,
     limits::{auth_throttle::fingerprint, ClientIp},
     state::AppState,

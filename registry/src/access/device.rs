@@ -2,7 +2,8 @@
 //! check that makes every JWT die with the credential it was issued from: a revoked device, a
 //! removed API key, a changed admin token (docs/adr/0012-security-round-2.md).
 
-use super::{jwt::Claims, secrets::sha256_hex, Caller};
+use super::Caller;
+use crate::auth::{jwt::Claims, secrets::sha256_hex};
 use crate::{error::ApiError, state::AppState};
 use meshwork_protocol::rest::{PairingStatus, Role};
 
@@ -31,7 +32,7 @@ pub fn check_live(state: &AppState, claims: &Claims) -> Result<(), ApiError> {
             .db
             .live_pairing_for_peer(&claims.sub)?
             .is_some_and(|p| p.entry.status == PairingStatus::Approved && p.entry.id == claims.cid),
-        Role::Browser => super::secrets::constant_time_eq(&claims.cid, &state.admin_cid),
+        Role::Browser => crate::auth::secrets::constant_time_eq(&claims.cid, &state.admin_cid),
         Role::Agent | Role::Admin => state
             .api_keys
             .by_id(&claims.cid)
