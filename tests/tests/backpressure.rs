@@ -15,12 +15,7 @@ const PAUSE: Duration = Duration::from_secs(8);
 const RSS_LIMIT_MIB: u64 = 80;
 
 fn peak_rss_mib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kib| kib / 1024)
+    meshwork_tests::stats::peak_rss_kib(pid) / 1024
 }
 
 #[tokio::test]

@@ -296,6 +296,10 @@ fn message(kind: &str, request_id: &str, payload: Value) -> Value {
     json!({"type": kind, "request_id": request_id, "payload": payload})
 }
 
+fn is_peer_event(ev: &Value, kind: &str, peer: &str) -> bool {
+    ev["type"] == kind && ev["peer"] == peer
+}
+
 fn is_message(ev: &Value, from: &str, request_id: &str) -> bool {
     ev["type"] == "message" && ev["from"] == from && ev["message"]["request_id"] == request_id
 }
@@ -361,7 +365,7 @@ async fn run_suite(reg: RegistryProcess, subject: &mut impl Subject, ref_addr: I
     // 1. connect: both ends hear of the channel.
     subject
         .wait_event("peer_connected ref", |e| {
-            e["type"] == "peer_connected" && e["peer"] == "ref"
+            is_peer_event(e, "peer_connected", "ref")
         })
         .await;
     reference.ipc.wait_connected(&[me.as_str()]).await;
@@ -466,13 +470,13 @@ async fn run_suite(reg: RegistryProcess, subject: &mut impl Subject, ref_addr: I
     let mut leaver = sidecar(&reg, "leaver", &[]);
     subject
         .wait_event("peer_connected leaver", |e| {
-            e["type"] == "peer_connected" && e["peer"] == "leaver"
+            is_peer_event(e, "peer_connected", "leaver")
         })
         .await;
     assert!(leaver.terminate(), "leaver exits on SIGTERM");
     subject
         .wait_event("peer_disconnected leaver", |e| {
-            e["type"] == "peer_disconnected" && e["peer"] == "leaver"
+            is_peer_event(e, "peer_disconnected", "leaver")
         })
         .await;
 
@@ -490,7 +494,7 @@ async fn run_suite(reg: RegistryProcess, subject: &mut impl Subject, ref_addr: I
     })
     .await;
     admin_post(&reg, &format!("/api/pairing/{id}/approve")).await;
-    let is_device = |e: &Value, kind: &str| e["type"] == kind && e["peer"] == "laptop-sidecar";
+    let is_device = |e: &Value, kind: &str| is_peer_event(e, kind, "laptop-sidecar");
     subject
         .wait_event("the device connected", |e| is_device(e, "peer_connected"))
         .await;
@@ -504,7 +508,7 @@ async fn run_suite(reg: RegistryProcess, subject: &mut impl Subject, ref_addr: I
     firewall.block_udp_between(SUBJECT_ADDR, ref_addr);
     subject
         .wait_event("ref's channel failing", |e| {
-            e["type"] == "peer_disconnected" && e["peer"] == "ref"
+            is_peer_event(e, "peer_disconnected", "ref")
         })
         .await;
     let rerouted = message("task_request", "d1", json!({"skill": "echo"}));
@@ -513,7 +517,7 @@ async fn run_suite(reg: RegistryProcess, subject: &mut impl Subject, ref_addr: I
     drop(firewall);
     subject
         .wait_event("ref's channel back", |e| {
-            e["type"] == "peer_connected" && e["peer"] == "ref"
+            is_peer_event(e, "peer_connected", "ref")
         })
         .await;
 

@@ -16,6 +16,7 @@ use reqwest::Method;
 use serde_json::json;
 use std::{
     net::TcpListener,
+    os::unix::process::CommandExt,
     path::PathBuf,
     process::{Child, Command, Stdio},
     time::Duration,
@@ -36,11 +37,14 @@ fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
-/// `trunk serve`, ended (by PID) when dropped.
+/// `trunk serve` in a process group of its own, ended with everything it started (cargo,
+/// wasm-bindgen, wasm-opt) when dropped.
 struct Trunk(Child);
 
 impl Drop for Trunk {
     fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -96,6 +100,7 @@ async fn trunk_serve_gives_a_live_hub_and_a_tab_that_joins_the_mesh() {
     let _trunk = Trunk(
         Command::new("trunk")
             .args(["serve", "--release", "--no-autoreload", "--config"])
+            .process_group(0)
             .arg(&config)
             .current_dir(repo())
             .env("TRUNK_SKIP_VERSION_CHECK", "true")
