@@ -7,6 +7,7 @@
 //!
 //! # Layout
 //! - [`ids`]: `PeerId`, the identity every contract speaks of.
+//! - [`identity`]: Ed25519 identity keys, link proofs over DTLS fingerprints, sealing.
 //! - [`signaling`]: WebSocket signaling frames (PROTOCOL.md §1).
 //! - [`mesh_message`]: the JSON carried on the `mesh` DataChannel (§2).
 //! - [`framing`]: large DataChannel messages as binary chunks, small ones as plain text.
@@ -20,6 +21,7 @@
 
 pub mod core;
 pub mod framing;
+pub mod identity;
 pub mod ids;
 pub mod ipc;
 pub mod mesh_message;
