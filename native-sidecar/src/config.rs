@@ -132,9 +132,28 @@ pub struct SidecarConfig {
         value_parser = parse_secs
     )]
     pub agent_grace: Duration,
+    /// Where this sidecar keeps its state: identity key, pinned peer keys (PROTOCOL.md §3).
+    /// Default `$XDG_DATA_HOME/meshwork/<peer id>` (else `~/.local/share/meshwork/<peer id>`).
+    #[arg(long, env = "MESHWORK_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 impl SidecarConfig {
+    /// The data directory of peer `me`.
+    pub fn data_dir_for(&self, me: &str) -> PathBuf {
+        if let Some(dir) = &self.data_dir {
+            return dir.clone();
+        }
+        let base = std::env::var_os("XDG_DATA_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("share"))
+            })
+            .unwrap_or_else(|| PathBuf::from("."));
+        base.join("meshwork").join(me)
+    }
+
     /// The registry's base URL, derived from the token URL.
     pub fn registry_base(&self) -> String {
         self.token_url

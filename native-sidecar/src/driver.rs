@@ -52,6 +52,16 @@ pub struct Driver {
     reads_paused: bool,
 }
 
+/// This sidecar's identity and the keys it pinned, loaded from its data directory.
+pub struct Keys {
+    /// Our identity key.
+    pub identity: meshwork_protocol::identity::Identity,
+    /// Keys pinned at earlier verified contacts.
+    pub known: std::collections::BTreeMap<PeerId, meshwork_protocol::identity::PublicKey>,
+    /// Where new pins go.
+    pub store: crate::identity_store::IdentityStore,
+}
+
 impl Driver {
     /// A driver for peer `me`; `sinks` is where its link tasks report.
     pub fn new(
@@ -59,8 +69,12 @@ impl Driver {
         me: PeerId,
         signaling_tx: mpsc::Sender<SignalingEvent>,
         sinks: Sinks,
+        keys: Keys,
     ) -> Self {
         let core_config = core::Config {
+            identity: Some(keys.identity),
+            known_keys: keys.known,
+            entropy: rand::random(),
             rng_seed: rand::random(),
             registry_tier: config.registry_tier,
             relay_only: config.ice_transport_policy == crate::config::IcePolicy::Relay,
@@ -74,7 +88,7 @@ impl Driver {
             Some(config.agent_grace)
         };
         let core = MeshCore::new(me.clone(), core_config);
-        let shell = NativeShell::new(config, me, signaling_tx, sinks);
+        let shell = NativeShell::new(config, me, signaling_tx, sinks, keys.store);
         Self {
             mesh: Mesh::new(core, shell),
             start: Instant::now(),
@@ -199,10 +213,9 @@ impl Driver {
                 self.agent_absent_since = None;
                 // A (re)connecting agent learns the links that opened before it arrived.
                 for peer_id in self.mesh.core.connected_peers() {
-                    self.mesh
-                        .shell
-                        .clients
-                        .reply(id, IpcEvent::PeerConnected { peer_id });
+                    let verified = Some(self.mesh.core.is_verified(&peer_id));
+                    let event = IpcEvent::PeerConnected { peer_id, verified };
+                    self.mesh.shell.clients.reply(id, event);
                 }
             }
             IpcInput::Disconnected { id } => {

@@ -22,6 +22,7 @@ mod clients;
 mod config;
 mod credentials;
 mod driver;
+mod identity_store;
 mod ipc;
 mod ipc_queue;
 mod pairing;
@@ -149,7 +150,13 @@ async fn run_sidecar(mut config: SidecarConfig) -> anyhow::Result<()> {
             }
         }
     };
-    tracing::info!(peer_id = %me, "joining the mesh");
+    let store = identity_store::IdentityStore::open(&config.data_dir_for(me.as_str()))?;
+    let keys = driver::Keys {
+        identity: store.identity()?,
+        known: store.known_peers()?,
+        store,
+    };
+    tracing::info!(peer_id = %me, key = %keys.identity.public().fingerprint(), "joining the mesh");
 
     let (signaling_tx, signaling_rx) = mpsc::channel(1024);
     let (control_tx, control_rx) = mpsc::unbounded_channel();
@@ -159,7 +166,7 @@ async fn run_sidecar(mut config: SidecarConfig) -> anyhow::Result<()> {
         data: data_tx,
         room: room.clone(),
     };
-    let driver = driver::Driver::new(config, me, signaling_tx, sinks);
+    let driver = driver::Driver::new(config, me, signaling_tx, sinks, keys);
     let inputs = driver::Inputs {
         signaling: signaling_rx,
         control: control_rx,

@@ -5,6 +5,7 @@
 //! hand — and stores it in a file only its owner can read. Then the sidecar runs with it.
 
 use crate::config::SidecarConfig;
+use crate::identity_store::IdentityStore;
 use meshwork_protocol::rest::{ClaimRequest, ClaimResponse, PairRequest, PairResponse};
 use rand::RngCore;
 use std::{
@@ -49,6 +50,9 @@ pub async fn pair(
     token_file: &Path,
 ) -> anyhow::Result<String> {
     let base = config.registry_base();
+    // The device's identity key goes with the request; approval binds it to the peer id.
+    let store = IdentityStore::open(&config.data_dir_for(&format!("{name}-sidecar")))?;
+    let identity_key = Some(store.identity()?.public());
     let mut secret = [0u8; 24];
     rand::rngs::OsRng.fill_bytes(&mut secret);
     let claim_secret: String = secret.iter().map(|b| format!("{b:02x}")).collect();
@@ -59,6 +63,7 @@ pub async fn pair(
             code: code.trim().to_owned(),
             agent_name: name.to_owned(),
             claim_secret: Some(claim_secret.clone()),
+            identity_key,
         })
         .send()
         .await

@@ -5,6 +5,7 @@ use crate::{
     clients::Clients,
     config::SidecarConfig,
     credentials,
+    identity_store::IdentityStore,
     rtc::{
         link::{self, LinkHandle, LinkOp, LinkSettings},
         Sinks,
@@ -14,6 +15,7 @@ use crate::{
 use meshwork_protocol::{
     core::{AppEvent, Attempt, LinkStart, Purpose, Shell},
     framing::Frame,
+    identity::PublicKey,
     ipc::IpcEvent,
     rest::IceServer,
     signaling::IceCandidatePayload,
@@ -37,6 +39,8 @@ pub struct NativeShell {
     sinks: Sinks,
     /// The agent and any other IPC clients.
     pub(crate) clients: Clients,
+    /// The data directory: pinned peer keys go there.
+    identity_store: IdentityStore,
 }
 
 impl NativeShell {
@@ -46,6 +50,7 @@ impl NativeShell {
         me: PeerId,
         signaling_tx: mpsc::Sender<SignalingEvent>,
         sinks: Sinks,
+        identity_store: IdentityStore,
     ) -> Self {
         let link_settings = LinkSettings {
             policy: config.ice_transport_policy,
@@ -61,6 +66,7 @@ impl NativeShell {
             signaling_stop: CancellationToken::new(),
             sinks,
             clients: Clients::default(),
+            identity_store,
         }
     }
 
@@ -185,13 +191,23 @@ impl Shell for NativeShell {
         });
     }
 
+    fn remember_key(&mut self, peer: &PeerId, key: &PublicKey) {
+        match self.identity_store.remember(peer, key) {
+            Ok(()) => tracing::info!(peer = %peer, key = %key.fingerprint(), "peer key pinned"),
+            Err(e) => tracing::warn!(peer = %peer, error = %e, "cannot pin the peer's key"),
+        }
+    }
+
     fn notify(&mut self, event: AppEvent) {
         let event = match event {
             // Agents have no such event upstream; the driver logs signaling state.
             AppEvent::Signaling { .. } => return,
-            AppEvent::PeerConnected { peer } => {
-                tracing::info!(peer = %peer, "peer connected");
-                IpcEvent::PeerConnected { peer_id: peer }
+            AppEvent::PeerConnected { peer, verified } => {
+                tracing::info!(peer = %peer, verified, "peer connected");
+                IpcEvent::PeerConnected {
+                    peer_id: peer,
+                    verified: Some(verified),
+                }
             }
             AppEvent::PeerDisconnected { peer } => {
                 tracing::info!(peer = %peer, "peer disconnected");
@@ -202,7 +218,9 @@ impl Shell for NativeShell {
                 message,
                 via,
                 rtt_ms,
+                verified,
             } => IpcEvent::Message {
+                verified: Some(verified),
                 from_peer: from,
                 message,
                 via: Some(via),

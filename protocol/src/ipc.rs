@@ -73,6 +73,10 @@ pub enum IpcEvent {
         /// `timeout_ms` (ours).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         rtt_ms: Option<u64>,
+        /// Whether the sender is proven by its identity key (ours, ADR 0015): a verified
+        /// DataChannel, or a sealed registry-tier message.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        verified: Option<bool>,
     },
     /// Answer to a `send` with `ack`: the message left on this tier (ours).
     Sent {
@@ -87,6 +91,9 @@ pub enum IpcEvent {
     PeerConnected {
         /// The peer.
         peer_id: PeerId,
+        /// Whether the link is bound to the peer's identity key (ours, ADR 0015).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        verified: Option<bool>,
     },
     /// The DataChannel to this peer closed.
     PeerDisconnected {

@@ -4,9 +4,13 @@
 //! keeps `payload` as raw JSON so the registry can relay offers, answers and candidates
 //! unchanged; [`SignalMessage::payload_as`] reads it as one of the typed payloads below.
 
-use crate::ids::PeerId;
+use crate::{
+    identity::{LinkProof, PublicKey},
+    ids::PeerId,
+};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// The closed set of signaling frame types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -150,6 +154,9 @@ pub struct RegisterPayload {
     /// (upstream peers): no, so the registry refuses to carry messages to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_tier: Option<bool>,
+    /// The peer's public identity key **(new, ADR 0015)**; the registry binds it to the id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_key: Option<PublicKey>,
 }
 
 /// `peer_list` payload.
@@ -157,6 +164,10 @@ pub struct RegisterPayload {
 pub struct PeerListPayload {
     /// Peers the recipient may connect to (never itself).
     pub peers: Vec<PeerId>,
+    /// The identity keys the registry holds for listed peers **(new)**; peers without one
+    /// are absent.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub keys: BTreeMap<PeerId, PublicKey>,
 }
 
 /// `offer` / `answer` payload.
@@ -164,6 +175,9 @@ pub struct PeerListPayload {
 pub struct SdpPayload {
     /// The session description.
     pub sdp: String,
+    /// The sender's proof over the SDP's DTLS fingerprints **(new, ADR 0015)**.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<LinkProof>,
 }
 
 /// `ice_candidate` payload, camelCase as browsers spell it.
@@ -230,6 +244,9 @@ pub fn path_type(
 pub struct PeerJoinedPayload {
     /// The peer that registered.
     pub peer_id: PeerId,
+    /// Its identity key, if it has one **(new)**.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_key: Option<PublicKey>,
 }
 
 /// Why a peer left.
@@ -271,6 +288,9 @@ pub enum SignalErrorCode {
     UnsupportedType,
     /// Too many frames.
     RateLimited,
+    /// **(new, ADR 0015)** `register` with another identity key than the one bound to the
+    /// peer id (or none while one is bound).
+    IdentityKeyMismatch,
 }
 
 /// `error` payload.
@@ -331,6 +351,9 @@ pub struct LinkInfo {
     /// Local candidate type of the selected pair.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub candidate_type: Option<CandidateType>,
+    /// Whether the link is bound to both peers' identity keys **(new, ADR 0015)**.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub verified: bool,
 }
 
 /// `link_report` payload (new): the complete set of links the sender has open now.

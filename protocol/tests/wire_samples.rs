@@ -345,7 +345,7 @@ fn topology_round_trips() {
         "hostname": "", "ip": "", "port": 0, "mode": "", "skills_count": 0, "health": "active",
         "online": true, "mesh_peers": []}],
         "mesh_edges": [{"from_peer": "alice-sidecar", "to_peer": "tab-1", "rtt_ms": 1.5,
-        "candidate_type": "host"}]}));
+        "candidate_type": "host", "verified": false}]}));
     assert_eq!(topo.mesh_edges.len(), 1);
 }
 

@@ -98,6 +98,12 @@ impl SidecarProcess {
             .env("API_KEY", api_key)
             .env("IPC_SOCKET", &socket)
             .env("ICE_BIND_ADDRS", "127.0.0.1")
+            // One machine per peer id and registry: a restarted sidecar keeps its identity key
+            // (the registry refuses another key for the same id).
+            .env(
+                "MESHWORK_DATA_DIR",
+                reg.data_dir.join("peer-data").join(peer),
+            )
             .env(
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),

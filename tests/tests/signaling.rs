@@ -402,7 +402,8 @@ async fn topology_edges_come_only_from_link_reports() {
     .await;
     assert_eq!(
         t["mesh_edges"][0],
-        json!({"from_peer": "alice", "to_peer": "bob", "rtt_ms": 0.4, "candidate_type": "host"})
+        json!({"from_peer": "alice", "to_peer": "bob", "rtt_ms": 0.4, "candidate_type": "host",
+            "verified": false})
     );
     let alice_node = t["nodes"]
         .as_array()

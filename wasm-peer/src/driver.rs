@@ -81,7 +81,14 @@ impl Driver {
 
     /// Starts the mesh as `me`; [`run`] with a no-op then performs its first action.
     pub fn start_core(&mut self, me: PeerId) {
+        // One identity key per tab session (ADR 0015): the tab's peer id is fresh per join
+        // too, so nothing outlives the tab. Without `crypto.getRandomValues` the tab runs
+        // unkeyed (its links are then unverified) rather than with a guessable key.
+        let identity = random_32().map(core_identity);
+        let entropy = random_32().unwrap_or_default();
         let config = core::Config {
+            identity,
+            entropy,
             kind: PeerKind::Browser,
             rng_seed: (js_sys::Math::random() * u64::MAX as f64) as u64,
             relay_only: self.relay_only,
@@ -190,4 +197,16 @@ impl Report for RefCell<Driver> {
         self.borrow_mut().pending.push(event);
         run(self, |_, _| ());
     }
+}
+
+/// 32 bytes from `crypto.getRandomValues`.
+fn random_32() -> Option<[u8; 32]> {
+    let crypto = web_sys::window()?.crypto().ok()?;
+    let mut bytes = [0u8; 32];
+    crypto.get_random_values_with_u8_array(&mut bytes).ok()?;
+    Some(bytes)
+}
+
+fn core_identity(seed: [u8; 32]) -> meshwork_protocol::identity::Identity {
+    meshwork_protocol::identity::Identity::from_seed(seed)
 }

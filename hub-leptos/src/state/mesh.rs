@@ -137,6 +137,7 @@ impl Mesh {
                 message,
                 rtt_ms,
                 via,
+                ..
             } => {
                 if message.kind == MeshMessageType::Ping {
                     let pong = MeshMessage::new(

@@ -2,6 +2,7 @@
 
 use super::{peer::Attempt, route::Route};
 use crate::{
+    identity::PublicKey,
     ids::PeerId,
     mesh_message::MeshMessage,
     rest::IceServer,
@@ -107,6 +108,8 @@ pub enum Action {
     PeerConnected {
         /// The remote peer.
         peer: PeerId,
+        /// Whether the link is bound to the peer's identity key.
+        verified: bool,
     },
     /// The open DataChannel to `peer` is gone (IPC `peer_disconnected`).
     PeerDisconnected {
@@ -123,6 +126,8 @@ pub enum Action {
         rtt_ms: Option<u64>,
         /// Which tier carried it.
         via: Route,
+        /// Whether the sender is proven: a verified channel, or a sealed registry message.
+        verified: bool,
     },
     /// No response to a tracked request arrived in time.
     RequestTimedOut {
@@ -130,6 +135,14 @@ pub enum Action {
         request_id: String,
         /// Where it was sent.
         peer: PeerId,
+    },
+    /// Remember `key` as `peer`'s identity key (first verified contact); the native shell
+    /// keeps it in its data directory so a later substitution is detected.
+    RememberKey {
+        /// The peer.
+        peer: PeerId,
+        /// Its key.
+        key: PublicKey,
     },
     /// The registry refused a frame; for the shell to log.
     SignalingError {

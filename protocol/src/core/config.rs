@@ -1,8 +1,12 @@
 //! Tunables of the mesh core.
 
 use super::backoff::BackoffConfig;
-use crate::signaling::PeerKind;
-use std::time::Duration;
+use crate::{
+    identity::{Identity, PublicKey},
+    ids::PeerId,
+    signaling::PeerKind,
+};
+use std::{collections::BTreeMap, time::Duration};
 
 /// Everything the core needs besides its own id; `Default` gives production values.
 #[derive(Debug, Clone, PartialEq)]
@@ -11,6 +15,14 @@ pub struct Config {
     pub kind: PeerKind,
     /// DTLS fingerprint sent in the `register` payload, if the shell knows it.
     pub fingerprint: Option<String>,
+    /// This peer's identity key: offers/answers are signed and registry-tier messages to
+    /// keyed peers sealed with it. `None` (tests, upstream-style peers): nothing is signed.
+    pub identity: Option<Identity>,
+    /// Keys pinned at earlier verified contacts (the shell's store), by peer id.
+    pub known_keys: BTreeMap<PeerId, PublicKey>,
+    /// Seed of the cryptographic RNG behind link-proof and sealing nonces; the shell draws
+    /// it from the OS or `crypto.getRandomValues`.
+    pub entropy: [u8; 32],
     /// Seed of the jitter PRNG; give each process a different one (e.g. from the OS or
     /// `crypto.getRandomValues`) so peers do not retry in lockstep.
     pub rng_seed: u64,
@@ -46,6 +58,9 @@ impl Default for Config {
         Self {
             kind: PeerKind::Native,
             fingerprint: None,
+            identity: None,
+            known_keys: BTreeMap::new(),
+            entropy: [0; 32],
             rng_seed: 0x6d65_7368_776f_726b,
             signaling_backoff: BackoffConfig::default(),
             stable_after: Duration::from_secs(10),

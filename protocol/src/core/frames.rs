@@ -1,6 +1,7 @@
 //! Builders for the signaling frames the core sends (PROTOCOL.md §1).
 
 use crate::{
+    identity::{LinkProof, PublicKey},
     ids::PeerId,
     signaling::{
         IceCandidatePayload, LinkInfo, LinkReportPayload, PeerKind, RegisterPayload, SdpPayload,
@@ -14,18 +15,27 @@ pub fn register(
     kind: PeerKind,
     fingerprint: Option<String>,
     registry_tier: bool,
+    identity_key: Option<PublicKey>,
 ) -> SignalMessage {
     let payload = RegisterPayload {
         kind: Some(kind),
         fingerprint,
         registry_tier: Some(registry_tier),
+        identity_key,
     };
     SignalMessage::new(SignalType::Register, from.clone(), None, &payload)
 }
 
-/// An `offer` or `answer` frame carrying `sdp` to `to`.
-pub fn sdp(kind: SignalType, from: &PeerId, to: &PeerId, sdp: String) -> SignalMessage {
-    SignalMessage::new(kind, from.clone(), Some(to.clone()), &SdpPayload { sdp })
+/// An `offer` or `answer` frame carrying `sdp` (and our proof over it) to `to`.
+pub fn sdp(
+    kind: SignalType,
+    from: &PeerId,
+    to: &PeerId,
+    sdp: String,
+    identity: Option<LinkProof>,
+) -> SignalMessage {
+    let payload = SdpPayload { sdp, identity };
+    SignalMessage::new(kind, from.clone(), Some(to.clone()), &payload)
 }
 
 /// An `ice_candidate` frame carrying one local candidate to `to`.

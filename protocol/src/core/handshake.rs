@@ -4,9 +4,11 @@ use super::{
     event::SdpType,
     frames,
     peer::{Attempt, Handshake, Link, Remote, Role},
+    trust::Verdict,
     Action, MeshCore, Time,
 };
 use crate::{
+    identity::LinkRole,
     ids::PeerId,
     signaling::{IceCandidatePayload, SdpPayload, SignalType},
 };
@@ -21,6 +23,9 @@ impl MeshCore {
             role: Role::Offerer,
             remote: Remote::Pending,
             deadline,
+            offer_nonce: None,
+            verified: false,
+            pin: None,
         };
         self.replace_link(peer, Link::Handshake(handshake));
         // Whatever was buffered belongs to an older attempt: none of ours can exist yet.
@@ -52,6 +57,14 @@ impl MeshCore {
                 return; // Glare: our offer stands, the larger id yields.
             }
         }
+        let proof = payload.identity.as_ref();
+        let (verified, offer_nonce, pin) =
+            match self.check_sdp(from, LinkRole::Offer, &payload.sdp, proof, None) {
+                // The link that exists (if any) stays: a forged offer must not cut it.
+                Verdict::Refused(reason) => return self.refuse_identity(from, reason),
+                Verdict::Unverified => (false, None, None),
+                Verdict::Verified { nonce, key, pin } => (true, Some(nonce), pin.then_some(key)),
+            };
         let attempt = self.new_attempt();
         let deadline = now + self.config.handshake_timeout;
         let handshake = Handshake {
@@ -59,6 +72,9 @@ impl MeshCore {
             role: Role::Answerer,
             remote: Remote::Received,
             deadline,
+            offer_nonce,
+            verified,
+            pin,
         };
         self.replace_link(from, Link::Handshake(handshake));
         // Buffered candidates were sent for this offer; they wait for RemoteDescriptionApplied.
@@ -72,14 +88,30 @@ impl MeshCore {
         });
     }
 
-    pub(super) fn on_answer(&mut self, from: &PeerId, payload: SdpPayload) {
-        let Some(Link::Handshake(h)) = self.peers.get_mut(from).map(|p| &mut p.link) else {
+    pub(super) fn on_answer(&mut self, from: &PeerId, payload: SdpPayload, now: Time) {
+        let Some(Link::Handshake(h)) = self.peers.get(from).map(|p| &p.link) else {
             return;
         };
         if h.role != Role::Offerer || h.remote != Remote::Pending {
             return; // Not an answer to an offer of ours that is still waiting for one.
         }
+        let ours = h.offer_nonce.clone();
+        let proof = payload.identity.as_ref();
+        let verdict = self.check_sdp(from, LinkRole::Answer, &payload.sdp, proof, ours.as_deref());
+        let (verified, pin) = match verdict {
+            Verdict::Refused(reason) => {
+                self.refuse_identity(from, reason);
+                return self.drop_link(from, now);
+            }
+            Verdict::Unverified => (false, None),
+            Verdict::Verified { key, pin, .. } => (true, pin.then_some(key)),
+        };
+        let Some(Link::Handshake(h)) = self.peers.get_mut(from).map(|p| &mut p.link) else {
+            return;
+        };
         h.remote = Remote::Received;
+        h.verified = verified;
+        h.pin = pin;
         let attempt = h.attempt;
         self.emit(Action::ApplyAnswer {
             peer: from.clone(),
@@ -132,12 +164,24 @@ impl MeshCore {
         else {
             return;
         };
-        let kind = match (sdp_type, h.role) {
-            (SdpType::Offer, Role::Offerer) => SignalType::Offer,
-            (SdpType::Answer, Role::Answerer) => SignalType::Answer,
+        let (kind, role, reply_to) = match (sdp_type, h.role) {
+            (SdpType::Offer, Role::Offerer) => (SignalType::Offer, LinkRole::Offer, None),
+            (SdpType::Answer, Role::Answerer) => {
+                (SignalType::Answer, LinkRole::Answer, h.offer_nonce.clone())
+            }
             _ => return,
         };
-        let frame = frames::sdp(kind, &self.me, peer, sdp);
+        let proof = self.prove_sdp(peer, role, &sdp, reply_to);
+        if role == LinkRole::Offer {
+            if let Some(h) = self
+                .peers
+                .get_mut(peer)
+                .and_then(|p| p.handshake_mut(attempt))
+            {
+                h.offer_nonce = proof.as_ref().map(|p| p.nonce.clone());
+            }
+        }
+        let frame = frames::sdp(kind, &self.me, peer, sdp, proof);
         self.send_signal(frame);
     }
 
@@ -174,6 +218,16 @@ impl MeshCore {
                 candidate,
             });
         }
+    }
+
+    /// Tells the application a handshake with `peer` failed its identity check; the pair
+    /// gets no registry-tier fallback until a verified link opens.
+    fn refuse_identity(&mut self, peer: &PeerId, reason: String) {
+        self.peer_entry(peer).identity_refused = true;
+        self.emit(Action::Problem {
+            peer: Some(peer.clone()),
+            message: reason,
+        });
     }
 
     /// Closes `peer`'s connection after a failure and, if this side offers and the peer is

@@ -14,8 +14,12 @@ impl MeshCore {
         let Some(entry) = self.peers.get_mut(peer) else {
             return;
         };
-        if entry.handshake_mut(attempt).is_none() {
+        let Some(h) = entry.handshake_mut(attempt) else {
             return; // Stale attempt, or already open.
+        };
+        let (verified, pin) = (h.verified, h.pin.take());
+        if verified {
+            entry.identity_refused = false;
         }
         entry.link = Link::Open(OpenLink {
             attempt,
@@ -27,10 +31,17 @@ impl MeshCore {
             ice_rtt_ms: None,
             next_probe: now,
             probes: 0,
+            verified,
         });
         entry.backoff.reset();
         entry.clear_candidates();
-        self.emit(Action::PeerConnected { peer: peer.clone() });
+        if let Some(key) = pin {
+            self.pin(peer, key);
+        }
+        self.emit(Action::PeerConnected {
+            peer: peer.clone(),
+            verified,
+        });
         self.report_links();
         self.probe_if_due(peer, now);
     }

@@ -59,6 +59,9 @@
 //! - TURN credentials: renewed halfway to the earliest expiry, again 5 s after a failed
 //!   fetch; a connection is never built with an expired one (the application is told, and
 //!   fresh ones are fetched).
+//! - Identity (ADR 0015, see `trust`): offers and answers carry a signature over their DTLS
+//!   fingerprints; a link whose proof fails is never built and the pair gets no registry
+//!   fallback; registry-tier messages between keyed peers are sealed end to end.
 //! - The application hears [`AppEvent`]s: channel up/down, messages with their tier,
 //!   request timeouts, and every error above, the same on every platform.
 
@@ -81,6 +84,7 @@ mod route;
 mod shell;
 mod signaling_session;
 mod time;
+mod trust;
 
 #[cfg(test)]
 mod tests;
@@ -138,6 +142,8 @@ pub struct MeshCore {
     /// The shell is not reading channel data on purpose (backpressure): silence proves
     /// nothing about the links until it reads again.
     reads_paused: bool,
+    /// Identity keys: ours, pinned and announced ones, nonces seen (ADR 0015).
+    trust: trust::Trust,
 }
 
 impl MeshCore {
@@ -146,6 +152,11 @@ impl MeshCore {
         Self {
             me,
             rng: Rng::new(config.rng_seed),
+            trust: trust::Trust::new(
+                config.identity.clone(),
+                config.known_keys.clone(),
+                config.entropy,
+            ),
             signaling: Signaling::Connecting,
             signaling_backoff: Backoff::new(config.signaling_backoff),
             config,
@@ -285,6 +296,14 @@ impl MeshCore {
     /// What the core is doing about `peer`; `None` when nothing.
     pub fn link_state(&self, peer: &PeerId) -> Option<LinkState> {
         self.peers.get(peer).and_then(Peer::state)
+    }
+
+    /// Whether `peer`'s open link is bound to its identity key.
+    pub fn is_verified(&self, peer: &PeerId) -> bool {
+        self.peers.get(peer).is_some_and(|p| match &p.link {
+            peer::Link::Open(open) => open.verified,
+            _ => false,
+        })
     }
 
     /// Last keepalive round trip to `peer`, in milliseconds.

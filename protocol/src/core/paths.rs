@@ -83,6 +83,7 @@ impl MeshCore {
                     peer_id: id.clone(),
                     rtt_ms: open.ice_rtt_ms.or(p.rtt_ms.map(|ms| ms as f64)),
                     candidate_type: self.path_type(id),
+                    verified: open.verified,
                 }),
                 _ => None,
             })

@@ -6,6 +6,7 @@ use super::{
     time::Time,
 };
 use crate::{
+    identity::PublicKey,
     ids::PeerId,
     signaling::{CandidateType, IceCandidatePayload},
 };
@@ -72,6 +73,13 @@ pub(super) struct Handshake {
     pub role: Role,
     pub remote: Remote,
     pub deadline: Time,
+    /// The offer's nonce: ours as offerer (the answer must name it), the remote's as
+    /// answerer (our answer names it).
+    pub offer_nonce: Option<String>,
+    /// Whether the remote's SDP proved its identity key.
+    pub verified: bool,
+    /// A key seen for the first time in this handshake, pinned when the channel opens.
+    pub pin: Option<PublicKey>,
 }
 
 /// A connection whose channel is open.
@@ -92,6 +100,8 @@ pub(super) struct OpenLink {
     pub next_probe: Time,
     /// How many probes were asked for (picks the next delay).
     pub probes: usize,
+    /// Whether the remote proved its identity key in this link's handshake.
+    pub verified: bool,
 }
 
 /// The connection the core has (or is about to have) with one peer.
@@ -132,6 +142,9 @@ pub(super) struct Peer {
     pub candidates_expire: Option<Time>,
     /// Last keepalive round trip.
     pub rtt_ms: Option<u64>,
+    /// Its last handshake failed the identity check: no registry-tier fallback until a
+    /// verified link opens.
+    pub identity_refused: bool,
 }
 
 impl Peer {
@@ -143,6 +156,7 @@ impl Peer {
             candidates: Vec::new(),
             candidates_expire: None,
             rtt_ms: None,
+            identity_refused: false,
         }
     }
 

@@ -2,6 +2,7 @@
 
 use super::{
     keepalive::{is_keepalive, keepalive_pong},
+    peer::Link,
     time::millis,
     Action, MeshCore, Route, Time,
 };
@@ -25,11 +26,26 @@ impl MeshCore {
             self.on_keepalive(peer, &message, now);
             return;
         }
-        self.deliver(peer, message, Route::Channel, now);
+        let verified = self
+            .peers
+            .get(&peer)
+            .and_then(|p| match &p.link {
+                Link::Open(open) => Some(open.verified),
+                _ => None,
+            })
+            .unwrap_or(false);
+        self.deliver(peer, message, Route::Channel, verified, now);
     }
 
     /// Hands an application message to the shell, resolving the request it answers.
-    pub(super) fn deliver(&mut self, peer: PeerId, message: MeshMessage, via: Route, now: Time) {
+    pub(super) fn deliver(
+        &mut self,
+        peer: PeerId,
+        message: MeshMessage,
+        via: Route,
+        verified: bool,
+        now: Time,
+    ) {
         let ours = message.kind.is_response()
             && self
                 .requests
@@ -47,6 +63,7 @@ impl MeshCore {
             message,
             rtt_ms,
             via,
+            verified,
         });
     }
 

@@ -3,6 +3,7 @@
 
 use super::{keepalive::is_keepalive, Action, MeshCore, Time};
 use crate::{
+    identity::Sealed,
     ids::PeerId,
     mesh_message::MeshMessage,
     signaling::{CandidateType, SignalMessage, SignalType},
@@ -34,6 +35,10 @@ pub enum RouteError {
         /// `framing::MAX_MESSAGE`.
         limit: usize,
     },
+    /// The peer's last handshake failed the identity check, or its key is in conflict: no
+    /// tier carries messages to it (the registry might be the attacker).
+    #[error("peer {0} failed the identity check; not sending to it")]
+    IdentityRefused(PeerId),
     /// Too large for one signaling frame; only a DataChannel carries it.
     #[error("message of {size} bytes is larger than the registry tier's {limit}-byte limit")]
     TooLarge {
@@ -50,6 +55,7 @@ impl MeshCore {
     pub fn route(&self, peer: &PeerId) -> Result<Route, RouteError> {
         match self.peers.get(peer) {
             Some(p) if p.is_open() => Ok(Route::Channel),
+            Some(p) if p.identity_refused => Err(RouteError::IdentityRefused(peer.clone())),
             Some(p) if self.registry_carries(p.registered) => Ok(Route::Registry),
             Some(_) => Err(RouteError::Unreachable(peer.clone())),
             None => Err(RouteError::UnknownPeer(peer.clone())),
@@ -66,17 +72,34 @@ impl MeshCore {
     ) -> Result<(), RouteError> {
         match self.peers.get(peer) {
             None => return Err(RouteError::UnknownPeer(peer.clone())),
+            Some(p) if p.identity_refused => return Err(RouteError::IdentityRefused(peer.clone())),
             Some(p) if !self.registry_carries(p.registered) => {
                 return Err(RouteError::Unreachable(peer.clone()))
             }
             Some(_) => {}
         }
-        let frame = SignalMessage::new(
-            SignalType::MeshMessage,
-            self.me.clone(),
-            Some(peer.clone()),
-            message,
-        );
+        let sealed = self
+            .seal_for(peer, message.to_json().as_bytes())
+            .map_err(|_| RouteError::IdentityRefused(peer.clone()))?;
+        let frame = match sealed {
+            // Only the request id travels in the clear, so the registry can say which message
+            // it could not deliver.
+            Some(sealed) => SignalMessage::new(
+                SignalType::MeshMessage,
+                self.me.clone(),
+                Some(peer.clone()),
+                &SealedMessage {
+                    request_id: message.request_id.clone(),
+                    sealed,
+                },
+            ),
+            None => SignalMessage::new(
+                SignalType::MeshMessage,
+                self.me.clone(),
+                Some(peer.clone()),
+                message,
+            ),
+        };
         let size = frame.payload.to_string().len();
         let limit = self.config.registry_message_limit;
         if size > limit {
@@ -96,13 +119,31 @@ impl MeshCore {
         if !self.config.registry_tier {
             return; // We told the registry not to; a frame that comes anyway is dropped.
         }
-        let Ok(message) = frame.payload_as::<MeshMessage>() else {
-            return;
+        let (message, verified) = match frame.payload_as::<SealedMessage>() {
+            Ok(sealed) => {
+                let opened = self.open_from(&from, &sealed.sealed).and_then(|plain| {
+                    serde_json::from_slice::<MeshMessage>(&plain)
+                        .map_err(|e| format!("a sealed message from {from} is not a message: {e}"))
+                });
+                match opened {
+                    Ok(message) => (message, true),
+                    Err(reason) => {
+                        return self.emit(Action::Problem {
+                            peer: Some(from),
+                            message: reason,
+                        })
+                    }
+                }
+            }
+            Err(_) => match frame.payload_as::<MeshMessage>() {
+                Ok(message) => (message, false),
+                Err(_) => return,
+            },
         };
         if is_keepalive(&message) {
             return; // Keepalives belong to a channel.
         }
-        self.deliver(from, message, Route::Registry, now);
+        self.deliver(from, message, Route::Registry, verified, now);
     }
 }
 
@@ -137,4 +178,14 @@ impl Tier {
             Tier::Registry => "registry",
         }
     }
+}
+
+/// A sealed `mesh_message` payload **(new, ADR 0015)**: the registry sees the request id only.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SealedMessage {
+    /// The plaintext message's `request_id`, for the registry's undeliverable errors.
+    #[serde(default)]
+    pub request_id: String,
+    /// The message, sealed to the recipient.
+    pub sealed: Sealed,
 }

@@ -12,6 +12,7 @@ use super::{
 };
 use crate::{
     framing::Frame,
+    identity::PublicKey,
     ids::PeerId,
     mesh_message::MeshMessage,
     rest::IceServer,
@@ -33,6 +34,8 @@ pub enum AppEvent {
     PeerConnected {
         /// The peer.
         peer: PeerId,
+        /// Whether the link is bound to the peer's identity key (ADR 0015).
+        verified: bool,
     },
     /// The open DataChannel to `peer` is gone.
     PeerDisconnected {
@@ -49,6 +52,8 @@ pub enum AppEvent {
         rtt_ms: Option<u64>,
         /// The tier that carried it.
         via: Tier,
+        /// Whether the sender is proven (a verified channel, or a sealed registry message).
+        verified: bool,
     },
     /// A tracked request got no response in time.
     RequestTimedOut {
@@ -115,6 +120,9 @@ pub trait Shell {
     fn fetch_ice_servers(&mut self);
     /// Tell the application.
     fn notify(&mut self, event: AppEvent);
+    /// Remember `key` as `peer`'s identity key across restarts (native: the data directory).
+    /// Does nothing by default: the core keeps its pins for its own lifetime.
+    fn remember_key(&mut self, _peer: &PeerId, _key: &PublicKey) {}
     /// Sees every action before it is applied (logs, test records). Does nothing by default.
     fn observe(&mut self, _action: &Action) {}
 }
@@ -279,13 +287,17 @@ impl<S: Shell> Mesh<S> {
             }
             Action::ProbePath { peer, attempt } => shell.probe_path(&peer, attempt),
             Action::FetchIceServers => shell.fetch_ice_servers(),
-            Action::PeerConnected { peer } => shell.notify(AppEvent::PeerConnected { peer }),
+            Action::PeerConnected { peer, verified } => {
+                shell.notify(AppEvent::PeerConnected { peer, verified })
+            }
+            Action::RememberKey { peer, key } => shell.remember_key(&peer, &key),
             Action::PeerDisconnected { peer } => shell.notify(AppEvent::PeerDisconnected { peer }),
             Action::Deliver {
                 peer,
                 message,
                 rtt_ms,
                 via,
+                verified,
             } => {
                 let via = match via {
                     Route::Channel => Tier::of(via, self.core.path_type(&peer)),
@@ -296,6 +308,7 @@ impl<S: Shell> Mesh<S> {
                     message,
                     rtt_ms,
                     via,
+                    verified,
                 });
             }
             Action::RequestTimedOut { request_id, peer } => {

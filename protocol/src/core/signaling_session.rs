@@ -18,6 +18,7 @@ impl MeshCore {
             self.config.kind,
             self.config.fingerprint.clone(),
             self.config.registry_tier,
+            self.trust.public_key(),
         );
         self.send_signal(register);
         if self.peers.values().any(|p| p.is_open()) {
@@ -59,11 +60,15 @@ impl MeshCore {
         match frame.kind {
             SignalType::PeerList => {
                 if let Ok(list) = frame.payload_as::<PeerListPayload>() {
+                    for peer in &list.peers {
+                        self.trust.announce(peer, list.keys.get(peer).copied());
+                    }
                     self.on_peer_list(list.peers, now);
                 }
             }
             SignalType::PeerJoined => {
                 if let Ok(joined) = frame.payload_as::<PeerJoinedPayload>() {
+                    self.trust.announce(&joined.peer_id, joined.identity_key);
                     self.on_peer_available(&joined.peer_id, now);
                 }
             }
@@ -79,7 +84,7 @@ impl MeshCore {
             }
             SignalType::Answer => {
                 if let Ok(sdp) = frame.payload_as::<SdpPayload>() {
-                    self.on_answer(&from, sdp);
+                    self.on_answer(&from, sdp, now);
                 }
             }
             SignalType::IceCandidate => {

@@ -38,6 +38,9 @@ pub struct PairRequest {
     /// device its token once approved. Upstream clients omit it and get the token from the admin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim_secret: Option<String>,
+    /// **(new, ADR 0015)** The device's identity key, bound to its peer id on approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_key: Option<crate::identity::PublicKey>,
 }
 
 /// The answer to `POST /api/pairing/pair`.

@@ -49,6 +49,9 @@ pub struct TopologyNode {
     /// Peers this node reports open links to.
     #[serde(default)]
     pub mesh_peers: Vec<PeerId>,
+    /// **(new, ADR 0015)** Short fingerprint of the identity key bound to the peer id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_fingerprint: Option<String>,
 }
 
 /// One reported open DataChannel between two peers.
@@ -64,6 +67,9 @@ pub struct MeshEdge {
     /// Candidate type of the selected pair, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub candidate_type: Option<CandidateType>,
+    /// **(new, ADR 0015)** Both ends' identity keys are bound to the link.
+    #[serde(default)]
+    pub verified: bool,
 }
 
 /// The answer to `GET /api/hub/network/topology`.

@@ -6,6 +6,7 @@
 
 pub mod agents;
 pub mod files;
+pub mod identity_keys;
 pub mod pairings;
 pub mod settings;
 pub mod tasks;
@@ -78,6 +79,16 @@ CREATE TABLE IF NOT EXISTS pairings (
 );
 CREATE INDEX IF NOT EXISTS pairings_by_token ON pairings(token_hash);
 CREATE INDEX IF NOT EXISTS pairings_by_peer ON pairings(peer_id);
+CREATE TABLE IF NOT EXISTS identity_keys (
+    peer_id  TEXT PRIMARY KEY,
+    key      TEXT NOT NULL,
+    source   TEXT NOT NULL,
+    bound_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pairing_keys (
+    pairing_id TEXT PRIMARY KEY,
+    key        TEXT NOT NULL
+);
 ";
 
 impl Db {

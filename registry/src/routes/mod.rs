@@ -5,6 +5,7 @@ pub mod cards;
 pub mod hub_static;
 pub mod hub_stream;
 pub mod ice_config;
+pub mod identity;
 pub mod metrics;
 pub mod pairing;
 pub mod tasks;
@@ -26,7 +27,7 @@ use axum::{
     http::{header, HeaderName, HeaderValue, Method},
     middleware,
     response::{IntoResponse, Response},
-    routing::{any, get, post},
+    routing::{any, delete, get, post},
     Router,
 };
 use std::sync::Arc;
@@ -77,6 +78,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/hub/heartbeat", post(tasks::heartbeat))
         .route("/api/hub/network/topology", get(topology::get_topology))
         .route("/api/hub/stream", get(hub_stream::stream))
+        .route("/api/identity", get(identity::list))
+        .route("/api/identity/{peer_id}", delete(identity::reset))
         .route("/api/pairing/generate-code", post(pairing::generate_code))
         .route("/api/pairing/pair", post(pairing::pair))
         .route("/api/pairing/pending", get(pairing::pending))

@@ -103,6 +103,9 @@ pub async fn pair(
     };
     let claim_hash = req.claim_secret.as_deref().map(sha256_hex);
     state.db.insert_pairing(&entry, claim_hash.as_deref())?;
+    if let Some(key) = &req.identity_key {
+        state.db.set_pairing_key(&entry.id, key)?;
+    }
     state.events.publish(Change::Pairings);
     tracing::info!(id = %entry.id, peer_id = %entry.peer_id, %ip, "device awaits approval");
     Ok((
@@ -194,6 +197,13 @@ pub async fn approve(
             state.pickups.discard(&id);
         }
     })?;
+    if let Some(key) = state.db.pairing_key(&id)? {
+        // The admin approved this device: its key is the peer id's from now on.
+        let peer = entry.peer_id.as_str();
+        state
+            .db
+            .rebind_identity_key(peer, &key, "pairing", unix_now())?;
+    }
     tracing::info!(id = %entry.id, peer_id = %entry.peer_id, "device approved");
     Ok(Json(ApproveResponse {
         id: entry.id,

@@ -33,6 +33,13 @@ pub fn build(state: &AppState) -> rusqlite::Result<Topology> {
             .unwrap_or_default()
     };
 
+    let fingerprints: BTreeMap<String, String> = state
+        .db
+        .identity_keys()?
+        .into_iter()
+        .map(|k| (k.peer_id, k.fingerprint))
+        .collect();
+    let fingerprint = |peer: &PeerId| fingerprints.get(peer.as_str()).cloned();
     let mut nodes = Vec::new();
     let agents = state.db.agents()?;
     for agent in agents {
@@ -42,6 +49,7 @@ pub fn build(state: &AppState) -> rusqlite::Result<Topology> {
             kind: NodeKind::Agent,
             online: online.iter().any(|o| o.peer_id == peer),
             mesh_peers: reported(&peer),
+            key_fingerprint: fingerprint(&peer),
             agent_id: record.info.agent_id,
             sidecar_peer_id: peer,
             hostname: record.info.hostname,
@@ -71,6 +79,7 @@ pub fn build(state: &AppState) -> rusqlite::Result<Topology> {
             health: Health::Active,
             online: true,
             mesh_peers: reported(&peer.peer_id),
+            key_fingerprint: fingerprint(&peer.peer_id),
         });
     }
 
@@ -92,7 +101,10 @@ pub fn build(state: &AppState) -> rusqlite::Result<Topology> {
                 to_peer: b,
                 rtt_ms: None,
                 candidate_type: None,
+                verified: info.verified,
             });
+            // Verified only when every end that reports it says so.
+            edge.verified &= info.verified;
             edge.rtt_ms = edge.rtt_ms.or(info.rtt_ms);
             edge.candidate_type = match (edge.candidate_type, info.candidate_type) {
                 (_, Some(CandidateType::Relay)) => Some(CandidateType::Relay),

@@ -2,8 +2,9 @@
 //! sender; the socket stays open.
 
 use super::hub::{peer_list_frame, RelayError};
-use crate::{events::Change, state::AppState};
+use crate::{clock::unix_now, db::identity_keys::Binding, events::Change, state::AppState};
 use meshwork_protocol::{
+    identity::PublicKey,
     signaling::{ErrorPayload, LinkReportPayload, RegisterPayload, SignalErrorCode},
     PeerId, SignalMessage, SignalType,
 };
@@ -160,13 +161,56 @@ fn register(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage) {
     };
     let kind = payload.kind.unwrap_or_default();
     let takes_mesh_messages = payload.registry_tier == Some(true);
-    let registered = state
-        .hub
-        .register(origin.peer_id, origin.conn_id, kind, takes_mesh_messages);
+    if let Err(message) = bind_key(state, origin.peer_id, payload.identity_key.as_ref()) {
+        return refuse(state, origin, SignalErrorCode::IdentityKeyMismatch, message);
+    }
+    let registered = state.hub.register(
+        origin.peer_id,
+        origin.conn_id,
+        kind,
+        takes_mesh_messages,
+        payload.identity_key,
+    );
     if let Some(peers) = registered {
         tracing::info!(peer_id = %origin.peer_id, ?kind, peers = peers.len(), "peer registered");
         state.events.publish(Change::Topology);
         let _ = origin.tx.try_send(peer_list_frame(peers));
+    }
+}
+
+/// Binds a registering peer's key to its id, or says why the registration is refused.
+fn bind_key(state: &AppState, peer: &PeerId, key: Option<&PublicKey>) -> Result<(), String> {
+    let reset = format!("an admin can reset it (DELETE /api/identity/{peer}, or the hub)");
+    let outcome = match key {
+        Some(key) => state
+            .db
+            .bind_identity_key(peer.as_str(), key, "registration", unix_now()),
+        None => match state.db.identity_key(peer.as_str()) {
+            Ok(Some(bound)) => Ok(Binding::Conflict(bound)),
+            Ok(None) => Ok(Binding::Bound),
+            Err(e) => Err(e),
+        },
+    };
+    match outcome {
+        Ok(Binding::Bound) => Ok(()),
+        Ok(Binding::Conflict(bound)) => {
+            tracing::warn!(peer_id = %peer, bound = %bound.fingerprint(), "register with another identity key refused");
+            Err(match key {
+                Some(key) => format!(
+                    "peer id {peer} is bound to identity key {}, not {}; {reset}",
+                    bound.fingerprint(),
+                    key.fingerprint()
+                ),
+                None => format!(
+                    "peer id {peer} is bound to identity key {}; register with it, or {reset}",
+                    bound.fingerprint()
+                ),
+            })
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "identity key store failed");
+            Err("the registry cannot check identity keys right now".to_owned())
+        }
     }
 }
 

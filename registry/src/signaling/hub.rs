@@ -2,6 +2,7 @@
 //! they report open.
 
 use meshwork_protocol::{
+    identity::PublicKey,
     signaling::{
         LeaveReason, LinkInfo, PeerJoinedPayload, PeerKind, PeerLeftPayload, PeerListPayload,
         SignalType,
@@ -33,6 +34,8 @@ struct PeerSlot {
     /// Whether it said it takes `mesh_message` frames (ADR 0010); upstream sidecars do not
     /// know them, and a peer may turn the registry tier off.
     takes_mesh_messages: bool,
+    /// The identity key it registered with (already checked against the binding).
+    identity_key: Option<PublicKey>,
 }
 
 #[derive(Default)]
@@ -59,6 +62,8 @@ pub struct OnlinePeer {
     pub peer_id: PeerId,
     /// Native or browser.
     pub kind: PeerKind,
+    /// The identity key it registered with.
+    pub identity_key: Option<PublicKey>,
 }
 
 /// Connected peers.
@@ -88,6 +93,7 @@ impl SignalingHub {
             registered: false,
             kind: PeerKind::Native,
             takes_mesh_messages: false,
+            identity_key: None,
         };
         if let Some(old) = self.lock().peers.insert(peer_id.clone(), slot) {
             tracing::info!(peer_id = %peer_id, "second connection replaces the first");
@@ -104,7 +110,8 @@ impl SignalingHub {
         conn_id: u64,
         kind: PeerKind,
         takes_mesh_messages: bool,
-    ) -> Option<Vec<PeerId>> {
+        identity_key: Option<PublicKey>,
+    ) -> Option<Vec<(PeerId, Option<PublicKey>)>> {
         let mut inner = self.lock();
         let slot = inner
             .peers
@@ -113,10 +120,12 @@ impl SignalingHub {
         slot.registered = true;
         slot.kind = kind;
         slot.takes_mesh_messages = takes_mesh_messages;
+        slot.identity_key = identity_key;
         let joined = SignalMessage::from_registry(
             SignalType::PeerJoined,
             &PeerJoinedPayload {
                 peer_id: peer_id.clone(),
+                identity_key,
             },
         )
         .to_json();
@@ -126,12 +135,12 @@ impl SignalingHub {
             .iter()
             .filter(|(id, s)| *id != peer_id && s.registered)
         {
-            others.push(id.clone());
+            others.push((id.clone(), slot.identity_key));
             if slot.tx.try_send(joined.clone()).is_err() {
                 tracing::warn!(peer_id = %id, "peer_joined dropped: peer not keeping up");
             }
         }
-        others.sort();
+        others.sort_by(|a, b| a.0.cmp(&b.0));
         Some(others)
     }
 
@@ -216,6 +225,7 @@ impl SignalingHub {
             .map(|(id, s)| OnlinePeer {
                 peer_id: id.clone(),
                 kind: s.kind,
+                identity_key: s.identity_key,
             })
             .collect();
         peers.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
@@ -254,7 +264,12 @@ fn broadcast_left(inner: &HubInner, peer_id: &PeerId, reason: LeaveReason) {
     }
 }
 
-/// Builds the `peer_list` frame for a peer.
-pub fn peer_list_frame(peers: Vec<PeerId>) -> String {
-    SignalMessage::from_registry(SignalType::PeerList, &PeerListPayload { peers }).to_json()
+/// Builds the `peer_list` frame for a peer: ids, and the keys of those that have one.
+pub fn peer_list_frame(peers: Vec<(PeerId, Option<PublicKey>)>) -> String {
+    let keys = peers
+        .iter()
+        .filter_map(|(id, key)| Some((id.clone(), (*key)?)))
+        .collect();
+    let peers = peers.into_iter().map(|(id, _)| id).collect();
+    SignalMessage::from_registry(SignalType::PeerList, &PeerListPayload { peers, keys }).to_json()
 }

@@ -27,6 +27,7 @@ fn core(name: &str) -> MeshCore {
 fn accept_offer(bob: &mut MeshCore, now: u64) -> Attempt {
     let offer = SdpPayload {
         sdp: "offer".into(),
+        identity: None,
     };
     bob.handle(relayed(SignalType::Offer, "alice", "bob", &offer), at(now));
     match &drain(bob)[..] {
@@ -81,6 +82,7 @@ fn ice_candidates_before_answer_are_buffered() {
     let mut alice = core("alice");
     let list = PeerListPayload {
         peers: vec![id("bob")],
+        keys: Default::default(),
     };
     alice.handle(from_registry(SignalType::PeerList, &list), at(1));
     let attempt = match &drain(&mut alice)[..] {
@@ -118,7 +120,10 @@ fn ice_candidates_before_answer_are_buffered() {
             SignalType::Answer,
             "bob",
             "alice",
-            &SdpPayload { sdp: "a".into() },
+            &SdpPayload {
+                sdp: "a".into(),
+                identity: None,
+            },
         ),
         at(4),
     );

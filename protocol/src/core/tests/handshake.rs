@@ -187,7 +187,10 @@ fn answer_from_a_peer_we_did_not_offer_to_is_ignored() {
     let mut core = MeshCore::new(id("alice"), config_for("alice"));
     core.handle(Event::SignalingConnected, at(0));
     drain(&mut core);
-    let sdp = SdpPayload { sdp: "v=0".into() };
+    let sdp = SdpPayload {
+        sdp: "v=0".into(),
+        identity: None,
+    };
     core.handle(relayed(SignalType::Answer, "carol", "alice", &sdp), at(1));
     assert_eq!(drain(&mut core), []);
     assert_eq!(core.link_state(&id("carol")), None);
@@ -200,7 +203,13 @@ fn connect_request_offers_only_from_the_offerer() {
     for core in [&mut alice, &mut bob] {
         core.handle(Event::SignalingConnected, at(0));
         core.handle(
-            from_registry(SignalType::PeerList, &PeerListPayload { peers: vec![] }),
+            from_registry(
+                SignalType::PeerList,
+                &PeerListPayload {
+                    peers: vec![],
+                    keys: Default::default(),
+                },
+            ),
             at(1),
         );
         drain(core);

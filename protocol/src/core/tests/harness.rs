@@ -12,6 +12,7 @@ use crate::{
         RouteError, SdpType, Shell, Tier, Time,
     },
     framing::{self, Frame},
+    identity::{Identity, PublicKey},
     ids::PeerId,
     mesh_message::MeshMessage,
     rest::IceServer,
@@ -292,9 +293,33 @@ impl Node {
     }
 }
 
+/// The DTLS fingerprint line of `peer`'s simulated certificate.
+pub fn fingerprint_line(peer: &PeerId) -> String {
+    let hex: Vec<String> = peer.as_str().bytes().map(|b| format!("{b:02X}")).collect();
+    format!("a=fingerprint:sha-256 {}", hex.join(":"))
+}
+
+/// `name`'s identity, the same on every call.
+pub fn identity_of(name: &str) -> Identity {
+    let mut seed = [0u8; 32];
+    for (slot, byte) in seed.iter_mut().zip(name.bytes().cycle()) {
+        *slot = byte;
+    }
+    Identity::from_seed(seed)
+}
+
+/// [`config_for`] with an identity key.
+pub fn keyed_config(name: &str) -> Config {
+    Config {
+        identity: Some(identity_of(name)),
+        entropy: [name.len() as u8; 32],
+        ..config_for(name)
+    }
+}
+
 /// Whether `action` is `PeerConnected { peer }`.
 pub fn connected_to(peer: &PeerId) -> impl Fn(&Action) -> bool + '_ {
-    move |a| matches!(a, Action::PeerConnected { peer: p } if p == peer)
+    move |a| matches!(a, Action::PeerConnected { peer: p, .. } if p == peer)
 }
 
 /// Whether `action` is `PeerDisconnected { peer }`.
@@ -333,6 +358,12 @@ pub struct Net {
     pub link_reports: BTreeMap<PeerId, Vec<PeerId>>,
     /// One hop through the registry, in milliseconds.
     pub signal_delay: u64,
+    /// Identity keys the fake registry holds, from `register`.
+    pub keys: BTreeMap<PeerId, PublicKey>,
+    /// A registry in the middle: the DTLS fingerprint of SDP from these peers is rewritten.
+    pub rewrite_fingerprint_from: BTreeSet<PeerId>,
+    /// Every `mesh_message` frame the registry relayed, as its JSON text.
+    pub relayed_mesh_messages: Vec<String>,
 }
 
 impl Net {
@@ -350,6 +381,9 @@ impl Net {
             takes_mesh_messages: BTreeSet::new(),
             link_reports: BTreeMap::new(),
             signal_delay: SIGNAL_DELAY,
+            keys: BTreeMap::new(),
+            rewrite_fingerprint_from: BTreeSet::new(),
+            relayed_mesh_messages: Vec::new(),
         }
     }
 
@@ -636,7 +670,7 @@ impl Net {
                 self.registry_receive(me, frame)
             }
             Action::CreateOffer { peer, attempt, .. } => {
-                let sdp = format!("offer {me}->{peer} {attempt}");
+                let sdp = format!("offer {me}->{peer} {attempt}\r\n{}", fingerprint_line(me));
                 let pc = self.new_pc(me, &peer, attempt);
                 pc.local = Some(sdp.clone());
                 let sdp_type = SdpType::Offer;
@@ -655,7 +689,7 @@ impl Net {
             Action::AcceptOffer {
                 peer, attempt, sdp, ..
             } => {
-                let answer = format!("answer {me}->{peer} {attempt}");
+                let answer = format!("answer {me}->{peer} {attempt}\r\n{}", fingerprint_line(me));
                 let pc = self.new_pc(me, &peer, attempt);
                 pc.remote = Some(sdp);
                 pc.local = Some(answer.clone());
@@ -818,11 +852,14 @@ impl Net {
     fn registry_receive(&mut self, from: &PeerId, frame: SignalMessage) {
         match frame.kind {
             SignalType::Register => {
-                let takes = frame
+                let register = frame
                     .payload_as::<crate::signaling::RegisterPayload>()
-                    .ok()
-                    .and_then(|r| r.registry_tier)
-                    == Some(true);
+                    .unwrap_or_default();
+                let takes = register.registry_tier == Some(true);
+                match register.identity_key {
+                    Some(key) => self.keys.insert(from.clone(), key),
+                    None => self.keys.remove(from),
+                };
                 if takes {
                     self.takes_mesh_messages.insert(from.clone());
                 } else {
@@ -835,11 +872,16 @@ impl Net {
                     SignalType::PeerList,
                     &PeerListPayload {
                         peers: others.clone(),
+                        keys: others
+                            .iter()
+                            .filter_map(|p| Some((p.clone(), *self.keys.get(p)?)))
+                            .collect(),
                     },
                 );
                 if self.online.insert(from.clone()) {
                     let joined = PeerJoinedPayload {
                         peer_id: from.clone(),
+                        identity_key: self.keys.get(from).copied(),
                     };
                     for other in others {
                         self.registry_send(&other, SignalType::PeerJoined, &joined);
@@ -855,6 +897,19 @@ impl Net {
                 };
                 if self.blocked_relay.contains(&(from.clone(), to.clone())) {
                     return;
+                }
+                let mut frame = frame;
+                if frame.kind == SignalType::MeshMessage {
+                    self.relayed_mesh_messages.push(frame.to_json());
+                }
+                if self.rewrite_fingerprint_from.contains(from) {
+                    if let Some(sdp) = frame.payload.get_mut("sdp") {
+                        let forged = sdp
+                            .as_str()
+                            .unwrap_or_default()
+                            .replace(&fingerprint_line(from), "a=fingerprint:sha-256 66:66:66:66");
+                        *sdp = serde_json::Value::String(forged);
+                    }
                 }
                 let declined = frame.kind == SignalType::MeshMessage
                     && !self.takes_mesh_messages.contains(&to);

@@ -9,6 +9,7 @@ mod data_path;
 mod glare;
 mod handshake;
 mod harness;
+mod identity;
 mod liveness;
 mod requests;
 mod signaling;

@@ -153,6 +153,7 @@ fn a_message_the_registry_refuses_is_reported_undeliverable() {
     core.handle(Event::SignalingConnected, at(0));
     let list = PeerListPayload {
         peers: vec![b.clone()],
+        keys: Default::default(),
     };
     core.handle(from_registry(SignalType::PeerList, &list), at(1));
     drain(&mut core);

@@ -108,6 +108,7 @@ fn link_report_helper_builds_the_wire_frame() {
         peer_id: id("bob"),
         rtt_ms: Some(1.5),
         candidate_type: None,
+        verified: false,
     }];
     let frame = link_report(&id("alice"), links.clone());
     assert_eq!(frame.kind, SignalType::LinkReport);
