@@ -136,6 +136,10 @@ pub struct SidecarConfig {
     /// Default `$XDG_DATA_HOME/meshwork/<peer id>` (else `~/.local/share/meshwork/<peer id>`).
     #[arg(long, env = "MESHWORK_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Sign links and seal registry-tier messages with an identity key (ADR 0015). `false`
+    /// runs like an upstream sidecar: no key, every link unverified.
+    #[arg(long, env = "MESHWORK_IDENTITY", default_value_t = true, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub identity: bool,
 }
 
 impl SidecarConfig {

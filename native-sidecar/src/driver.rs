@@ -54,8 +54,8 @@ pub struct Driver {
 
 /// This sidecar's identity and the keys it pinned, loaded from its data directory.
 pub struct Keys {
-    /// Our identity key.
-    pub identity: meshwork_protocol::identity::Identity,
+    /// Our identity key (`None`: upstream-like, unkeyed).
+    pub identity: Option<meshwork_protocol::identity::Identity>,
     /// Keys pinned at earlier verified contacts.
     pub known: std::collections::BTreeMap<PeerId, meshwork_protocol::identity::PublicKey>,
     /// Where new pins go.
@@ -72,7 +72,7 @@ impl Driver {
         keys: Keys,
     ) -> Self {
         let core_config = core::Config {
-            identity: Some(keys.identity),
+            identity: keys.identity,
             known_keys: keys.known,
             entropy: rand::random(),
             rng_seed: rand::random(),

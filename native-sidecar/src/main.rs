@@ -151,12 +151,18 @@ async fn run_sidecar(mut config: SidecarConfig) -> anyhow::Result<()> {
         }
     };
     let store = identity_store::IdentityStore::open(&config.data_dir_for(me.as_str()))?;
+    let identity = if config.identity {
+        Some(store.identity()?)
+    } else {
+        None
+    };
+    let key = identity.as_ref().map(|i| i.public().fingerprint());
     let keys = driver::Keys {
-        identity: store.identity()?,
+        identity,
         known: store.known_peers()?,
         store,
     };
-    tracing::info!(peer_id = %me, key = %keys.identity.public().fingerprint(), "joining the mesh");
+    tracing::info!(peer_id = %me, key = key.as_deref().unwrap_or("none"), "joining the mesh");
 
     let (signaling_tx, signaling_rx) = mpsc::channel(1024);
     let (control_tx, control_rx) = mpsc::unbounded_channel();

@@ -22,6 +22,7 @@ pub mod http;
 pub mod registry;
 pub mod sidecar;
 pub mod signal_client;
+pub mod signal_proxy;
 pub mod stats;
 pub mod turn;
 pub mod wait;
