@@ -7,6 +7,7 @@
 //! [`SyncMessage`]s over their links.
 //! - [`event`]: the event, its canonical signed header and its validation.
 //! - [`version`]: version vectors.
+//! - [`limits`], [`outcome`]: a replica's bounds, and what applying events changed.
 //! - [`replica`]: events, per-author chains, the pending buffer, local writes, forget.
 //! - [`projection`]: `get` / `list` / `history` at a cut, with the conflict rule.
 //! - [`sync`]: the messages two replicas exchange, and the pure function answering them.
@@ -15,6 +16,8 @@
 
 pub mod error;
 pub mod event;
+pub mod limits;
+pub mod outcome;
 mod pending;
 pub mod projection;
 pub mod replica;

@@ -8,38 +8,15 @@ use super::{
     stats::Stats,
     version::Version,
 };
+pub use super::{
+    limits::Limits,
+    outcome::{Applied, Received},
+};
 use crate::{
     identity::{Identity, PublicKey},
     PeerId,
 };
 use std::collections::BTreeMap;
-
-/// Bounds on what a replica buffers and sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Most out-of-order events held at once.
-    pub pending_events: usize,
-    /// Most bytes of out-of-order events held at once.
-    pub pending_bytes: usize,
-    /// Largest encoded sync frame (60 KiB fits the registry tier); one larger event goes alone.
-    pub frame_bytes: usize,
-    /// Most event bytes one reply carries before asking the peer to come back (`more`).
-    pub reply_bytes: usize,
-    /// Most ranges one `memory_want` names.
-    pub want_ranges: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            pending_events: 1024,
-            pending_bytes: 4 << 20,
-            frame_bytes: 60 * 1024,
-            reply_bytes: 1 << 20,
-            want_ranges: 64,
-        }
-    }
-}
 
 /// The local writer: the peer id and the identity key that signs its events.
 #[derive(Debug, Clone)]
@@ -57,36 +34,6 @@ pub struct Links {
     pub supersedes: Vec<EventId>,
     /// Provenance.
     pub derived_from: Vec<EventId>,
-}
-
-/// What applying events changed, for the shell to persist and announce.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Applied {
-    /// Newly applied events in order, as stored (a put that arrived already forgotten has no
-    /// body): append each to the store, emit `memory_changed`, push to the other links.
-    pub events: Vec<Event>,
-    /// Events held before whose bodies a forget has just erased: erase them in the store.
-    pub erased: Vec<EventId>,
-}
-
-impl Applied {
-    fn extend(&mut self, other: Applied) {
-        self.events.extend(other.events);
-        self.erased.extend(other.erased);
-    }
-}
-
-/// What became of one received event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Received {
-    /// Applied (with any held successors it unblocked).
-    Applied,
-    /// Already held.
-    Duplicate,
-    /// Held until an earlier event of its author arrives.
-    Pending,
-    /// Out of order and the pending buffer is full: dropped, sync fetches it again.
-    Dropped,
 }
 
 /// One replica of the shared memory.

@@ -2,6 +2,7 @@
 
 mod convergence;
 mod event;
+mod lossy_links;
 mod projection;
 mod replica;
 mod store;
