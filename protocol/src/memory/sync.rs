@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 /// A memory sync frame, JSON `{"type":"memory_have",…}` on the `mesh` DataChannel or the
 /// registry tier.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", try_from = "Frame")]
 pub enum SyncMessage {
     /// "I hold this": sent on link open, after a `more` frame, and periodically.
     MemoryHave {
@@ -39,6 +39,46 @@ pub enum SyncMessage {
         /// The ranges wanted.
         ranges: Vec<WantRange>,
     },
+}
+
+/// The flat shape frames are parsed through: an internally tagged enum would buffer every
+/// event through serde's generic `Content` first (slower, and ~20 KB more wasm).
+#[derive(Deserialize)]
+struct Frame {
+    #[serde(rename = "type")]
+    kind: FrameType,
+    version: Option<Version>,
+    events: Option<Vec<Event>>,
+    #[serde(default)]
+    more: bool,
+    ranges: Option<Vec<WantRange>>,
+}
+
+#[derive(Deserialize)]
+enum FrameType {
+    #[serde(rename = "memory_have")]
+    Have,
+    #[serde(rename = "memory_events")]
+    Events,
+    #[serde(rename = "memory_want")]
+    Want,
+}
+
+impl TryFrom<Frame> for SyncMessage {
+    type Error = &'static str;
+    fn try_from(frame: Frame) -> Result<Self, &'static str> {
+        Ok(
+            match (frame.kind, frame.version, frame.events, frame.ranges) {
+                (FrameType::Have, Some(version), _, _) => SyncMessage::MemoryHave { version },
+                (FrameType::Events, _, Some(events), _) => SyncMessage::MemoryEvents {
+                    events,
+                    more: frame.more,
+                },
+                (FrameType::Want, _, _, Some(ranges)) => SyncMessage::MemoryWant { ranges },
+                _ => return Err("memory sync frame without its field"),
+            },
+        )
+    }
 }
 
 /// Events `from..=to` of `author`.

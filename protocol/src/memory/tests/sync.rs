@@ -130,3 +130,14 @@ fn sync_frames_have_a_stable_wire_form() {
         }
     );
 }
+
+#[test]
+fn a_frame_missing_its_field_is_refused() {
+    assert!(serde_json::from_str::<SyncMessage>(r#"{"type":"memory_have"}"#).is_err());
+    assert!(serde_json::from_str::<SyncMessage>(r#"{"type":"memory_nope","events":[]}"#).is_err());
+    let want = r#"{"type":"memory_want","ranges":[{"author":"a","from":1,"to":2}]}"#;
+    assert!(matches!(
+        serde_json::from_str(want),
+        Ok(SyncMessage::MemoryWant { .. })
+    ));
+}
