@@ -9,6 +9,8 @@
 //! - [`ids`]: `PeerId`, the identity every contract speaks of.
 //! - [`identity`]: Ed25519 identity keys, link proofs over DTLS fingerprints, sealing.
 //! - [`signaling`]: WebSocket signaling frames (PROTOCOL.md §1).
+//! - [`memory`]: the shared memory's sans-IO core: signed events, replicas, reads at a cut,
+//!   sync messages (§6).
 //! - [`mesh_message`]: the JSON carried on the `mesh` DataChannel (§2).
 //! - [`framing`]: large DataChannel messages as binary chunks, small ones as plain text.
 //! - [`ipc`]: sidecar ⇄ local agent JSON lines (§3).
@@ -24,6 +26,7 @@ pub mod framing;
 pub mod identity;
 pub mod ids;
 pub mod ipc;
+pub mod memory;
 pub mod mesh_message;
 pub mod rest;
 pub mod signaling;
