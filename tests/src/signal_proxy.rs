@@ -47,6 +47,7 @@ impl SignalProxy {
                 let record = record.clone();
                 tokio::spawn(async move {
                     let mut query = String::new();
+                    #[allow(clippy::result_large_err)] // tungstenite's callback signature
                     let callback = |req: &Request, resp: Response| {
                         query = req.uri().query().unwrap_or_default().to_owned();
                         Ok(resp)

@@ -127,6 +127,8 @@ async fn tab_and_sidecars_form_a_mesh_and_exchange_messages() {
         })
         .await;
     assert_eq!(got["payload"]["message"]["payload"]["message"], "hi alice");
+    // Tab and sidecar are bound to each other's identity keys (ADR 0015).
+    assert_eq!(got["payload"]["verified"], true, "{got}");
 
     // sidecar → tab
     alice_ipc
@@ -135,6 +137,10 @@ async fn tab_and_sidecars_form_a_mesh_and_exchange_messages() {
     browser
         .wait_for("alice's message in the tab", EVENT_TIMEOUT, r#"return window.meshEvents.some(e => e.type === "message" && e.from === "alice" && e.message.request_id === "to-tab")"#)
         .await;
+    let verified = browser
+        .eval(r#"const c = window.meshEvents.find(e => e.type === "peer_connected" && e.peer === "alice"); const m = window.meshEvents.find(e => e.type === "message" && e.message.request_id === "to-tab"); return [c && c.verified, m && m.verified]"#)
+        .await;
+    assert_eq!(verified, json!([true, true]), "the tab verified alice");
 
     // task_request from the tab, answered by bob's agent.
     browser

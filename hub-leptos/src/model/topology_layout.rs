@@ -70,7 +70,7 @@ pub fn node_key(node: &TopologyNode) -> String {
     }
 }
 
-/// `"<from> ↔ <to>: <rtt> ms, <candidate type>"`; "rtt n/a" when unmeasured.
+/// `"<from> ↔ <to>: <rtt> ms, <candidate type>, verified|unverified"`; "rtt n/a" when unmeasured.
 pub fn edge_title(edge: &MeshEdge) -> String {
     let rtt = edge.rtt_ms.map_or_else(
         || "rtt n/a".to_owned(),
@@ -80,9 +80,14 @@ pub fn edge_title(edge: &MeshEdge) -> String {
         .candidate_type
         .and_then(|c| serde_json::to_value(c).ok())
         .and_then(|v| v.as_str().map(str::to_owned));
+    let trust = if edge.verified {
+        "verified"
+    } else {
+        "unverified"
+    };
     match candidate {
-        Some(c) => format!("{} ↔ {}: {rtt}, {c}", edge.from_peer, edge.to_peer),
-        None => format!("{} ↔ {}: {rtt}", edge.from_peer, edge.to_peer),
+        Some(c) => format!("{} ↔ {}: {rtt}, {c}, {trust}", edge.from_peer, edge.to_peer),
+        None => format!("{} ↔ {}: {rtt}, {trust}", edge.from_peer, edge.to_peer),
     }
 }
 
@@ -187,9 +192,12 @@ mod tests {
     #[test]
     fn edges_carry_their_tooltip_and_skip_unknown_ends() {
         let l = layout(&topology());
-        assert_eq!(l.edges[0].title, "alice-sidecar ↔ tab-1: 1.5 ms, host");
+        assert_eq!(
+            l.edges[0].title,
+            "alice-sidecar ↔ tab-1: 1.5 ms, host, unverified"
+        );
         assert!(l.edges[0].line.is_some());
-        assert_eq!(l.edges[1].title, "tab-1 ↔ ghost: rtt n/a");
+        assert_eq!(l.edges[1].title, "tab-1 ↔ ghost: rtt n/a, unverified");
         assert!(l.edges[1].line.is_none());
     }
 

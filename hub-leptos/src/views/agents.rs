@@ -14,6 +14,8 @@ use meshwork_protocol::rest::AgentRecord;
 struct Row {
     agent: AgentRecord,
     in_mesh: bool,
+    /// Short fingerprint of the identity key bound to its sidecar's peer id (ADR 0015).
+    key: Option<String>,
 }
 
 /// The agents table.
@@ -28,6 +30,11 @@ pub fn Agents() -> impl IntoView {
             .iter()
             .map(|a| Row {
                 in_mesh: in_mesh(a, &topology),
+                key: topology
+                    .nodes
+                    .iter()
+                    .find(|n| n.sidecar_peer_id == a.info.sidecar_peer_id)
+                    .and_then(|n| n.key_fingerprint.clone()),
                 agent: a.clone(),
             })
             .collect();
@@ -62,12 +69,13 @@ pub fn Agents() -> impl IntoView {
                                 <th scope="col">"Skills"</th>
                                 <th scope="col">"Last heartbeat"</th>
                                 <th scope="col">"In mesh"</th>
+                                <th scope="col">"Key"</th>
                             </tr>
                         </thead>
                         <tbody>
                             <For
                                 each=move || rows.get()
-                                key=|r| serde_json::to_string(&r.agent).unwrap_or_default() + if r.in_mesh { "+" } else { "-" }
+                                key=|r| serde_json::to_string(&r.agent).unwrap_or_default() + if r.in_mesh { "+" } else { "-" } + r.key.as_deref().unwrap_or_default()
                                 children=move |r| view! { <AgentRow row=r /> }
                             />
                         </tbody>
@@ -116,6 +124,9 @@ fn AgentRow(row: Row) -> impl IntoView {
             </td>
             <td class=if row.in_mesh { "in-mesh yes" } else { "in-mesh no" }>
                 {if row.in_mesh { "yes" } else { "no" }}
+            </td>
+            <td class="key" title="fingerprint of the peer's identity key">
+                <code>{row.key.unwrap_or_else(|| "—".to_owned())}</code>
             </td>
         </tr>
     }
