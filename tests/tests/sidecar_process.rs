@@ -68,6 +68,10 @@ async fn stale_socket_is_replaced_and_live_one_is_refused() {
         .env("IPC_SOCKET", &path)
         .env("TOKEN_URL", reg.url("/api/token"))
         .env("SIGNALING_URL", reg.ws_url())
+        .env(
+            "MESHWORK_DATA_DIR",
+            reg.data_dir.join("peer-data").join("bob"),
+        )
         .env("API_KEY", "ak_bob")
         .output()
         .expect("run");
@@ -124,6 +128,10 @@ async fn stdio_mode_speaks_json_lines_on_stdin_and_stdout() {
         .arg("--stdio")
         .env("SIGNALING_URL", reg.ws_url())
         .env("TOKEN_URL", reg.url("/api/token"))
+        .env(
+            "MESHWORK_DATA_DIR",
+            reg.data_dir.join("peer-data").join("alice"),
+        )
         .env("API_KEY", "ak_alice")
         .env("ICE_BIND_ADDRS", "127.0.0.1")
         .env("RUST_LOG", meshwork_tests::sidecar::QUIET_LOG)
@@ -137,7 +145,7 @@ async fn stdio_mode_speaks_json_lines_on_stdin_and_stdout() {
     let ev = next_json(&mut lines).await;
     assert_eq!(
         ev,
-        json!({"type": "peer_connected", "payload": {"peer_id": "bob"}})
+        json!({"type": "peer_connected", "payload": {"peer_id": "bob", "verified": true}})
     );
     stdin
         .write_all(b"{\"type\":\"list_peers\",\"payload\":{}}\n")
@@ -174,7 +182,7 @@ async fn send_and_listen_commands_work_without_an_agent() {
     let first = next_json(&mut listened).await;
     assert_eq!(
         first,
-        json!({"type": "peer_connected", "payload": {"peer_id": "alice"}})
+        json!({"type": "peer_connected", "payload": {"peer_id": "alice", "verified": true}})
     );
     // Bob's agent answers every prompt, so `send` prints the reply.
     let answer = tokio::spawn(async move {
