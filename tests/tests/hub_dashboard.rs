@@ -5,7 +5,7 @@
 
 use meshwork_tests::{
     browser::Browser,
-    http::{call, Cred},
+    http::{admin_get, call, Cred},
     registry::ADMIN_TOKEN,
     IpcClient, RegistryOptions, RegistryProcess, SidecarProcess,
 };
@@ -157,6 +157,32 @@ async fn the_hub_shows_the_mesh_runs_tasks_approves_devices_and_joins() {
     browser
         .screenshot("#agents", &screenshot_path("agents"))
         .await;
+
+    // The agent's identity key (ADR 0015): its fingerprint is shown, and an admin resets it.
+    let bound = admin_get(&reg, "/api/identity").await;
+    let fingerprint = bound[0]["fingerprint"]
+        .as_str()
+        .expect("alice's key")
+        .to_owned();
+    wait_text(
+        &browser,
+        "alice's key fingerprint",
+        "tr[data-agent-id='alice'] td.key",
+        &fingerprint,
+    )
+    .await;
+    browser
+        .click("tr[data-agent-id='alice'] button.reset-key")
+        .await;
+    browser.click("#confirm-yes").await;
+    wait_text(
+        &browser,
+        "the reset outcome",
+        "#agent-outcome",
+        "alice-sidecar",
+    )
+    .await;
+    assert_eq!(admin_get(&reg, "/api/identity").await, json!([]));
 
     // A task submitted from the UI; the agent takes it by heartbeat and completes it.
     browser.select("#task-agent", "alice").await;

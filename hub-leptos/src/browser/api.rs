@@ -72,6 +72,21 @@ pub async fn post<B: Serialize, T: DeserializeOwned>(
     }
 }
 
+/// DELETEs `path` (an answer without body).
+pub async fn delete(path: &str, token: &str) -> Result<(), ApiError> {
+    let (status, text) = send(Method::DELETE, path, token, None).await?;
+    match status {
+        200..=299 => Ok(()),
+        401 => Err(ApiError::Refused),
+        _ => Err(ApiError::Http {
+            status,
+            message: serde_json::from_str::<ErrorBody>(&text)
+                .map(|b| b.error)
+                .unwrap_or(text),
+        }),
+    }
+}
+
 /// Whether the registry accepts `token` (`Ok(false)` only on a 401).
 pub async fn token_accepted(token: &str) -> Result<bool, ApiError> {
     let (status, _) = send(Method::GET, TOKEN_PROBE_PATH, token, None).await?;

@@ -91,6 +91,23 @@ pub fn edge_title(edge: &MeshEdge) -> String {
     }
 }
 
+/// Cosine: the browser's `Math.cos` in the hub (Rust's own would add ~6 KB of libm to the
+/// wasm), the standard library's natively (unit tests).
+fn cos(x: f64) -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    return js_sys::Math::cos(x);
+    #[cfg(not(target_arch = "wasm32"))]
+    return x.cos();
+}
+
+/// Sine, like [`cos`].
+fn sin(x: f64) -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    return js_sys::Math::sin(x);
+    #[cfg(not(target_arch = "wasm32"))]
+    return x.sin();
+}
+
 /// Places every node on a circle (one node sits in the middle).
 pub fn layout(topology: &Topology) -> Layout {
     let mut nodes: Vec<&TopologyNode> = topology.nodes.iter().collect();
@@ -108,7 +125,7 @@ pub fn layout(topology: &Topology) -> Layout {
             } else {
                 let angle =
                     -std::f64::consts::FRAC_PI_2 + std::f64::consts::TAU * i as f64 / n as f64;
-                (cx + radius * angle.cos(), cy + radius * angle.sin())
+                (cx + radius * cos(angle), cy + radius * sin(angle))
             };
             let id = node_key(node);
             let label = if node.agent_id.is_empty() {

@@ -1,10 +1,16 @@
 //! `section#agents`: every agent record with its health and whether its sidecar is in the mesh.
 
 use crate::{
-    browser::{now_ms, parse_time},
+    browser::{
+        api::{self, ApiError},
+        now_ms, parse_time,
+    },
     model::{format, overview::in_mesh},
     state::Hub,
-    views::empty::{Loading, StartSidecar},
+    views::{
+        confirm::{ConfirmDialog, Question},
+        empty::{Loading, StartSidecar},
+    },
 };
 use leptos::prelude::*;
 use meshwork_protocol::rest::AgentRecord;
@@ -42,9 +48,47 @@ pub fn Agents() -> impl IntoView {
         rows
     });
     let empty = move || rows.read().is_empty();
+    // Resetting a peer id's identity key (ADR 0015): its next registration binds a new one.
+    let question = RwSignal::new(None::<Question>);
+    let asked = StoredValue::new(None::<String>);
+    let outcome = RwSignal::new(String::new());
+    let ask_reset = Callback::new(move |peer: String| {
+        question.set(Some(Question {
+            title: "Reset this identity key?".into(),
+            body: format!(
+                "{peer}'s next registration binds whatever key it brings. Do this only when \
+                 {peer} really has a new key (a new machine, a lost data directory)."
+            ),
+            yes: "Reset key".into(),
+            danger: true,
+        }));
+        asked.set_value(Some(peer));
+    });
+    let answer = Callback::new(move |yes: bool| {
+        let Some(peer) = asked.get_value() else {
+            return;
+        };
+        asked.set_value(None);
+        let Some(token) = hub.token().filter(|_| yes) else {
+            return;
+        };
+        leptos::task::spawn_local(async move {
+            match api::delete(&format!("/api/identity/{peer}"), &token).await {
+                Ok(()) => outcome.set(format!(
+                    "Reset {peer}'s key: its next registration binds a new one."
+                )),
+                Err(ApiError::Refused) => hub.refuse(),
+                Err(e) => outcome.set(format!("Reset failed: {e}")),
+            }
+        });
+    });
     view! {
         <section id="agents" class="panel" aria-labelledby="agents-h">
             <h2 id="agents-h">"Agents"</h2>
+            <ConfirmDialog question=question answer=answer focus_fallback="agent-outcome" />
+            <p id="agent-outcome" class="outcome" role="status" aria-live="polite" tabindex="-1">
+                {move || outcome.get()}
+            </p>
             <Show
                 when=move || !empty()
                 fallback=move || {
@@ -76,7 +120,7 @@ pub fn Agents() -> impl IntoView {
                             <For
                                 each=move || rows.get()
                                 key=|r| serde_json::to_string(&r.agent).unwrap_or_default() + if r.in_mesh { "+" } else { "-" } + r.key.as_deref().unwrap_or_default()
-                                children=move |r| view! { <AgentRow row=r /> }
+                                children=move |r| view! { <AgentRow row=r ask_reset=ask_reset /> }
                             />
                         </tbody>
                     </table>
@@ -87,7 +131,7 @@ pub fn Agents() -> impl IntoView {
 }
 
 #[component]
-fn AgentRow(row: Row) -> impl IntoView {
+fn AgentRow(row: Row, ask_reset: Callback<String>) -> impl IntoView {
     let hub = expect_context::<Hub>();
     let a = row.agent;
     let health = a.health.as_str();
@@ -126,7 +170,17 @@ fn AgentRow(row: Row) -> impl IntoView {
                 {if row.in_mesh { "yes" } else { "no" }}
             </td>
             <td class="key" title="fingerprint of the peer's identity key">
-                <code>{row.key.unwrap_or_else(|| "—".to_owned())}</code>
+                <code>{row.key.clone().unwrap_or_else(|| "—".to_owned())}</code>
+                {row.key.is_some().then(|| {
+                    let label = format!("Reset the identity key of {}", a.info.agent_id);
+                    let peer = a.info.sidecar_peer_id.to_string();
+                    view! {
+                        " "
+                        <button type="button" class="btn btn-small btn-quiet reset-key"
+                            aria-label=label
+                            on:click=move |_| ask_reset.run(peer.clone())>"Reset"</button>
+                    }
+                })}
             </td>
         </tr>
     }

@@ -19,11 +19,13 @@
 
 use super::{Action, MeshCore};
 use crate::{
-    identity::{Identity, LinkProof, LinkRole, PublicKey, Sealed},
+    identity::{Identity, LinkProof, LinkRole, PublicKey, SealKey, Sealed},
     ids::PeerId,
 };
-use rand_chacha::ChaCha20Rng;
-use rand_core::{RngCore, SeedableRng};
+use chacha20::{
+    cipher::{KeyIvInit, StreamCipher},
+    ChaCha20,
+};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Offer nonces remembered per peer; older ones could only be replayed against a peer that
@@ -54,7 +56,27 @@ pub(super) struct Trust {
     announced: BTreeMap<PeerId, PublicKey>,
     offers_seen: BTreeMap<PeerId, VecDeque<String>>,
     seals_seen: BTreeMap<PeerId, VecDeque<String>>,
-    rng: ChaCha20Rng,
+    rng: NonceSource,
+    /// Derived sealing keys per peer and direction (`true`: outgoing), with the peer key they
+    /// were derived for: one X25519 agreement per pair instead of one per message.
+    seal_keys: BTreeMap<(PeerId, bool), (PublicKey, SealKey)>,
+}
+
+/// Cryptographic random bytes from a 32-byte seed: each draw runs ChaCha20 under the current
+/// key and keeps the first 32 bytes of keystream as the next key ("fast key erasure"), so an
+/// earlier draw cannot be recomputed from the state and the block counter never grows.
+#[derive(Debug)]
+struct NonceSource {
+    key: [u8; 32],
+}
+
+impl NonceSource {
+    fn fill(&mut self, out: &mut [u8]) {
+        let mut block = vec![0u8; 32 + out.len()];
+        ChaCha20::new(&self.key.into(), &[0u8; 12].into()).apply_keystream(&mut block);
+        self.key.copy_from_slice(&block[..32]);
+        out.copy_from_slice(&block[32..]);
+    }
 }
 
 impl Trust {
@@ -69,7 +91,8 @@ impl Trust {
             announced: BTreeMap::new(),
             offers_seen: BTreeMap::new(),
             seals_seen: BTreeMap::new(),
-            rng: ChaCha20Rng::from_seed(entropy),
+            rng: NonceSource { key: entropy },
+            seal_keys: BTreeMap::new(),
         }
     }
 
@@ -97,8 +120,35 @@ impl Trust {
 
     fn nonce(&mut self) -> String {
         let mut bytes = [0u8; 16];
-        self.rng.fill_bytes(&mut bytes);
+        self.rng.fill(&mut bytes);
         bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The sealing key towards (`outgoing`) or from `peer`, whose key is `key`.
+    fn seal_key(
+        &mut self,
+        peer: &PeerId,
+        key: &PublicKey,
+        outgoing: bool,
+    ) -> Result<SealKey, String> {
+        let slot = (peer.clone(), outgoing);
+        if let Some((cached_for, sealing)) = self.seal_keys.get(&slot) {
+            if cached_for == key {
+                return Ok(sealing.clone());
+            }
+        }
+        let identity = self
+            .identity
+            .as_ref()
+            .ok_or_else(|| "this peer has no identity key".to_owned())?;
+        let derived = if outgoing {
+            SealKey::outgoing(identity, key)
+        } else {
+            SealKey::incoming(identity, key)
+        }
+        .map_err(|e| format!("no sealing key for {peer}: {e}"))?;
+        self.seal_keys.insert(slot, (*key, derived.clone()));
+        Ok(derived)
     }
 
     /// Whether `nonce` is new from `peer` (and remembers it).
@@ -254,30 +304,32 @@ impl MeshCore {
                 ))
             }
         };
-        let Some(identity) = self.trust.identity.clone() else {
+        if self.trust.identity.is_none() {
             return Ok(None);
-        };
+        }
+        let sealing = self.trust.seal_key(to, &key, true)?;
         let mut nonce = [0u8; 24];
-        self.trust.rng.fill_bytes(&mut nonce);
-        Sealed::seal(&identity, &self.me, to, &key, nonce, plaintext)
+        self.trust.rng.fill(&mut nonce);
+        Sealed::seal_with(&sealing, &self.me, to, nonce, plaintext)
             .map(Some)
             .map_err(|e| format!("cannot seal a message to {to}: {e}"))
     }
 
     /// Opens a sealed registry-tier message from `from`.
     pub(super) fn open_from(&mut self, from: &PeerId, sealed: &Sealed) -> Result<Vec<u8>, String> {
-        let Some(identity) = self.trust.identity.clone() else {
+        if self.trust.identity.is_none() {
             return Err(format!(
                 "a sealed message from {from} arrived, but this peer has no identity key"
             ));
-        };
+        }
         let Expected::Key(key) = self.trust.expected(from) else {
             return Err(format!(
                 "a sealed message from {from} arrived, but no trusted key is known for {from}; dropped"
             ));
         };
+        let opening = self.trust.seal_key(from, &key, false)?;
         let plaintext = sealed
-            .open(&identity, from, &self.me, &key)
+            .open_with(&opening, from, &self.me)
             .map_err(|e| format!("a sealed message from {from} was dropped: {e}"))?;
         if !Trust::fresh(
             &mut self.trust.seals_seen,

@@ -3,7 +3,7 @@
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha512_256};
 use std::fmt;
 
 /// Why an identity operation failed.
@@ -90,10 +90,10 @@ impl PublicKey {
         URL_SAFE_NO_PAD.encode(self.0.as_bytes())
     }
 
-    /// A short form for people to compare: the first 8 bytes of SHA-256 of the key, hex in
+    /// A short form for people to compare: the first 8 bytes of SHA-512/256 of the key, hex in
     /// groups of four (`"1a2b 3c4d 5e6f 7a8b"`).
     pub fn fingerprint(&self) -> String {
-        let digest = Sha256::digest(self.0.as_bytes());
+        let digest = Sha512_256::digest(self.0.as_bytes());
         let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
         let groups: Vec<&str> = (0..4).map(|i| &hex[i * 4..i * 4 + 4]).collect();
         groups.join(" ")

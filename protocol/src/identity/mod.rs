@@ -17,4 +17,4 @@ pub mod seal;
 
 pub use keys::{Identity, IdentityError, PublicKey};
 pub use link_proof::{sdp_fingerprints, LinkProof, LinkRole};
-pub use seal::Sealed;
+pub use seal::{SealKey, Sealed};

@@ -2,7 +2,7 @@
 //! ciphertext only.
 //!
 //! Sender and recipient derive one key per direction from their identity keys (X25519 of the
-//! Ed25519 keys, then HKDF-SHA256 over both public keys), and each message is sealed with
+//! Ed25519 keys, then HKDF-SHA-512/256 over both public keys), and each message is sealed with
 //! XChaCha20-Poly1305 under a fresh random 24-byte nonce with both peer ids as associated
 //! data. Only the two peers can make or open it, so an opened message also proves its sender;
 //! the recipient drops nonces it has already seen (replays).
@@ -16,7 +16,7 @@ use chacha20poly1305::{
 };
 use hkdf::Hkdf;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
+use sha2::Sha512_256;
 
 /// A sealed `mesh_message` payload: `{"sealed": {"nonce": …, "ciphertext": …}}` on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +25,33 @@ pub struct Sealed {
     pub nonce: String,
     /// The AEAD ciphertext with its tag, base64url.
     pub ciphertext: String,
+}
+
+/// The derived key of one direction between two identities. Deriving costs an X25519
+/// agreement; callers keep it per peer (the core does) instead of deriving per message.
+#[derive(Clone)]
+pub struct SealKey {
+    cipher: XChaCha20Poly1305,
+}
+
+impl std::fmt::Debug for SealKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealKey(..)")
+    }
+}
+
+impl SealKey {
+    /// The key for messages from us (`identity`) to the holder of `recipient`.
+    pub fn outgoing(identity: &Identity, recipient: &PublicKey) -> Result<Self, IdentityError> {
+        let cipher = cipher(identity, &identity.public(), recipient, recipient)?;
+        Ok(Self { cipher })
+    }
+
+    /// The key for messages from the holder of `sender` to us (`identity`).
+    pub fn incoming(identity: &Identity, sender: &PublicKey) -> Result<Self, IdentityError> {
+        let cipher = cipher(identity, sender, &identity.public(), sender)?;
+        Ok(Self { cipher })
+    }
 }
 
 impl Sealed {
@@ -37,8 +64,20 @@ impl Sealed {
         nonce: [u8; 24],
         plaintext: &[u8],
     ) -> Result<Self, IdentityError> {
-        let cipher = cipher(identity, &identity.public(), recipient, recipient)?;
-        let ciphertext = cipher
+        let key = SealKey::outgoing(identity, recipient)?;
+        Self::seal_with(&key, from, to, nonce, plaintext)
+    }
+
+    /// Seals `plaintext` from `from` to `to` under an outgoing [`SealKey`].
+    pub fn seal_with(
+        key: &SealKey,
+        from: &PeerId,
+        to: &PeerId,
+        nonce: [u8; 24],
+        plaintext: &[u8],
+    ) -> Result<Self, IdentityError> {
+        let ciphertext = key
+            .cipher
             .encrypt(
                 XNonce::from_slice(&nonce),
                 Payload {
@@ -62,6 +101,16 @@ impl Sealed {
         to: &PeerId,
         sender: &PublicKey,
     ) -> Result<Vec<u8>, IdentityError> {
+        self.open_with(&SealKey::incoming(identity, sender)?, from, to)
+    }
+
+    /// Opens a message from `from` to `to` under an incoming [`SealKey`].
+    pub fn open_with(
+        &self,
+        key: &SealKey,
+        from: &PeerId,
+        to: &PeerId,
+    ) -> Result<Vec<u8>, IdentityError> {
         let nonce = URL_SAFE_NO_PAD
             .decode(&self.nonce)
             .map_err(|_| IdentityError::Unsealable)?;
@@ -71,8 +120,7 @@ impl Sealed {
         let ciphertext = URL_SAFE_NO_PAD
             .decode(&self.ciphertext)
             .map_err(|_| IdentityError::Unsealable)?;
-        let cipher = cipher(identity, sender, &identity.public(), sender)?;
-        cipher
+        key.cipher
             .decrypt(
                 XNonce::from_slice(&nonce),
                 Payload {
@@ -100,7 +148,7 @@ fn cipher(
     info.extend_from_slice(sender_key.as_bytes());
     info.extend_from_slice(recipient_key.as_bytes());
     let mut key = [0u8; 32];
-    Hkdf::<Sha256>::new(None, shared.as_bytes())
+    Hkdf::<Sha512_256>::new(None, shared.as_bytes())
         .expand(&info, &mut key)
         .map_err(|_| IdentityError::Unsealable)?;
     XChaCha20Poly1305::new_from_slice(&key).map_err(|_| IdentityError::Unsealable)

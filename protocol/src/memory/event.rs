@@ -1,6 +1,6 @@
 //! Signed memory events: `put` and `forget`, hash-identified, with the body beside the header.
 //!
-//! The id is the SHA-256 of a canonical binary encoding of the header, and the author signs
+//! The id is the SHA-512/256 of a canonical binary encoding of the header, and the author signs
 //! that same encoding. The header holds the body's *hash*, not the body, so a forgotten event
 //! (body erased) still verifies and keeps its id.
 
@@ -10,7 +10,7 @@ use crate::{
     PeerId,
 };
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha512_256};
 use std::fmt;
 
 /// Longest key, in bytes (PROTOCOL.md §6).
@@ -96,7 +96,7 @@ pub struct Event {
     /// without itself): what this event "had seen".
     #[serde(default, skip_serializing_if = "Version::is_empty")]
     pub deps: Version,
-    /// SHA-256 (hex) of `body`; present exactly for puts.
+    /// SHA-512/256 (hex) of `body`; present exactly for puts.
     pub body_hash: Option<String>,
     /// The author's signature of the canonical header (base64url).
     pub signature: String,
@@ -155,16 +155,16 @@ impl Unsigned {
             body,
         };
         let header = event.canonical_header();
-        event.id = EventId(hex(&Sha256::digest(&header)));
+        event.id = EventId(hex(&Sha512_256::digest(&header)));
         event.signature = identity.sign(&header);
         event.validate()?;
         Ok(event)
     }
 }
 
-/// SHA-256 (hex) of a body's JSON text.
+/// SHA-512/256 (hex) of a body's JSON text.
 pub fn body_hash(body: &str) -> String {
-    hex(&Sha256::digest(body.as_bytes()))
+    hex(&Sha512_256::digest(body.as_bytes()))
 }
 
 impl Event {
@@ -176,7 +176,7 @@ impl Event {
         if header.len() > MAX_HEADER_BYTES {
             return Err(MemoryError::HeaderTooLarge(header.len()));
         }
-        if hex(&Sha256::digest(&header)) != self.id.0 {
+        if hex(&Sha512_256::digest(&header)) != self.id.0 {
             return Err(MemoryError::WrongId);
         }
         self.author_key
