@@ -1,6 +1,6 @@
 //! The identity key pair and its wire form.
 
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use base64ct::{Base64UrlUnpadded, Encoding};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha512_256};
@@ -49,7 +49,7 @@ impl Identity {
 
     /// Signs `message`; the signature's wire form is base64url.
     pub fn sign(&self, message: &[u8]) -> String {
-        URL_SAFE_NO_PAD.encode(self.key.sign(message).to_bytes())
+        Base64UrlUnpadded::encode_string(&self.key.sign(message).to_bytes())
     }
 
     /// The X25519 secret derived from this key (the Ed25519 scalar), for sealing.
@@ -78,7 +78,7 @@ impl PublicKey {
     /// Parses the wire form.
     pub fn parse(text: &str) -> Result<Self, IdentityError> {
         let bad = || IdentityError::BadKey(text.chars().take(64).collect());
-        let bytes = URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| bad())?;
+        let bytes = Base64UrlUnpadded::decode_vec(text.trim()).map_err(|_| bad())?;
         let bytes: [u8; 32] = bytes.try_into().map_err(|_| bad())?;
         VerifyingKey::from_bytes(&bytes)
             .map(Self)
@@ -87,7 +87,7 @@ impl PublicKey {
 
     /// The wire form.
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(self.0.as_bytes())
+        Base64UrlUnpadded::encode_string(self.0.as_bytes())
     }
 
     /// A short form for people to compare: the first 8 bytes of SHA-512/256 of the key, hex in
@@ -101,8 +101,7 @@ impl PublicKey {
 
     /// Whether `signature` (wire form) is this key's signature of `message`.
     pub fn verify(&self, message: &[u8], signature: &str) -> Result<(), IdentityError> {
-        let bytes = URL_SAFE_NO_PAD
-            .decode(signature.trim())
+        let bytes = Base64UrlUnpadded::decode_vec(signature.trim())
             .map_err(|_| IdentityError::BadSignature)?;
         let bytes: [u8; 64] = bytes.try_into().map_err(|_| IdentityError::BadSignature)?;
         let signature = ed25519_dalek::Signature::from_bytes(&bytes);

@@ -9,7 +9,7 @@
 
 use super::{Identity, IdentityError, PublicKey};
 use crate::ids::PeerId;
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use base64ct::{Base64UrlUnpadded, Encoding};
 use chacha20poly1305::{
     aead::{Aead, KeyInit, Payload},
     XChaCha20Poly1305, XNonce,
@@ -87,8 +87,8 @@ impl Sealed {
             )
             .map_err(|_| IdentityError::Unsealable)?;
         Ok(Self {
-            nonce: URL_SAFE_NO_PAD.encode(nonce),
-            ciphertext: URL_SAFE_NO_PAD.encode(ciphertext),
+            nonce: Base64UrlUnpadded::encode_string(&nonce),
+            ciphertext: Base64UrlUnpadded::encode_string(&ciphertext),
         })
     }
 
@@ -111,14 +111,12 @@ impl Sealed {
         from: &PeerId,
         to: &PeerId,
     ) -> Result<Vec<u8>, IdentityError> {
-        let nonce = URL_SAFE_NO_PAD
-            .decode(&self.nonce)
-            .map_err(|_| IdentityError::Unsealable)?;
+        let nonce =
+            Base64UrlUnpadded::decode_vec(&self.nonce).map_err(|_| IdentityError::Unsealable)?;
         if nonce.len() != 24 {
             return Err(IdentityError::Unsealable);
         }
-        let ciphertext = URL_SAFE_NO_PAD
-            .decode(&self.ciphertext)
+        let ciphertext = Base64UrlUnpadded::decode_vec(&self.ciphertext)
             .map_err(|_| IdentityError::Unsealable)?;
         key.cipher
             .decrypt(
