@@ -174,7 +174,7 @@ async fn the_hub_shows_the_mesh_runs_tasks_approves_devices_and_joins() {
     browser
         .click("tr[data-agent-id='alice'] button.reset-key")
         .await;
-    browser.click("#confirm-yes").await;
+    browser.click("#reset-confirm-yes").await;
     wait_text(
         &browser,
         "the reset outcome",

@@ -85,7 +85,7 @@ pub fn Agents() -> impl IntoView {
     view! {
         <section id="agents" class="panel" aria-labelledby="agents-h">
             <h2 id="agents-h">"Agents"</h2>
-            <ConfirmDialog question=question answer=answer focus_fallback="agent-outcome" />
+            <ConfirmDialog question=question answer=answer focus_fallback="agent-outcome" name="reset-confirm" />
             <p id="agent-outcome" class="outcome" role="status" aria-live="polite" tabindex="-1">
                 {move || outcome.get()}
             </p>

@@ -25,6 +25,10 @@ pub fn ConfirmDialog(
     answer: Callback<bool>,
     /// Id of the element that gets focus after "yes" (where the outcome appears).
     focus_fallback: &'static str,
+    /// Prefix of the dialog's element ids (`<name>-dialog`, `-title`, `-body`, `-no`,
+    /// `-yes`), unique per dialog on the page.
+    #[prop(default = "confirm")]
+    name: &'static str,
 ) -> impl IntoView {
     let dialog = NodeRef::<html::Dialog>::new();
     let no = NodeRef::<html::Button>::new();
@@ -76,23 +80,23 @@ pub fn ConfirmDialog(
 
     view! {
         <dialog
-            id="confirm-dialog"
+            id=format!("{name}-dialog")
             node_ref=dialog
-            aria-labelledby="confirm-title"
-            aria-describedby="confirm-body"
+            aria-labelledby=format!("{name}-title")
+            aria-describedby=format!("{name}-body")
             on:cancel=move |ev: web_sys::Event| {
                 ev.prevent_default();
                 finish(false);
             }
         >
-            <h3 id="confirm-title">{move || question.get().map(|q| q.title).unwrap_or_default()}</h3>
-            <p id="confirm-body">{move || question.get().map(|q| q.body).unwrap_or_default()}</p>
+            <h3 id=format!("{name}-title")>{move || question.get().map(|q| q.title).unwrap_or_default()}</h3>
+            <p id=format!("{name}-body")>{move || question.get().map(|q| q.body).unwrap_or_default()}</p>
             <div class="row row-end">
-                <button id="confirm-no" type="button" class="btn btn-quiet" node_ref=no on:click=move |_| finish(false)>
+                <button id=format!("{name}-no") type="button" class="btn btn-quiet" node_ref=no on:click=move |_| finish(false)>
                     "Cancel"
                 </button>
                 <button
-                    id="confirm-yes"
+                    id=format!("{name}-yes")
                     type="button"
                     class=move || {
                         if question.get().is_some_and(|q| q.danger) { "btn btn-danger" } else { "btn" }
