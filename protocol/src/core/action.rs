@@ -144,6 +144,13 @@ pub enum Action {
         /// Its key.
         key: PublicKey,
     },
+    /// A memory sync frame from `peer` for the shell's replica (never an app message).
+    MemoryFrame {
+        /// The sender.
+        peer: PeerId,
+        /// The frame.
+        frame: crate::memory::SyncMessage,
+    },
     /// The registry refused a frame; for the shell to log.
     SignalingError {
         /// The registry's code, if it sent a known one.

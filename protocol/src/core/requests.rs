@@ -46,6 +46,9 @@ impl MeshCore {
         verified: bool,
         now: Time,
     ) {
+        if super::memory_link::is_memory_frame(&message) {
+            return self.on_memory_frame(peer, message);
+        }
         let ours = message.kind.is_response()
             && self
                 .requests

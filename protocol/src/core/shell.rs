@@ -14,6 +14,7 @@ use crate::{
     framing::Frame,
     identity::PublicKey,
     ids::PeerId,
+    memory::SyncMessage,
     mesh_message::MeshMessage,
     rest::IceServer,
     signaling::{IceCandidatePayload, SignalMessage},
@@ -123,6 +124,9 @@ pub trait Shell {
     /// Remember `key` as `peer`'s identity key across restarts (native: the data directory).
     /// Does nothing by default: the core keeps its pins for its own lifetime.
     fn remember_key(&mut self, _peer: &PeerId, _key: &PublicKey) {}
+    /// A memory sync frame from `peer` for this peer's replica (ADR 0016). Dropped by
+    /// default: a shell without a replica ignores the memory.
+    fn memory_frame(&mut self, _peer: &PeerId, _frame: SyncMessage) {}
     /// Sees every action before it is applied (logs, test records). Does nothing by default.
     fn observe(&mut self, _action: &Action) {}
 }
@@ -202,6 +206,20 @@ impl<S: Shell> Mesh<S> {
         };
         self.flush(now);
         sent
+    }
+
+    /// Sends one memory sync frame to `peer` (its channel, else the registry tier, sealed
+    /// between keyed peers). Refused for peers without a key: they hold no replica.
+    pub fn send_memory(
+        &mut self,
+        peer: &PeerId,
+        frame: &SyncMessage,
+        now: Time,
+    ) -> Result<Tier, RouteError> {
+        if !self.core.speaks_memory(peer) {
+            return Err(RouteError::Unreachable(peer.clone()));
+        }
+        self.send(peer, &super::memory_message(frame), now)
     }
 
     /// Sends a request and tracks it: its response arrives with `rtt_ms`, or the
@@ -291,6 +309,7 @@ impl<S: Shell> Mesh<S> {
                 shell.notify(AppEvent::PeerConnected { peer, verified })
             }
             Action::RememberKey { peer, key } => shell.remember_key(&peer, &key),
+            Action::MemoryFrame { peer, frame } => shell.memory_frame(&peer, frame),
             Action::PeerDisconnected { peer } => shell.notify(AppEvent::PeerDisconnected { peer }),
             Action::Deliver {
                 peer,

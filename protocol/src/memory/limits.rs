@@ -7,7 +7,8 @@ pub struct Limits {
     pub pending_events: usize,
     /// Most bytes of out-of-order events held at once.
     pub pending_bytes: usize,
-    /// Largest encoded sync frame (60 KiB fits the registry tier); one larger event goes alone.
+    /// Largest encoded sync frame: 40 KiB still fits one registry-tier frame once sealed
+    /// (base64 adds a third, the envelope a little; ADR 0015); one larger event goes alone.
     pub frame_bytes: usize,
     /// Most event bytes one reply carries before asking the peer to come back (`more`).
     pub reply_bytes: usize,
@@ -20,7 +21,7 @@ impl Default for Limits {
         Self {
             pending_events: 1024,
             pending_bytes: 4 << 20,
-            frame_bytes: 60 * 1024,
+            frame_bytes: 40 * 1024,
             reply_bytes: 1 << 20,
             want_ranges: 64,
         }

@@ -129,6 +129,8 @@ pub struct SimShell {
     pub log: Vec<(Time, Action)>,
     /// What the application was told.
     pub app: Vec<AppEvent>,
+    /// Memory sync frames handed to the shell, oldest first (the test's replica takes them).
+    pub memory_inbox: Vec<(PeerId, crate::memory::SyncMessage)>,
     outbox: Vec<Effect>,
 }
 
@@ -216,6 +218,10 @@ impl Shell for SimShell {
 
     fn notify(&mut self, event: AppEvent) {
         self.app.push(event);
+    }
+
+    fn memory_frame(&mut self, peer: &PeerId, frame: crate::memory::SyncMessage) {
+        self.memory_inbox.push((peer.clone(), frame));
     }
 
     fn observe(&mut self, action: &Action) {
@@ -412,6 +418,7 @@ impl Net {
             pcs: BTreeMap::new(),
             log: Vec::new(),
             app: Vec::new(),
+            memory_inbox: Vec::new(),
             outbox: Vec::new(),
         };
         let node = Node {
@@ -605,6 +612,34 @@ impl Net {
             Tier::Registry => Route::Registry,
             Tier::Direct | Tier::Relay => Route::Channel,
         })
+    }
+
+    /// Sends a memory sync frame the way the shells do (`Mesh::send_memory`).
+    pub fn send_memory(
+        &mut self,
+        from: &PeerId,
+        to: &PeerId,
+        frame: &crate::memory::SyncMessage,
+    ) -> Result<Tier, RouteError> {
+        let now = self.now;
+        let node = self.nodes.get_mut(from).expect("known peer");
+        node.now = now;
+        let tier = node.mesh.send_memory(to, frame, now)?;
+        self.flush(from);
+        Ok(tier)
+    }
+
+    /// Takes the memory frames `peer`'s shell received.
+    pub fn take_memory_frames(
+        &mut self,
+        peer: &PeerId,
+    ) -> Vec<(PeerId, crate::memory::SyncMessage)> {
+        std::mem::take(&mut self.nodes.get_mut(peer).expect("known peer").memory_inbox)
+    }
+
+    /// Peers `peer`'s core would sync its memory with now.
+    pub fn memory_peers(&self, peer: &PeerId) -> Vec<PeerId> {
+        self.nodes[peer].mesh.core.memory_peers()
     }
 
     /// Broadcasts the way the shells do (`Mesh::broadcast`); how many channels took it.

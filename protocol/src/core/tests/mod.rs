@@ -11,6 +11,7 @@ mod handshake;
 mod harness;
 mod identity;
 mod liveness;
+mod memory_link;
 mod requests;
 mod signaling;
 mod tiers;
