@@ -39,6 +39,9 @@ pub enum SignalType {
     /// peer → peer via registry: one DataChannel message, carried by the registry because
     /// the pair has no open channel (new, the registry tier; docs/adr/0010).
     MeshMessage,
+    /// peer ⇄ registry: a shared-memory sync frame with the registry's replica **(new,
+    /// ADR 0016)**; never relayed.
+    MemorySync,
 }
 
 impl SignalType {
@@ -64,6 +67,7 @@ impl SignalType {
             Self::Error => "error",
             Self::LinkReport => "link_report",
             Self::MeshMessage => "mesh_message",
+            Self::MemorySync => "memory_sync",
         }
     }
 }
@@ -157,6 +161,9 @@ pub struct RegisterPayload {
     /// The peer's public identity key **(new, ADR 0015)**; the registry binds it to the id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_key: Option<PublicKey>,
+    /// Whether this peer holds a memory replica and takes `memory_sync` frames **(new)**.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<bool>,
 }
 
 /// `peer_list` payload.
@@ -168,6 +175,9 @@ pub struct PeerListPayload {
     /// are absent.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub keys: BTreeMap<PeerId, PublicKey>,
+    /// Whether the registry keeps a memory replica to sync with **(new, ADR 0016)**.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<bool>,
 }
 
 /// `offer` / `answer` payload.

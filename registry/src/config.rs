@@ -125,6 +125,10 @@ pub struct Config {
     #[arg(long, env = "PUBLIC_ORIGIN", value_delimiter = ',')]
     pub public_origin: Vec<String>,
     /// How often health is re-derived and expired tasks are failed (milliseconds).
+    /// Keep an always-on replica of the shared memory in the database, synced with every
+    /// peer that has one (ADR 0016); `false` stores nothing of the memory here.
+    #[arg(long, env = "MEMORY_REPLICA", default_value_t = true, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub memory_replica: bool,
     #[arg(long, env = "MAINTENANCE_INTERVAL_MS", default_value_t = 15_000)]
     pub maintenance_interval_ms: u64,
 }

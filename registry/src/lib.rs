@@ -32,6 +32,7 @@ pub mod error;
 pub mod events;
 pub mod limits;
 pub mod maintenance;
+pub mod memory;
 pub mod metrics;
 pub mod pairing;
 pub mod routes;

@@ -77,6 +77,11 @@ pub fn build_state(config: Config) -> anyhow::Result<(Arc<AppState>, Vec<String>
         );
     }
 
+    let memory = if config.memory_replica {
+        Some(crate::memory::RegistryMemory::open(&db)?)
+    } else {
+        None
+    };
     let limits = Limits::new(&config);
     let admin_cid = credential_id(&secret, "admin", &admin_token);
     let state = Arc::new(AppState {
@@ -93,6 +98,7 @@ pub fn build_state(config: Config) -> anyhow::Result<(Arc<AppState>, Vec<String>
         pairing_codes: PairingCodes::new(Duration::from_secs(CODE_TTL_SECS)),
         pickups: Pickups::new(Duration::from_secs(PICKUP_TTL_SECS)),
         tickets: Default::default(),
+        memory,
         shutdown: CancellationToken::new(),
     });
     Ok((state, banner))

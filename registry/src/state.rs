@@ -41,6 +41,8 @@ pub struct AppState {
     pub pickups: Pickups,
     /// WebSocket tickets waiting to be redeemed (docs/adr/0013).
     pub tickets: crate::auth::tickets::Tickets,
+    /// The shared memory's replica, unless `MEMORY_REPLICA=false` (ADR 0016).
+    pub memory: Option<crate::memory::RegistryMemory>,
     /// Cancelled on shutdown; every background loop watches it.
     pub shutdown: CancellationToken,
 }

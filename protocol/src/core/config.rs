@@ -51,6 +51,9 @@ pub struct Config {
     pub registry_tier: bool,
     /// This peer gathers only TURN relay candidates, so every open link is relayed.
     pub relay_only: bool,
+    /// This peer holds a memory replica: it says so at `register`, and syncs with the
+    /// registry's replica when the registry keeps one (ADR 0016).
+    pub memory: bool,
 }
 
 impl Default for Config {
@@ -73,6 +76,7 @@ impl Default for Config {
             registry_message_limit: 60 * 1024,
             registry_tier: true,
             relay_only: false,
+            memory: false,
         }
     }
 }

@@ -16,12 +16,14 @@ pub fn register(
     fingerprint: Option<String>,
     registry_tier: bool,
     identity_key: Option<PublicKey>,
+    memory: bool,
 ) -> SignalMessage {
     let payload = RegisterPayload {
         kind: Some(kind),
         fingerprint,
         registry_tier: Some(registry_tier),
         identity_key,
+        memory: memory.then_some(true),
     };
     SignalMessage::new(SignalType::Register, from.clone(), None, &payload)
 }

@@ -8,11 +8,12 @@
 //! - An arriving `memory_sync` goes to the shell's memory (`Action::MemoryFrame`), from any
 //!   peer and either tier: events are signed, so the carrier does not need to be trusted.
 
-use super::{trust::Expected, Action, MeshCore};
+use super::{trust::Expected, Action, MeshCore, RouteError};
 use crate::{
     ids::PeerId,
     memory::SyncMessage,
     mesh_message::{MeshMessage, MeshMessageType},
+    signaling::{SignalMessage, SignalType, REGISTRY_PEER_ID},
 };
 
 /// The MeshMessage type of memory sync frames.
@@ -35,23 +36,43 @@ pub fn memory_message(frame: &SyncMessage) -> MeshMessage {
 
 impl MeshCore {
     /// Peers that hold a replica and can be reached now (open channel, or registered while
-    /// the registry tier works), in id order.
+    /// the registry tier works), in id order; first the registry (`"registry"`) when it keeps
+    /// a replica and our signaling is up.
     pub fn memory_peers(&self) -> Vec<PeerId> {
-        self.peers
+        let registry = (self.registry_memory && self.is_signaling_connected())
+            .then(|| PeerId::new(REGISTRY_PEER_ID));
+        let peers = self
+            .peers
             .keys()
             .filter(|id| self.speaks_memory(id) && self.route(id).is_ok())
-            .cloned()
-            .collect()
+            .cloned();
+        registry.into_iter().chain(peers).collect()
     }
 
-    /// Whether `peer` has an identity key (pinned or announced): a meshwork peer.
+    /// Sends one sync frame to the registry's replica over the signaling socket.
+    pub fn send_memory_to_registry(&mut self, frame: &SyncMessage) -> Result<(), RouteError> {
+        let registry = PeerId::new(REGISTRY_PEER_ID);
+        if !(self.registry_memory && self.is_signaling_connected()) {
+            return Err(RouteError::Unreachable(registry));
+        }
+        let signal = SignalMessage::new(SignalType::MemorySync, self.me.clone(), None, frame);
+        self.emit(Action::SendSignal(signal));
+        Ok(())
+    }
+
+    /// Whether `peer` holds a replica: the registry when it said so, else a peer with an
+    /// identity key (pinned or announced), i.e. a meshwork peer.
     pub fn speaks_memory(&self, peer: &PeerId) -> bool {
+        if peer.as_str() == REGISTRY_PEER_ID {
+            return self.registry_memory;
+        }
         matches!(self.trust.expected(peer), Expected::Key(_))
     }
 
-    /// A `memory_sync` message from `peer`: handed to the shell's memory, never delivered.
-    pub(super) fn on_memory_frame(&mut self, peer: PeerId, message: MeshMessage) {
-        match serde_json::from_value::<SyncMessage>(message.payload) {
+    /// A `memory_sync` frame from `peer` (a MeshMessage's payload, or the registry's
+    /// signaling frame): handed to the shell's memory, never delivered.
+    pub(super) fn on_memory_frame(&mut self, peer: PeerId, payload: serde_json::Value) {
+        match serde_json::from_value::<SyncMessage>(payload) {
             Ok(frame) => self.emit(Action::MemoryFrame { peer, frame }),
             Err(e) => self.emit(Action::Problem {
                 peer: Some(peer.clone()),

@@ -146,6 +146,8 @@ pub struct MeshCore {
     reads_paused: bool,
     /// Identity keys: ours, pinned and announced ones, nonces seen (ADR 0015).
     trust: trust::Trust,
+    /// The registry said (in its last `peer_list`) that it keeps a memory replica.
+    registry_memory: bool,
 }
 
 impl MeshCore {
@@ -171,6 +173,7 @@ impl MeshCore {
             next_message_id: 1,
             ice: ice::IceServers::default(),
             reads_paused: false,
+            registry_memory: false,
         }
     }
 

@@ -47,7 +47,7 @@ impl MeshCore {
         now: Time,
     ) {
         if super::memory_link::is_memory_frame(&message) {
-            return self.on_memory_frame(peer, message);
+            return self.on_memory_frame(peer, message.payload);
         }
         let ours = message.kind.is_response()
             && self

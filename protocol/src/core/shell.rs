@@ -219,6 +219,14 @@ impl<S: Shell> Mesh<S> {
         if !self.core.speaks_memory(peer) {
             return Err(RouteError::Unreachable(peer.clone()));
         }
+        if peer.as_str() == crate::signaling::REGISTRY_PEER_ID {
+            let sent = self
+                .core
+                .send_memory_to_registry(frame)
+                .map(|()| Tier::Registry);
+            self.flush(now);
+            return sent;
+        }
         self.send(peer, &super::memory_message(frame), now)
     }
 

@@ -5,7 +5,7 @@ use crate::{
     ids::PeerId,
     signaling::{
         ErrorPayload, IceCandidatePayload, LeaveReason, PeerJoinedPayload, PeerLeftPayload,
-        PeerListPayload, SdpPayload, SignalMessage, SignalType,
+        PeerListPayload, SdpPayload, SignalMessage, SignalType, REGISTRY_PEER_ID,
     },
 };
 use std::collections::BTreeSet;
@@ -19,6 +19,7 @@ impl MeshCore {
             self.config.fingerprint.clone(),
             self.config.registry_tier,
             self.trust.public_key(),
+            self.config.memory,
         );
         self.send_signal(register);
         if self.peers.values().any(|p| p.is_open()) {
@@ -63,6 +64,7 @@ impl MeshCore {
                     for peer in &list.peers {
                         self.trust.announce(peer, list.keys.get(peer).copied());
                     }
+                    self.registry_memory = self.config.memory && list.memory == Some(true);
                     self.on_peer_list(list.peers, now);
                 }
             }
@@ -93,6 +95,12 @@ impl MeshCore {
                 }
             }
             SignalType::MeshMessage => self.on_relayed_message(from, &frame, now),
+            SignalType::MemorySync if from.as_str() == REGISTRY_PEER_ID => {
+                if self.config.memory {
+                    self.on_memory_frame(from, frame.payload);
+                }
+            }
+            SignalType::MemorySync => {}
             SignalType::Error => {
                 let action = match frame.payload_as::<ErrorPayload>() {
                     Ok(ErrorPayload {

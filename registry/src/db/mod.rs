@@ -7,6 +7,7 @@
 pub mod agents;
 pub mod files;
 pub mod identity_keys;
+pub mod memory;
 pub mod pairings;
 pub mod settings;
 pub mod tasks;
@@ -85,6 +86,11 @@ CREATE TABLE IF NOT EXISTS identity_keys (
     source   TEXT NOT NULL,
     bound_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS memory_events (
+    id     TEXT PRIMARY KEY,
+    header TEXT NOT NULL,
+    body   TEXT
+);
 CREATE TABLE IF NOT EXISTS pairing_keys (
     pairing_id TEXT PRIMARY KEY,
     key        TEXT NOT NULL
@@ -113,6 +119,9 @@ impl Db {
     fn init(conn: Connection) -> Result<Self, DbError> {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // Freed pages are zeroed: a forgotten memory value (and any deleted secret) leaves
+        // no bytes behind in the file (ADR 0016).
+        conn.pragma_update(None, "secure_delete", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
         Ok(Self {

@@ -5,6 +5,7 @@ use super::hub::{peer_list_frame, RelayError};
 use crate::{clock::unix_now, db::identity_keys::Binding, events::Change, state::AppState};
 use meshwork_protocol::{
     identity::PublicKey,
+    memory::SyncMessage,
     signaling::{ErrorPayload, LinkReportPayload, RegisterPayload, SignalErrorCode},
     PeerId, SignalMessage, SignalType,
 };
@@ -129,6 +130,7 @@ pub fn handle_text(state: &AppState, origin: &Origin<'_>, text: &str) {
     }
     match msg.kind {
         SignalType::Register => register(state, origin, &msg),
+        SignalType::MemorySync => memory_sync(state, origin, &msg),
         SignalType::Heartbeat => {}
         SignalType::Offer
         | SignalType::Answer
@@ -164,17 +166,24 @@ fn register(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage) {
     if let Err(message) = bind_key(state, origin.peer_id, payload.identity_key.as_ref()) {
         return refuse(state, origin, SignalErrorCode::IdentityKeyMismatch, message);
     }
+    let takes_memory = payload.memory == Some(true) && state.memory.is_some();
     let registered = state.hub.register(
         origin.peer_id,
         origin.conn_id,
         kind,
         takes_mesh_messages,
         payload.identity_key,
+        takes_memory,
     );
     if let Some(peers) = registered {
         tracing::info!(peer_id = %origin.peer_id, ?kind, peers = peers.len(), "peer registered");
         state.events.publish(Change::Topology);
-        let _ = origin.tx.try_send(peer_list_frame(peers));
+        let list = peer_list_frame(peers, state.memory.is_some());
+        let _ = origin.tx.try_send(list);
+        if let (true, Some(memory)) = (takes_memory, &state.memory) {
+            let have = SignalMessage::from_registry(SignalType::MemorySync, &memory.have());
+            let _ = origin.tx.try_send(have.to_json());
+        }
     }
 }
 
@@ -210,6 +219,43 @@ fn bind_key(state: &AppState, peer: &PeerId, key: Option<&PublicKey>) -> Result<
         Err(e) => {
             tracing::error!(error = %e, "identity key store failed");
             Err("the registry cannot check identity keys right now".to_owned())
+        }
+    }
+}
+
+/// A `memory_sync` frame for the registry's replica: answered to the sender, new events
+/// pushed to every other peer with a replica.
+fn memory_sync(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage) {
+    let Some(memory) = &state.memory else {
+        let message = "this registry keeps no memory replica (MEMORY_REPLICA=false)".to_owned();
+        return refuse(state, origin, SignalErrorCode::NotPermitted, message);
+    };
+    if !state.hub.is_registered(origin.peer_id, origin.conn_id) {
+        let message = "register before sending memory_sync".to_owned();
+        return refuse(state, origin, SignalErrorCode::NotPermitted, message);
+    }
+    let frame = match msg.payload_as::<SyncMessage>() {
+        Ok(frame) => frame,
+        Err(e) => {
+            let message = format!("invalid memory_sync payload: {e}");
+            return refuse(state, origin, SignalErrorCode::Malformed, message);
+        }
+    };
+    match memory.handle(&state.db, frame) {
+        Ok(outcome) => {
+            for reply in outcome.replies {
+                let frame = SignalMessage::from_registry(SignalType::MemorySync, &reply);
+                let _ = origin.tx.try_send(frame.to_json());
+            }
+            for push in outcome.pushes {
+                let frame = SignalMessage::from_registry(SignalType::MemorySync, &push);
+                state.hub.push_memory(origin.peer_id, &frame.to_json());
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "memory replica store failed");
+            let message = "the registry's memory replica cannot store right now".to_owned();
+            refuse(state, origin, SignalErrorCode::NotPermitted, message)
         }
     }
 }

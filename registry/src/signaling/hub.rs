@@ -36,6 +36,8 @@ struct PeerSlot {
     takes_mesh_messages: bool,
     /// The identity key it registered with (already checked against the binding).
     identity_key: Option<PublicKey>,
+    /// It holds a memory replica and takes `memory_sync` frames (ADR 0016).
+    takes_memory: bool,
 }
 
 #[derive(Default)]
@@ -94,6 +96,7 @@ impl SignalingHub {
             kind: PeerKind::Native,
             takes_mesh_messages: false,
             identity_key: None,
+            takes_memory: false,
         };
         if let Some(old) = self.lock().peers.insert(peer_id.clone(), slot) {
             tracing::info!(peer_id = %peer_id, "second connection replaces the first");
@@ -111,6 +114,7 @@ impl SignalingHub {
         kind: PeerKind,
         takes_mesh_messages: bool,
         identity_key: Option<PublicKey>,
+        takes_memory: bool,
     ) -> Option<Vec<(PeerId, Option<PublicKey>)>> {
         let mut inner = self.lock();
         let slot = inner
@@ -121,6 +125,7 @@ impl SignalingHub {
         slot.kind = kind;
         slot.takes_mesh_messages = takes_mesh_messages;
         slot.identity_key = identity_key;
+        slot.takes_memory = takes_memory;
         let joined = SignalMessage::from_registry(
             SignalType::PeerJoined,
             &PeerJoinedPayload {
@@ -264,12 +269,31 @@ fn broadcast_left(inner: &HubInner, peer_id: &PeerId, reason: LeaveReason) {
     }
 }
 
-/// Builds the `peer_list` frame for a peer: ids, and the keys of those that have one.
-pub fn peer_list_frame(peers: Vec<(PeerId, Option<PublicKey>)>) -> String {
+impl SignalingHub {
+    /// Sends `frame` to every registered peer that holds a memory replica, except `except`;
+    /// a peer not keeping up misses it (the next `memory_have` repairs that).
+    pub fn push_memory(&self, except: &PeerId, frame: &str) {
+        let inner = self.lock();
+        for (id, slot) in inner.peers.iter() {
+            if id != except && slot.registered && slot.takes_memory {
+                let _ = slot.tx.try_send(frame.to_owned());
+            }
+        }
+    }
+}
+
+/// Builds the `peer_list` frame for a peer: ids, and the keys of those that have one;
+/// `memory` when the registry keeps a replica.
+pub fn peer_list_frame(peers: Vec<(PeerId, Option<PublicKey>)>, memory: bool) -> String {
     let keys = peers
         .iter()
         .filter_map(|(id, key)| Some((id.clone(), (*key)?)))
         .collect();
     let peers = peers.into_iter().map(|(id, _)| id).collect();
-    SignalMessage::from_registry(SignalType::PeerList, &PeerListPayload { peers, keys }).to_json()
+    let payload = PeerListPayload {
+        peers,
+        keys,
+        memory: memory.then_some(true),
+    };
+    SignalMessage::from_registry(SignalType::PeerList, &payload).to_json()
 }

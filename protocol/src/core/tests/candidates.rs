@@ -83,6 +83,7 @@ fn ice_candidates_before_answer_are_buffered() {
     let list = PeerListPayload {
         peers: vec![id("bob")],
         keys: Default::default(),
+        memory: None,
     };
     alice.handle(from_registry(SignalType::PeerList, &list), at(1));
     let attempt = match &drain(&mut alice)[..] {

@@ -208,6 +208,7 @@ fn connect_request_offers_only_from_the_offerer() {
                 &PeerListPayload {
                     peers: vec![],
                     keys: Default::default(),
+                    memory: None,
                 },
             ),
             at(1),

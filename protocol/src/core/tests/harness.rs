@@ -911,6 +911,7 @@ impl Net {
                             .iter()
                             .filter_map(|p| Some((p.clone(), *self.keys.get(p)?)))
                             .collect(),
+                        memory: None,
                     },
                 );
                 if self.online.insert(from.clone()) {

@@ -196,6 +196,7 @@ fn bob_knowing_alice() -> MeshCore {
     let list = PeerListPayload {
         peers: vec![id("alice")],
         keys: BTreeMap::from([(id("alice"), identity_of("alice").public())]),
+        memory: None,
     };
     bob.handle(from_registry(SignalType::PeerList, &list), at(1));
     drain(&mut bob);

@@ -154,6 +154,7 @@ fn a_message_the_registry_refuses_is_reported_undeliverable() {
     let list = PeerListPayload {
         peers: vec![b.clone()],
         keys: Default::default(),
+        memory: None,
     };
     core.handle(from_registry(SignalType::PeerList, &list), at(1));
     drain(&mut core);
