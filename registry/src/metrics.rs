@@ -53,6 +53,8 @@ pub struct Metrics {
     connected_peers: Gauge,
     /// Tasks by state (set when rendered).
     tasks: Family<TaskLabels, Gauge>,
+    /// Events in the registry's memory replica (ADR 0016).
+    pub memory_events: Gauge,
     /// Latency per (method, route template).
     http: Family<HttpLabels, Histogram, fn() -> Histogram>,
 }
@@ -67,6 +69,7 @@ impl Default for Metrics {
             claims_waiting: Gauge::default(),
             connected_peers: Gauge::default(),
             tasks: Family::default(),
+            memory_events: Gauge::default(),
             http: Family::new_with_constructor(latency_histogram),
             registry: Registry::default(),
         };
@@ -99,6 +102,11 @@ impl Default for Metrics {
             "tasks",
             "Tasks in the queue by state",
             metrics.tasks.clone(),
+        );
+        registry.register(
+            "memory_events",
+            "Events held by the registry's replica of the shared memory",
+            metrics.memory_events.clone(),
         );
         registry.register(
             "http_request_duration_seconds",

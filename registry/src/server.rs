@@ -83,6 +83,11 @@ pub fn build_state(config: Config) -> anyhow::Result<(Arc<AppState>, Vec<String>
         None
     };
     let limits = Limits::new(&config);
+    let metrics = Metrics::default();
+    if let Some(memory) = &memory {
+        let held = i64::try_from(memory.events_held()).unwrap_or(i64::MAX);
+        metrics.memory_events.set(held);
+    }
     let admin_cid = credential_id(&secret, "admin", &admin_token);
     let state = Arc::new(AppState {
         jwt: JwtKeys::new(&secret, config.jwt_ttl_secs),
@@ -92,7 +97,7 @@ pub fn build_state(config: Config) -> anyhow::Result<(Arc<AppState>, Vec<String>
         admin_token,
         admin_cid,
         hub: SignalingHub::default(),
-        metrics: Metrics::default(),
+        metrics,
         events: Events::default(),
         limits,
         pairing_codes: PairingCodes::new(Duration::from_secs(CODE_TTL_SECS)),

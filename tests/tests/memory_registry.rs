@@ -129,6 +129,9 @@ async fn two_peers_never_online_together_converge_through_the_registry_replica()
     alice.sync_until_quiet().await;
     alice.put("plan/next", json!("ship it")).await;
     alice.sync_until_quiet().await;
+    let (_, metrics) = call(&reg, Method::GET, "/metrics", Cred::Admin, None).await;
+    let metrics = metrics.as_str().unwrap_or_default().to_owned();
+    assert!(metrics.contains("meshwork_memory_events 1"), "{metrics}");
     alice.ws.close().await;
 
     // bob arrives after alice has gone.

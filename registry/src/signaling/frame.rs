@@ -243,6 +243,8 @@ fn memory_sync(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage) {
     };
     match memory.handle(&state.db, frame) {
         Ok(outcome) => {
+            let held = i64::try_from(memory.events_held()).unwrap_or(i64::MAX);
+            state.metrics.memory_events.set(held);
             for reply in outcome.replies {
                 let frame = SignalMessage::from_registry(SignalType::MemorySync, &reply);
                 let _ = origin.tx.try_send(frame.to_json());
