@@ -19,6 +19,7 @@ pub mod browser;
 pub mod cli;
 pub mod firewall;
 pub mod http;
+pub mod memory_ipc;
 pub mod registry;
 pub mod sidecar;
 pub mod signal_client;
