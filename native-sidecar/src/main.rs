@@ -14,6 +14,7 @@
 //! - `early`: before the registry answers: memory commands answered, the rest kept.
 //! - `memory`: the shared memory's replica, `memory.db`, subscriptions (PROTOCOL.md §6).
 //! - `client_cmds`: `send` and `listen`, for a person without an agent.
+//! - `memory_cmds`: `memory put|get|list|history|forget|watch`, the same for the memory.
 //! - `pairing`: `pair`, onboarding a device with a code from the hub.
 //!
 //! All mesh decisions live in `meshwork_protocol::core`; this crate must not make any.
@@ -29,6 +30,7 @@ mod identity_store;
 mod ipc;
 mod ipc_queue;
 mod memory;
+mod memory_cmds;
 mod pairing;
 mod rtc;
 mod shell;
@@ -74,6 +76,7 @@ fn main() -> ExitCode {
                 wait,
             }) => client_cmds::send(&cli.sidecar.ipc_socket, &peer, &message, wait).await,
             Some(Command::Listen) => client_cmds::listen(&cli.sidecar.ipc_socket).await,
+            Some(Command::Memory { op }) => memory_cmds::run(&cli.sidecar.ipc_socket, op).await,
             Some(Command::Pair { code, name, no_run }) => {
                 let mut config = cli.sidecar;
                 let file = config
