@@ -324,6 +324,13 @@ async fn forget_erases_the_value_from_replies_and_from_the_files() {
     let first = put(&mut ipc, "secret", json!({"token": marker})).await;
     put(&mut ipc, "secret", json!(big)).await;
     put(&mut ipc, "kept", json!("still-here")).await;
+    let dir = data_dir(&reg, "alice");
+    let files = || {
+        ["memory.db", "memory.db-wal"]
+            .map(|name| (name, std::fs::read(dir.join(name)).unwrap_or_default()))
+    };
+    // The search below can find the value: before the forget, it is on disk.
+    assert!(files().iter().any(|(_, b)| contains(b, marker.as_bytes())));
 
     let forget = ok(
         &mut ipc,
@@ -359,11 +366,6 @@ async fn forget_erases_the_value_from_replies_and_from_the_files() {
     assert_eq!(events[2]["id"], forget["id"]);
     assert_eq!(get(&mut ipc, "kept").await["value"], "still-here");
 
-    let dir = data_dir(&reg, "alice");
-    let files = || {
-        ["memory.db", "memory.db-wal"]
-            .map(|name| (name, std::fs::read(dir.join(name)).unwrap_or_default()))
-    };
     // While it runs (the erasure was checkpointed before the reply)…
     assert!(contains(&files()[0].1, b"still-here") || contains(&files()[1].1, b"still-here"));
     for (name, bytes) in files() {
