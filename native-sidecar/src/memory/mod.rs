@@ -7,7 +7,7 @@
 //! costs one fsync (milliseconds), reads none; the replica must change in command order and
 //! the reply must follow the commit anyway, so a blocking pool would only add hand-offs.
 //!
-//! - [`store`]: `memory.db`.
+//! - `store`: `memory.db`.
 //! - `subscriptions`: who hears of which keys.
 
 pub mod store;
