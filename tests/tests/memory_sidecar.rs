@@ -594,3 +594,41 @@ async fn the_memory_subcommands_print_the_replies_as_json() {
     assert_eq!(changed["key"], "cli/w");
     assert_eq!(changed["kind"], "put");
 }
+
+#[tokio::test]
+async fn mesh_commands_sent_before_the_registry_answers_are_handled_once_it_does() {
+    let dirs = registry();
+    // A port with nothing behind it yet; the registry comes up on it later.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    let signaling = format!("ws://127.0.0.1:{port}/ws");
+    let token = format!("http://127.0.0.1:{port}/api/token");
+    let env = [
+        ("SIGNALING_URL", signaling.as_str()),
+        ("TOKEN_URL", token.as_str()),
+        ("MESHWORK_KEEP_ALIVE", "1"),
+    ];
+    let car = SidecarProcess::start_with(&dirs, "ak_alice", "alice", &env);
+    let mut ipc = car.ipc().await;
+    ipc.send(json!({"type": "list_peers", "payload": {}})).await;
+    // The memory answers at once; the mesh command waits for the registry.
+    let value = call(&mut ipc, "memory_get", json!({"key": "k"})).await;
+    assert_eq!(value["type"], "memory_value");
+
+    let _reg = RegistryProcess::start(RegistryOptions {
+        api_keys: Some(json!({"keys": {"ak_alice": {"peer_id": "alice"}}})),
+        port,
+        ..Default::default()
+    });
+    let list = ipc
+        .wait_for("peer_list", Duration::from_secs(20), |e| {
+            e["type"] == "peer_list"
+        })
+        .await;
+    assert_eq!(list["payload"]["peers"], json!([]));
+    // Now it knows its peer id: writes work.
+    let written = put(&mut ipc, "k", json!("v")).await;
+    assert_eq!(written["version"], json!({"alice": 1}));
+}
