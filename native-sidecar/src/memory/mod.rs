@@ -320,3 +320,125 @@ fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::path::PathBuf;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("meshwork-svc-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn open(dir: &Path) -> Memory {
+        let mut memory = Memory::open(dir, Some(Identity::from_seed([3; 32]))).unwrap();
+        memory.set_peer(PeerId::new("alice"));
+        memory
+    }
+
+    fn put(key: &str, value: serde_json::Value) -> IpcCommand {
+        IpcCommand::MemoryPut {
+            request_id: format!("put-{key}"),
+            key: key.into(),
+            value,
+            supersedes: Vec::new(),
+            derived_from: Vec::new(),
+        }
+    }
+
+    fn error_of(out: &Outgoing) -> (Option<String>, String) {
+        match &out[..] {
+            [(
+                _,
+                IpcEvent::Error {
+                    request_id,
+                    message,
+                },
+            )] => (request_id.clone(), message.clone()),
+            other => panic!("not one error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_put_is_answered_then_told_to_the_subscribers() {
+        let dir = temp_dir("put");
+        let mut memory = open(&dir);
+        let subscribe = IpcCommand::MemorySubscribe {
+            request_id: "s".into(),
+            prefix: "a/".into(),
+        };
+        let out = memory.handle(2, subscribe);
+        assert!(matches!(&out[..], [(2, IpcEvent::MemorySubscribed { .. })]));
+        let out = memory.handle(1, put("a/x", json!(1)));
+        let [(1, IpcEvent::MemoryWritten { id, version, .. }), (2, IpcEvent::MemoryChanged { id: changed, .. })] =
+            &out[..]
+        else {
+            panic!("{out:?}");
+        };
+        assert_eq!(id, changed);
+        assert_eq!(version.get(&PeerId::new("alice")), 1);
+        memory.client_gone(2);
+        assert_eq!(memory.handle(1, put("a/y", json!(2))).len(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_reopened_replica_continues_its_chain_and_remembers_its_peer_id() {
+        let dir = temp_dir("chain");
+        drop(open(&dir).handle(1, put("k", json!(1))));
+        let mut memory = Memory::open(&dir, Some(Identity::from_seed([3; 32]))).unwrap();
+        let out = memory.handle(1, put("k", json!(2)));
+        let [(_, IpcEvent::MemoryWritten { version, .. })] = &out[..] else {
+            panic!("{out:?}");
+        };
+        assert_eq!(version.get(&PeerId::new("alice")), 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn writes_need_an_identity_key_and_a_peer_id() {
+        let dir = temp_dir("author");
+        let mut unkeyed = Memory::open(&dir, None).unwrap();
+        unkeyed.set_peer(PeerId::new("alice"));
+        let (request_id, message) = error_of(&unkeyed.handle(1, put("k", json!(1))));
+        assert_eq!(request_id.as_deref(), Some("put-k"));
+        assert!(
+            message.contains("this sidecar has no identity key"),
+            "{message}"
+        );
+        drop(unkeyed);
+        let dir2 = temp_dir("nopeer");
+        let mut nameless = Memory::open(&dir2, Some(Identity::from_seed([3; 32]))).unwrap();
+        let (_, message) = error_of(&nameless.handle(1, put("k", json!(1))));
+        assert!(message.contains("peer id"), "{message}");
+        let get = IpcCommand::MemoryGet {
+            request_id: "g".into(),
+            key: "k".into(),
+            at: None,
+        };
+        assert!(matches!(
+            &nameless.handle(1, get)[..],
+            [(1, IpcEvent::MemoryValue { .. })]
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(&dir2).unwrap();
+    }
+
+    #[test]
+    fn an_unavailable_memory_answers_with_its_reason() {
+        let mut memory = Memory::unavailable("no data dir yet");
+        let list = IpcCommand::MemoryList {
+            request_id: "l".into(),
+            prefix: String::new(),
+            at: None,
+            limit: None,
+        };
+        let (request_id, message) = error_of(&memory.handle(1, list));
+        assert_eq!(request_id.as_deref(), Some("l"));
+        assert_eq!(message, "no data dir yet");
+    }
+}
