@@ -71,7 +71,7 @@ pub async fn send(socket: &Path, peer: &str, text: &str, wait: Duration) -> anyh
                 return Ok(());
             }
             Ok(IpcEvent::Sent { via, .. }) => eprintln!("sent to {peer} via {}", via.as_str()),
-            Ok(IpcEvent::Error { message }) => anyhow::bail!("sidecar: {message}"),
+            Ok(IpcEvent::Error { message, .. }) => anyhow::bail!("sidecar: {message}"),
             _ => {}
         }
     }

@@ -55,6 +55,13 @@ pub enum Command {
     },
     /// Print every event of a running sidecar's IPC socket as JSON lines.
     Listen,
+    /// Use the shared memory of a running sidecar (PROTOCOL.md §6); prints the reply's
+    /// payload as JSON.
+    Memory {
+        /// What to do.
+        #[command(subcommand)]
+        op: MemoryOp,
+    },
     /// Pair this device with a code from the hub, wait for approval, store the device token
     /// (owner-only file), then run the sidecar with it.
     Pair {
@@ -66,6 +73,60 @@ pub enum Command {
         /// Stop after storing the token instead of running the sidecar.
         #[arg(long)]
         no_run: bool,
+    },
+}
+
+/// `meshwork-sidecar memory …`: one §6 command each.
+#[derive(Debug, Clone, Subcommand)]
+pub enum MemoryOp {
+    /// Write a value (`memory_put`).
+    Put {
+        /// The key.
+        key: String,
+        /// The value as JSON; text that is not JSON is written as a string.
+        value: String,
+        /// Ids of events this write replaces (repeatable).
+        #[arg(long, value_parser = crate::memory_cmds::parse_event_id)]
+        supersedes: Vec<meshwork_protocol::memory::EventId>,
+        /// Ids of events this value was derived from (repeatable).
+        #[arg(long, value_parser = crate::memory_cmds::parse_event_id)]
+        derived_from: Vec<meshwork_protocol::memory::EventId>,
+    },
+    /// Read a key (`memory_get`).
+    Get {
+        /// The key.
+        key: String,
+        /// Read at this version (a JSON object from an earlier reply).
+        #[arg(long, value_parser = crate::memory_cmds::parse_version)]
+        at: Option<meshwork_protocol::memory::Version>,
+    },
+    /// List the keys under a prefix (`memory_list`).
+    List {
+        /// Keys starting with this (default: all).
+        #[arg(default_value = "")]
+        prefix: String,
+        /// Read at this version.
+        #[arg(long, value_parser = crate::memory_cmds::parse_version)]
+        at: Option<meshwork_protocol::memory::Version>,
+        /// At most this many items.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// A key's events, oldest first (`memory_history`).
+    History {
+        /// The key.
+        key: String,
+    },
+    /// Forget a key everywhere (`memory_forget`).
+    Forget {
+        /// The key.
+        key: String,
+    },
+    /// Print every change under a prefix until interrupted (`memory_subscribe`).
+    Watch {
+        /// Keys starting with this (default: all).
+        #[arg(default_value = "")]
+        prefix: String,
     },
 }
 

@@ -7,8 +7,10 @@
 //! input waits in their sockets (slowing the agent).
 
 use crate::{
+    clients::Clients,
     config::SidecarConfig,
     ipc::{ClientId, IpcInput},
+    memory::Memory,
     rtc::Sinks,
     shell::NativeShell,
     signaling::SignalingEvent,
@@ -50,6 +52,8 @@ pub struct Driver {
     /// Channel reads are paused for a client that is behind (the core knows, so silence
     /// meanwhile does not fail links).
     reads_paused: bool,
+    /// The shared memory's replica (PROTOCOL.md §6).
+    memory: Memory,
 }
 
 /// This sidecar's identity and the keys it pinned, loaded from its data directory.
@@ -70,6 +74,8 @@ impl Driver {
         signaling_tx: mpsc::Sender<SignalingEvent>,
         sinks: Sinks,
         keys: Keys,
+        memory: Memory,
+        clients: Clients,
     ) -> Self {
         let core_config = core::Config {
             identity: keys.identity,
@@ -88,13 +94,16 @@ impl Driver {
             Some(config.agent_grace)
         };
         let core = MeshCore::new(me.clone(), core_config);
-        let shell = NativeShell::new(config, me, signaling_tx, sinks, keys.store);
+        let mut shell = NativeShell::new(config, me, signaling_tx, sinks, keys.store);
+        let agent_absent_since = clients.is_empty().then(Instant::now);
+        shell.clients = clients;
         Self {
             mesh: Mesh::new(core, shell),
             start: Instant::now(),
-            agent_absent_since: Some(Instant::now()),
+            agent_absent_since,
             agent_grace,
             reads_paused: false,
+            memory,
         }
     }
 
@@ -111,10 +120,19 @@ impl Driver {
         self.mesh.handle(event, now);
     }
 
-    /// Runs until shutdown or until the agent is gone for good.
-    pub async fn run(mut self, mut inputs: Inputs, shutdown: CancellationToken) {
+    /// Runs until shutdown or until the agent is gone for good. `backlog`: the agents'
+    /// lines that arrived before the registry answered, handled first.
+    pub async fn run(
+        mut self,
+        mut inputs: Inputs,
+        shutdown: CancellationToken,
+        backlog: Vec<IpcInput>,
+    ) {
         let now = self.now();
         self.mesh.flush(now);
+        for input in backlog {
+            self.on_ipc(input);
+        }
         loop {
             let timer = self.mesh.next_timeout().map(|t| self.instant_of(t));
             let agent_deadline = match (self.agent_grace, self.agent_absent_since) {
@@ -221,19 +239,15 @@ impl Driver {
             IpcInput::Disconnected { id } => {
                 tracing::info!(client = id, "agent disconnected");
                 clients.remove(id);
+                self.memory.client_gone(id);
                 if clients.is_empty() {
                     self.agent_absent_since = Some(Instant::now());
                 }
             }
-            IpcInput::Refused { id, message } => clients.reply(id, IpcEvent::Error { message }),
+            IpcInput::Refused { id, message } => clients.reply(id, IpcEvent::error(message)),
             IpcInput::Line { id, line, .. } => match IpcCommand::parse_line(&line) {
                 Ok(cmd) => self.on_command(id, cmd),
-                Err(e) => clients.reply(
-                    id,
-                    IpcEvent::Error {
-                        message: format!("malformed command: {e}"),
-                    },
-                ),
+                Err(e) => clients.reply(id, malformed(&line, &e)),
             },
         }
     }
@@ -241,6 +255,16 @@ impl Driver {
     fn on_command(&mut self, id: ClientId, cmd: IpcCommand) {
         let now = self.now();
         match cmd {
+            cmd @ (IpcCommand::MemoryPut { .. }
+            | IpcCommand::MemoryGet { .. }
+            | IpcCommand::MemoryList { .. }
+            | IpcCommand::MemoryHistory { .. }
+            | IpcCommand::MemoryForget { .. }
+            | IpcCommand::MemorySubscribe { .. }) => {
+                for (client, event) in self.memory.handle(id, cmd) {
+                    self.mesh.shell.clients.reply(client, event);
+                }
+            }
             IpcCommand::Send {
                 target_peer,
                 message,
@@ -265,10 +289,7 @@ impl Driver {
                 Err(e) => {
                     let id_ = &message.request_id;
                     let message = format!("message {id_} to {target_peer} not sent: {e}");
-                    self.mesh
-                        .shell
-                        .clients
-                        .reply(id, IpcEvent::Error { message })
+                    self.mesh.shell.clients.reply(id, IpcEvent::error(message))
                 }
             },
             IpcCommand::Broadcast { message } => {
@@ -287,6 +308,15 @@ impl Driver {
                 });
             }
         }
+    }
+}
+
+/// The error answering a line that did not parse; a memory command's carries its
+/// `request_id` (PROTOCOL.md §6).
+pub fn malformed(line: &str, error: &serde_json::Error) -> IpcEvent {
+    IpcEvent::Error {
+        request_id: IpcCommand::memory_request_id(line),
+        message: format!("malformed command: {error}"),
     }
 }
 

@@ -136,9 +136,9 @@ pub async fn accept_loop(
     loop {
         match listener.accept().await {
             Ok((mut stream, _)) if live.load(Ordering::Acquire) >= MAX_CLIENTS => {
-                let line = meshwork_protocol::ipc::IpcEvent::Error {
-                    message: format!("too many IPC clients (at most {MAX_CLIENTS})"),
-                }
+                let line = meshwork_protocol::ipc::IpcEvent::error(format!(
+                    "too many IPC clients (at most {MAX_CLIENTS})"
+                ))
                 .to_line();
                 tokio::spawn(async move {
                     let _ = stream.write_all(format!("{line}\n").as_bytes()).await;

@@ -11,7 +11,10 @@
 //!   `clients`: the connected clients and who is behind.
 //! - `shell`: the `Shell` contract over all of the above.
 //! - `driver`: the loop that feeds the mesh (core + shell) with what happens.
+//! - `early`: before the registry answers: memory commands answered, the rest kept.
+//! - `memory`: the shared memory's replica, `memory.db`, subscriptions (PROTOCOL.md §6).
 //! - `client_cmds`: `send` and `listen`, for a person without an agent.
+//! - `memory_cmds`: `memory put|get|list|history|forget|watch`, the same for the memory.
 //! - `pairing`: `pair`, onboarding a device with a code from the hub.
 //!
 //! All mesh decisions live in `meshwork_protocol::core`; this crate must not make any.
@@ -22,9 +25,12 @@ mod clients;
 mod config;
 mod credentials;
 mod driver;
+mod early;
 mod identity_store;
 mod ipc;
 mod ipc_queue;
+mod memory;
+mod memory_cmds;
 mod pairing;
 mod rtc;
 mod shell;
@@ -70,6 +76,7 @@ fn main() -> ExitCode {
                 wait,
             }) => client_cmds::send(&cli.sidecar.ipc_socket, &peer, &message, wait).await,
             Some(Command::Listen) => client_cmds::listen(&cli.sidecar.ipc_socket).await,
+            Some(Command::Memory { op }) => memory_cmds::run(&cli.sidecar.ipc_socket, op).await,
             Some(Command::Pair { code, name, no_run }) => {
                 let mut config = cli.sidecar;
                 let file = config
@@ -107,7 +114,7 @@ async fn run_sidecar(mut config: SidecarConfig) -> anyhow::Result<()> {
     let room = Arc::new(Notify::new());
     let budget = Arc::new(Semaphore::new(ipc::INPUT_BUDGET));
     // Few lines wait for the driver: a paused driver must also pause the agents' sockets.
-    let (ipc_tx, ipc_rx) = mpsc::channel(32);
+    let (ipc_tx, mut ipc_rx) = mpsc::channel(32);
     let _socket_guard = if config.stdio {
         let (stdin, stdout) = (tokio::io::stdin(), tokio::io::stdout());
         let shared = ipc::Shared {
@@ -129,33 +136,47 @@ async fn run_sidecar(mut config: SidecarConfig) -> anyhow::Result<()> {
         Some(guard)
     };
 
-    // Our peer id is the token's subject: ask until the registry answers, with the core's
-    // backoff (equal jitter, so sidecars started together do not ask in lockstep).
-    let mut backoff = Backoff::new(BackoffConfig {
-        base: Duration::from_millis(250),
-        factor: 2,
-        cap: Duration::from_secs(10),
-    });
-    let mut rng = Rng::new(rand::random());
-    let me = loop {
-        match credentials::fetch_token(&config).await {
-            Ok(token) => break token.peer_id,
-            Err(e) => {
-                let delay = backoff.next_delay(&mut rng);
-                tracing::warn!(error = %e, retry_in = ?delay, "cannot get a token yet");
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = shutdown.cancelled() => return Ok(()),
-                }
+    // With MESHWORK_DATA_DIR the memory opens now; the default data dir is named after our
+    // peer id, which only the registry's token tells (ADR 0017).
+    let (opened, mut memory) = match &config.data_dir {
+        Some(dir) => {
+            let (store, identity, memory) = open_data_dir(dir, config.identity)?;
+            (Some((store, identity)), memory)
+        }
+        None => (
+            None,
+            memory::Memory::unavailable(
+                "the shared memory opens once the registry has told this sidecar its peer id \
+                 (the default data directory is named after it); set MESHWORK_DATA_DIR to use \
+                 it at once",
+            ),
+        ),
+    };
+    let mut early = early::Early::default();
+    let me = {
+        let token = fetch_peer_id(&config, &shutdown);
+        tokio::pin!(token);
+        loop {
+            tokio::select! {
+                peer = &mut token => match peer {
+                    Some(peer) => break peer,
+                    None => return Ok(()),
+                },
+                Some(input) = ipc_rx.recv() => early.on_ipc(input, &mut memory),
+                _ = shutdown.cancelled() => return Ok(()),
             }
         }
     };
-    let store = identity_store::IdentityStore::open(&config.data_dir_for(me.as_str()))?;
-    let identity = if config.identity {
-        Some(store.identity()?)
-    } else {
-        None
+    let (store, identity) = match opened {
+        Some(opened) => opened,
+        None => {
+            let (store, identity, opened_memory) =
+                open_data_dir(&config.data_dir_for(me.as_str()), config.identity)?;
+            memory = opened_memory;
+            (store, identity)
+        }
     };
+    memory.set_peer(me.clone());
     let key = identity.as_ref().map(|i| i.public().fingerprint());
     let keys = driver::Keys {
         identity,
@@ -172,7 +193,7 @@ async fn run_sidecar(mut config: SidecarConfig) -> anyhow::Result<()> {
         data: data_tx,
         room: room.clone(),
     };
-    let driver = driver::Driver::new(config, me, signaling_tx, sinks, keys);
+    let driver = driver::Driver::new(config, me, signaling_tx, sinks, keys, memory, early.clients);
     let inputs = driver::Inputs {
         signaling: signaling_rx,
         control: control_rx,
@@ -180,8 +201,60 @@ async fn run_sidecar(mut config: SidecarConfig) -> anyhow::Result<()> {
         ipc: ipc_rx,
         room,
     };
-    driver.run(inputs, shutdown).await;
+    driver.run(inputs, shutdown, early.backlog).await;
     Ok(())
+}
+
+/// Opens the data directory: the identity store, our identity key (unless disabled) and the
+/// memory replica. A memory that fails to open is reported to the agents that use it; the
+/// mesh runs without it.
+fn open_data_dir(
+    dir: &std::path::Path,
+    with_identity: bool,
+) -> anyhow::Result<(
+    identity_store::IdentityStore,
+    Option<meshwork_protocol::identity::Identity>,
+    memory::Memory,
+)> {
+    let store = identity_store::IdentityStore::open(dir)?;
+    let identity = if with_identity {
+        Some(store.identity()?)
+    } else {
+        None
+    };
+    let memory = memory::Memory::open(dir, identity.clone()).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "the shared memory is unavailable");
+        memory::Memory::unavailable(format!("the shared memory is unavailable: {e}"))
+    });
+    Ok((store, identity, memory))
+}
+
+/// Our peer id is the token's subject: asks until the registry answers, with the core's
+/// backoff (equal jitter, so sidecars started together do not ask in lockstep). `None` on
+/// shutdown.
+async fn fetch_peer_id(
+    config: &SidecarConfig,
+    shutdown: &CancellationToken,
+) -> Option<meshwork_protocol::PeerId> {
+    let mut backoff = Backoff::new(BackoffConfig {
+        base: Duration::from_millis(250),
+        factor: 2,
+        cap: Duration::from_secs(10),
+    });
+    let mut rng = Rng::new(rand::random());
+    loop {
+        match credentials::fetch_token(config).await {
+            Ok(token) => return Some(token.peer_id),
+            Err(e) => {
+                let delay = backoff.next_delay(&mut rng);
+                tracing::warn!(error = %e, retry_in = ?delay, "cannot get a token yet");
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = shutdown.cancelled() => return None,
+                }
+            }
+        }
+    }
 }
 
 fn spawn_signal_handler(shutdown: CancellationToken) {

@@ -232,7 +232,7 @@ impl Shell for NativeShell {
             },
             AppEvent::Error { message, .. } => {
                 tracing::warn!(%message);
-                IpcEvent::Error { message }
+                IpcEvent::error(message)
             }
         };
         self.clients.emit(event);

@@ -1,6 +1,12 @@
-//! Sidecar ⇄ local agent JSON lines over a Unix socket (PROTOCOL.md §3).
+//! Sidecar ⇄ local agent JSON lines over a Unix socket (PROTOCOL.md §3), and the shared
+//! memory's commands and replies (§6).
 
-use crate::{core::Tier, ids::PeerId, mesh_message::MeshMessage};
+use crate::{
+    core::Tier,
+    ids::PeerId,
+    memory::{EventId, EventKind, HistoryEntry, ValueRead, ValuesRead, Version},
+    mesh_message::MeshMessage,
+};
 use serde::{Deserialize, Serialize};
 
 /// Agent → sidecar.
@@ -34,7 +40,78 @@ pub enum IpcCommand {
         /// The peer to connect to.
         target_peer_id: PeerId,
     },
+    /// Write a value (§6); answered with `memory_written`.
+    MemoryPut {
+        /// Chosen by the agent, carried by the reply.
+        request_id: String,
+        /// The key (non-empty, at most 512 bytes).
+        key: String,
+        /// Any JSON value whose encoding is at most 256 KiB.
+        value: serde_json::Value,
+        /// Events this write replaces.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        supersedes: Vec<EventId>,
+        /// Provenance.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        derived_from: Vec<EventId>,
+    },
+    /// Read a key (§6); answered with `memory_value`.
+    MemoryGet {
+        /// Chosen by the agent.
+        request_id: String,
+        /// The key.
+        key: String,
+        /// Read at this version instead of now.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<Version>,
+    },
+    /// List the keys under a prefix (§6); answered with `memory_values`.
+    MemoryList {
+        /// Chosen by the agent.
+        request_id: String,
+        /// Keys starting with this.
+        prefix: String,
+        /// Read at this version instead of now.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<Version>,
+        /// At most this many items.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<usize>,
+    },
+    /// A key's events (§6); answered with `memory_history`.
+    MemoryHistory {
+        /// Chosen by the agent.
+        request_id: String,
+        /// The key.
+        key: String,
+    },
+    /// Forget a key everywhere (§6); answered with `memory_written`.
+    MemoryForget {
+        /// Chosen by the agent.
+        request_id: String,
+        /// The key.
+        key: String,
+    },
+    /// Hear of every event under a prefix (§6); answered with `memory_subscribed`, then
+    /// `memory_changed` per event.
+    MemorySubscribe {
+        /// Chosen by the agent.
+        request_id: String,
+        /// Keys starting with this.
+        prefix: String,
+    },
 }
+
+/// The memory commands' type names, for telling a malformed memory command (whose error
+/// must carry its `request_id`) from other malformed lines.
+pub const MEMORY_COMMANDS: [&str; 6] = [
+    "memory_put",
+    "memory_get",
+    "memory_list",
+    "memory_history",
+    "memory_forget",
+    "memory_subscribe",
+];
 
 impl IpcCommand {
     /// Parses one line. A missing `payload` is read as `{}`, as Python's `dict.get` would.
@@ -53,6 +130,31 @@ impl IpcCommand {
                 .or_insert_with(|| serde_json::json!({}));
         }
         serde_json::from_value(value)
+    }
+
+    /// Whether this is one of the shared memory's commands (§6).
+    pub fn is_memory(&self) -> bool {
+        matches!(
+            self,
+            Self::MemoryPut { .. }
+                | Self::MemoryGet { .. }
+                | Self::MemoryList { .. }
+                | Self::MemoryHistory { .. }
+                | Self::MemoryForget { .. }
+                | Self::MemorySubscribe { .. }
+        )
+    }
+
+    /// The `request_id` of a line that did not parse, when it is a memory command that has
+    /// one: its error reply must carry it (§6).
+    pub fn memory_request_id(line: &str) -> Option<String> {
+        let value: serde_json::Value = serde_json::from_str(line).ok()?;
+        let kind = value.get("type")?.as_str()?;
+        if !MEMORY_COMMANDS.contains(&kind) {
+            return None;
+        }
+        let id = value.get("payload")?.get("request_id")?.as_str()?;
+        Some(id.to_owned())
     }
 }
 
@@ -112,14 +214,80 @@ pub enum IpcEvent {
         /// Where it went.
         peer_id: PeerId,
     },
-    /// The last line was refused, or a send could not be delivered (ours).
+    /// Answer to `memory_put` and `memory_forget`: the event is durable (§6).
+    MemoryWritten {
+        /// The command's.
+        request_id: String,
+        /// The event's id.
+        id: EventId,
+        /// The key written.
+        key: String,
+        /// The replica's version with the event.
+        version: Version,
+    },
+    /// Answer to `memory_get` (§6).
+    MemoryValue {
+        /// The command's.
+        request_id: String,
+        /// The read.
+        #[serde(flatten)]
+        read: ValueRead,
+    },
+    /// Answer to `memory_list` (§6).
+    MemoryValues {
+        /// The command's.
+        request_id: String,
+        /// The read.
+        #[serde(flatten)]
+        read: ValuesRead,
+    },
+    /// Answer to `memory_history` (§6).
+    MemoryHistory {
+        /// The command's.
+        request_id: String,
+        /// The key.
+        key: String,
+        /// Its events, oldest first.
+        events: Vec<HistoryEntry>,
+    },
+    /// Answer to `memory_subscribe` (§6).
+    MemorySubscribed {
+        /// The command's.
+        request_id: String,
+    },
+    /// An event under a subscribed prefix was applied (§6).
+    MemoryChanged {
+        /// The key.
+        key: String,
+        /// The event's id.
+        id: EventId,
+        /// Its author.
+        author: PeerId,
+        /// Put or forget.
+        kind: EventKind,
+        /// The value; null for a forget.
+        value: serde_json::Value,
+    },
+    /// The last line was refused, or a send could not be delivered (ours); for a memory
+    /// command, why it failed (§6).
     Error {
+        /// The failed memory command's `request_id`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
         /// What went wrong.
         message: String,
     },
 }
 
 impl IpcEvent {
+    /// An error that answers no particular command.
+    pub fn error(message: impl Into<String>) -> Self {
+        Self::Error {
+            request_id: None,
+            message: message.into(),
+        }
+    }
+
     /// Serializes to one line, without the trailing newline.
     pub fn to_line(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()

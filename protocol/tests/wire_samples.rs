@@ -270,6 +270,67 @@ fn every_ipc_event_round_trips() {
     }
 }
 
+// ---------- §6 shared memory over IPC ----------
+
+#[test]
+fn every_memory_ipc_message_round_trips() {
+    let id = "a".repeat(64);
+    let other = "b".repeat(64);
+    let commands = [
+        json!({"type": "memory_put", "payload": {"request_id": "r1", "key": "notes/a",
+            "value": {"x": [1, 2.5, null]}, "supersedes": [id], "derived_from": [other]}}),
+        json!({"type": "memory_put", "payload": {"request_id": "r2", "key": "k", "value": null}}),
+        json!({"type": "memory_get", "payload": {"request_id": "r3", "key": "k",
+            "at": {"alice": 3, "bob": 1}}}),
+        json!({"type": "memory_get", "payload": {"request_id": "r4", "key": "k"}}),
+        json!({"type": "memory_list", "payload": {"request_id": "r5", "prefix": "notes/",
+            "at": {"alice": 3}, "limit": 10}}),
+        json!({"type": "memory_history", "payload": {"request_id": "r6", "key": "k"}}),
+        json!({"type": "memory_forget", "payload": {"request_id": "r7", "key": "k"}}),
+        json!({"type": "memory_subscribe", "payload": {"request_id": "r8", "prefix": ""}}),
+    ];
+    for sample in commands {
+        let command: IpcCommand = round_trip(sample);
+        assert!(command.is_memory());
+    }
+    let at = "2024-05-01T12:00:00.000Z";
+    let events = [
+        json!({"type": "memory_written", "payload": {"request_id": "r1", "id": id,
+            "key": "k", "version": {"alice": 1}}}),
+        json!({"type": "memory_value", "payload": {"request_id": "r3", "key": "k",
+            "found": true, "value": {"x": 1}, "id": id, "author": "alice", "written_at": at,
+            "conflicts": [{"id": other, "author": "bob", "value": 2, "written_at": at}],
+            "derived_from": [other], "version": {"alice": 1, "bob": 1}}}),
+        json!({"type": "memory_value", "payload": {"request_id": "r4", "key": "k",
+            "found": false, "value": null, "id": null, "author": null, "written_at": null,
+            "conflicts": [], "derived_from": [], "version": {}}}),
+        json!({"type": "memory_values", "payload": {"request_id": "r5", "items": [{"key": "k",
+            "value": 1, "id": id, "author": "alice", "written_at": at, "conflicts": 1}],
+            "version": {"alice": 3}}}),
+        json!({"type": "memory_history", "payload": {"request_id": "r6", "key": "k",
+            "events": [{"id": id, "author": "alice", "kind": "put", "value": null,
+            "written_at": at, "supersedes": [], "derived_from": [], "forgotten": true},
+            {"id": other, "author": "bob", "kind": "forget", "value": null, "written_at": at,
+            "supersedes": [], "derived_from": [], "forgotten": false}]}}),
+        json!({"type": "memory_subscribed", "payload": {"request_id": "r8"}}),
+        json!({"type": "memory_changed", "payload": {"key": "k", "id": id, "author": "alice",
+            "kind": "forget", "value": null}}),
+        json!({"type": "error", "payload": {"request_id": "r1", "message": "key is empty"}}),
+    ];
+    for sample in events {
+        let _: IpcEvent = round_trip(sample);
+    }
+}
+
+#[test]
+fn a_malformed_memory_command_still_names_its_request_id() {
+    let bad = r#"{"type":"memory_get","payload":{"request_id":"r9","key":"k","at":"now"}}"#;
+    assert!(IpcCommand::parse_line(bad).is_err());
+    assert_eq!(IpcCommand::memory_request_id(bad).as_deref(), Some("r9"));
+    let send = r#"{"type":"send","payload":{"request_id":"r9"}}"#;
+    assert_eq!(IpcCommand::memory_request_id(send), None);
+}
+
 // ---------- §4–5 REST ----------
 
 #[test]

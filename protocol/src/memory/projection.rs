@@ -14,11 +14,11 @@ use super::{
     version::Version,
 };
 use crate::PeerId;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A losing concurrent value in a `memory_value` reply.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Conflict {
     /// The event id.
     pub id: EventId,
@@ -31,7 +31,7 @@ pub struct Conflict {
 }
 
 /// The body of a `memory_value` reply (without `request_id`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ValueRead {
     /// The key read.
     pub key: String,
@@ -54,7 +54,7 @@ pub struct ValueRead {
 }
 
 /// One item of a `memory_values` reply.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ListItem {
     /// The key.
     pub key: String,
@@ -71,7 +71,7 @@ pub struct ListItem {
 }
 
 /// The body of a `memory_values` reply (without `request_id`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ValuesRead {
     /// Keys with a live value, in key order.
     pub items: Vec<ListItem>,
@@ -80,7 +80,7 @@ pub struct ValuesRead {
 }
 
 /// One event of a `memory_history` reply.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryEntry {
     /// The event id.
     pub id: EventId,
