@@ -18,6 +18,7 @@ use crate::{
 use meshwork_protocol::{
     core::{self, ConnectionState, Event, Mesh, MeshCore, Time},
     ipc::{IpcCommand, IpcEvent},
+    memory::SyncMessage,
     PeerId,
 };
 use std::{
@@ -40,6 +41,9 @@ pub struct Inputs {
     /// Notified when a client's or a link's queue drains.
     pub room: Arc<Notify>,
 }
+
+/// How often every reachable replica hears what this one holds (anti-entropy).
+const MEMORY_RESYNC: Duration = Duration::from_secs(10);
 
 /// The sidecar's brain-stem: see the module docs.
 pub struct Driver {
@@ -84,6 +88,7 @@ impl Driver {
             rng_seed: rand::random(),
             registry_tier: config.registry_tier,
             relay_only: config.ice_transport_policy == crate::config::IcePolicy::Relay,
+            memory: true,
             ..Default::default()
         };
         let agent_grace = if config.keep_alive {
@@ -133,7 +138,9 @@ impl Driver {
         for input in backlog {
             self.on_ipc(input);
         }
+        let mut anti_entropy = tokio::time::interval(MEMORY_RESYNC);
         loop {
+            self.pump_memory();
             let timer = self.mesh.next_timeout().map(|t| self.instant_of(t));
             let agent_deadline = match (self.agent_grace, self.agent_absent_since) {
                 (Some(grace), Some(since)) => Some(since + grace),
@@ -165,6 +172,7 @@ impl Driver {
                     let now = self.now();
                     self.mesh.handle_timeout(now);
                 }
+                _ = anti_entropy.tick() => self.resync_memory(),
                 _ = sleep_until(agent_deadline) => {
                     tracing::info!("no agent connected: leaving the mesh");
                     break;
@@ -175,6 +183,67 @@ impl Driver {
         self.mesh.shell.close_all();
         // Give the link tasks a moment to send their DTLS close alerts.
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    /// Moves the memory's sync traffic: frames that arrived are answered (replies to their
+    /// sender, new events to every other replica), links that opened hear what we hold,
+    /// local writes are pushed. Repeats until nothing is left (answers may open more).
+    fn pump_memory(&mut self) {
+        loop {
+            let opens = std::mem::take(&mut self.mesh.shell.memory_opens);
+            let frames = std::mem::take(&mut self.mesh.shell.memory_inbox);
+            let pushes = self.memory.take_pushes();
+            if opens.is_empty() && frames.is_empty() && pushes.is_empty() {
+                return;
+            }
+            if let Some(have) = self.memory.have() {
+                for peer in opens {
+                    self.send_memory(&peer, &have);
+                }
+            }
+            for frame in &pushes {
+                for peer in self.mesh.core.memory_peers() {
+                    self.send_memory(&peer, frame);
+                }
+            }
+            for (from, frame) in frames {
+                match self.memory.sync(frame) {
+                    Ok(synced) => {
+                        for reply in &synced.replies {
+                            self.send_memory(&from, reply);
+                        }
+                        for push in &synced.pushes {
+                            for peer in self.mesh.core.memory_peers() {
+                                if peer != from {
+                                    self.send_memory(&peer, push);
+                                }
+                            }
+                        }
+                        for (client, line) in synced.lines {
+                            self.mesh.shell.clients.reply(client, line);
+                        }
+                    }
+                    Err(e) => tracing::warn!(from = %from, error = %e, "memory frame not applied"),
+                }
+            }
+        }
+    }
+
+    /// Anti-entropy: every replica we can reach hears what we hold, so a frame lost on the
+    /// way (or a peer reachable only through the registry) is caught up.
+    fn resync_memory(&mut self) {
+        if let Some(have) = self.memory.have() {
+            for peer in self.mesh.core.memory_peers() {
+                self.send_memory(&peer, &have);
+            }
+        }
+    }
+
+    fn send_memory(&mut self, peer: &PeerId, frame: &SyncMessage) {
+        let now = self.now();
+        if let Err(e) = self.mesh.send_memory(peer, frame, now) {
+            tracing::debug!(peer = %peer, error = %e, "memory frame not sent");
+        }
     }
 
     fn on_signaling(&mut self, ev: SignalingEvent) {

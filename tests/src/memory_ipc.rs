@@ -79,12 +79,19 @@ pub async fn wait_value(ipc: &mut IpcClient, key: &str, timeout: Duration) -> Va
 /// Waits until the registry's replica holds `events` events (its `/metrics` gauge).
 pub async fn registry_holds(reg: &RegistryProcess, events: u64, timeout: Duration) {
     let line = format!("meshwork_memory_events {events}");
-    until(timeout, &format!("the registry's replica to hold {events}"), || {
-        let line = line.clone();
-        async move {
-            let (_, metrics) = http_call(reg, Method::GET, "/metrics", Cred::Admin, None).await;
-            metrics.as_str().is_some_and(|m| m.contains(&line)).then_some(())
-        }
-    })
+    until(
+        timeout,
+        &format!("the registry's replica to hold {events}"),
+        || {
+            let line = line.clone();
+            async move {
+                let (_, metrics) = http_call(reg, Method::GET, "/metrics", Cred::Admin, None).await;
+                metrics
+                    .as_str()
+                    .is_some_and(|m| m.contains(&line))
+                    .then_some(())
+            }
+        },
+    )
     .await;
 }

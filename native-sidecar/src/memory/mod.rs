@@ -18,8 +18,8 @@ use meshwork_protocol::{
     identity::Identity,
     ipc::{IpcCommand, IpcEvent},
     memory::{
-        event::MAX_KEY_BYTES, replica::Links, store::EventStore, Applied, Author, Event, Limits,
-        MemoryError, Replica,
+        event::MAX_KEY_BYTES, replica::Links, store::EventStore, sync, Applied, Author, Event,
+        Limits, MemoryError, Replica, SyncMessage,
     },
     PeerId,
 };
@@ -49,6 +49,18 @@ pub struct Memory {
     /// registry's token.
     peer: Option<PeerId>,
     subscriptions: Subscriptions,
+    /// Local events not yet pushed to the other replicas (the driver takes them).
+    unpushed: Vec<Event>,
+}
+
+/// What one sync frame from another replica produced.
+pub struct Synced {
+    /// Frames back to the sender.
+    pub replies: Vec<SyncMessage>,
+    /// New events for every other replica (delta push).
+    pub pushes: Vec<SyncMessage>,
+    /// `memory_changed` lines for subscribed clients.
+    pub lines: Outgoing,
 }
 
 impl Memory {
@@ -76,6 +88,7 @@ impl Memory {
             identity,
             peer,
             subscriptions: Subscriptions::default(),
+            unpushed: Vec::new(),
         })
     }
 
@@ -86,6 +99,7 @@ impl Memory {
             identity: None,
             peer: None,
             subscriptions: Subscriptions::default(),
+            unpushed: Vec::new(),
         }
     }
 
@@ -120,6 +134,7 @@ impl Memory {
                 out.push((client, reply));
                 if let Some(applied) = applied {
                     out.extend(self.changes(&applied));
+                    self.unpushed.extend(applied.events);
                 }
             }
             Err(message) => out.push((
@@ -133,16 +148,41 @@ impl Memory {
         out
     }
 
-    /// Applies events received from another replica (sync, to come): persists them with
-    /// their erasures and tells the subscribers. The caller sends the `Outgoing` lines.
-    #[allow(dead_code)] // The driver calls it once mesh sync exists (issue 15).
-    pub fn apply_remote(&mut self, events: Vec<Event>) -> Result<Outgoing, String> {
+    /// "I hold this", for a replica we just met (and periodically); `None` without a replica.
+    pub fn have(&self) -> Option<SyncMessage> {
+        self.open
+            .as_ref()
+            .ok()
+            .map(|open| sync::open(&open.replica))
+    }
+
+    /// Frames pushing the local events written since the last call.
+    pub fn take_pushes(&mut self) -> Vec<SyncMessage> {
+        if self.unpushed.is_empty() {
+            return Vec::new();
+        }
+        let events = std::mem::take(&mut self.unpushed);
+        sync::push(&events, &Limits::default())
+    }
+
+    /// Answers a sync frame from another replica: what it applied is committed (with its
+    /// erasures) before anything is sent, subscribers hear of it, the rest goes out.
+    pub fn sync(&mut self, frame: SyncMessage) -> Result<Synced, String> {
         let open = self.open.as_mut().map_err(|why| why.clone())?;
-        let applied = open.replica.receive(events);
+        let step = sync::handle(&mut open.replica, frame);
         open.store
-            .commit(&applied)
+            .commit(&step.applied)
             .map_err(|e| format!("cannot store received memory events: {e}"))?;
-        Ok(self.changes(&applied))
+        let pushes = if step.applied.events.is_empty() {
+            Vec::new()
+        } else {
+            sync::push(&step.applied.events, &Limits::default())
+        };
+        Ok(Synced {
+            replies: step.replies,
+            pushes,
+            lines: self.changes(&step.applied),
+        })
     }
 
     /// `memory_changed` for every applied event, to the clients subscribed to its key.
