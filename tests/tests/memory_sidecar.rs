@@ -3,14 +3,15 @@
 //! disk, the `memory` subcommands, and a sidecar answering without its registry.
 
 use meshwork_tests::{
-    bins::bin_path, sidecar::EVENT_TIMEOUT, IpcClient, RegistryOptions, RegistryProcess,
-    SidecarProcess,
+    bins::bin_path,
+    memory_ipc::{call, get, ok, put},
+    sidecar::EVENT_TIMEOUT,
+    IpcClient, RegistryOptions, RegistryProcess, SidecarProcess,
 };
 use serde_json::{json, Value};
 use std::{
     path::PathBuf,
     process::{Command, Stdio},
-    sync::atomic::{AtomicU64, Ordering},
     time::Duration,
 };
 
@@ -34,35 +35,6 @@ const NO_REGISTRY: [(&str, &str); 3] = [
     ("TOKEN_URL", "http://127.0.0.1:1/api/token"),
     ("MESHWORK_KEEP_ALIVE", "1"),
 ];
-
-static NEXT: AtomicU64 = AtomicU64::new(1);
-
-/// Sends one memory command with a fresh `request_id`; returns the reply carrying it.
-async fn call(ipc: &mut IpcClient, kind: &str, mut payload: Value) -> Value {
-    let request_id = format!("r{}", NEXT.fetch_add(1, Ordering::Relaxed));
-    payload["request_id"] = json!(request_id);
-    ipc.send(json!({"type": kind, "payload": payload})).await;
-    ipc.wait_for(&format!("reply to {kind}"), EVENT_TIMEOUT, |e| {
-        e["payload"]["request_id"] == request_id.as_str()
-    })
-    .await
-}
-
-/// Like [`call`], and asserts the reply's type.
-async fn ok(ipc: &mut IpcClient, kind: &str, payload: Value, reply: &str) -> Value {
-    let event = call(ipc, kind, payload).await;
-    assert_eq!(event["type"], reply, "{kind} answered {event}");
-    event["payload"].clone()
-}
-
-async fn put(ipc: &mut IpcClient, key: &str, value: Value) -> Value {
-    let payload = json!({"key": key, "value": value});
-    ok(ipc, "memory_put", payload, "memory_written").await
-}
-
-async fn get(ipc: &mut IpcClient, key: &str) -> Value {
-    ok(ipc, "memory_get", json!({"key": key}), "memory_value").await
-}
 
 /// An agent on a sidecar that has its token (the registry answered): `list_peers` is
 /// answered only once the mesh runs.
