@@ -294,6 +294,35 @@ impl IpcClient {
     }
 
     /// Waits for `peer_connected` of each of `peers` (any order).
+    /// Sends `message` to `to` with `ack` until some tier takes it (the sidecar answers
+    /// `error` until `to` is registered on its side), within `timeout`; returns the tier.
+    pub async fn send_until_sent(
+        &mut self,
+        to: &str,
+        message: serde_json::Value,
+        timeout: Duration,
+    ) -> serde_json::Value {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let send = serde_json::json!({"type": "send",
+                "payload": {"target_peer": to, "ack": true, "message": message}});
+            self.send(send).await;
+            let ev = self
+                .wait_for("an answer to the send", Duration::from_secs(10), |e| {
+                    e["type"] == "sent" || e["type"] == "error"
+                })
+                .await;
+            if ev["type"] == "sent" {
+                return ev["payload"]["via"].clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "never sent to {to}: {ev}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     pub async fn wait_connected(&mut self, peers: &[&str]) {
         self.wait_connected_within(peers, EVENT_TIMEOUT).await;
     }

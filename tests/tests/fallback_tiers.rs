@@ -261,29 +261,9 @@ async fn expired_turn_credentials_are_refused_with_a_clear_log_line() {
     let mut alice_ipc = alice.ipc().await;
     let mut bob_ipc = bob.ipc().await;
     // Until bob is registered on alice's side the sidecar answers `error`: retry.
-    let deadline = tokio::time::Instant::now() + SETUP;
-    let via = loop {
-        alice_ipc
-            .send(
-                json!({"type": "send", "payload": {"target_peer": "bob", "ack": true,
-                "message": {"type": "agent_prompt", "request_id": "exp-1",
-                    "payload": {"message": "hi"}}}}),
-            )
-            .await;
-        let ev = alice_ipc
-            .wait_for("an answer to the send", Duration::from_secs(10), |e| {
-                e["type"] == "sent" || e["type"] == "error"
-            })
-            .await;
-        if ev["type"] == "sent" {
-            break ev["payload"]["via"].clone();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "alice never could send to bob: {ev}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let message = json!({"type": "agent_prompt", "request_id": "exp-1",
+        "payload": {"message": "hi"}});
+    let via = alice_ipc.send_until_sent("bob", message, SETUP).await;
     assert_eq!(via, "registry");
     assert_eq!(
         received_via(&mut bob_ipc, "alice", "exp-1").await,

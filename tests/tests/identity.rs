@@ -35,27 +35,11 @@ fn keep_alive(signaling: Option<&str>) -> Vec<(&str, &str)> {
     env
 }
 
-/// `alice` sends `marker` to `bob` until a tier takes it; returns that tier.
+/// Sends `marker` to `to` as an `agent_prompt` until a tier takes it; returns that tier.
 async fn send_until_sent(ipc: &mut IpcClient, to: &str, request_id: &str, marker: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + SETUP;
-    loop {
-        ipc.send(
-            json!({"type": "send", "payload": {"target_peer": to, "ack": true,
-            "message": {"type": "agent_prompt", "request_id": request_id,
-                "payload": {"message": marker}}}}),
-        )
-        .await;
-        let ev = ipc
-            .wait_for("an answer to the send", Duration::from_secs(10), |e| {
-                e["type"] == "sent" || e["type"] == "error"
-            })
-            .await;
-        if ev["type"] == "sent" {
-            return ev["payload"]["via"].clone();
-        }
-        assert!(tokio::time::Instant::now() < deadline, "never sent: {ev}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let message = json!({"type": "agent_prompt", "request_id": request_id,
+        "payload": {"message": marker}});
+    ipc.send_until_sent(to, message, SETUP).await
 }
 
 #[tokio::test]

@@ -58,25 +58,19 @@ pub async fn post<B: Serialize, T: DeserializeOwned>(
         .map(serde_json::to_string)
         .transpose()
         .map_err(|e| ApiError::Network(e.to_string()))?;
-    let (status, text) = send(Method::POST, path, token, body).await?;
-    match status {
-        200..=299 => serde_json::from_str(&text)
-            .map_err(|e| ApiError::Network(format!("unexpected answer: {e}"))),
-        401 => Err(ApiError::Refused),
-        _ => Err(ApiError::Http {
-            status,
-            message: serde_json::from_str::<ErrorBody>(&text)
-                .map(|b| b.error)
-                .unwrap_or(text),
-        }),
-    }
+    let text = success(send(Method::POST, path, token, body).await?)?;
+    serde_json::from_str(&text).map_err(|e| ApiError::Network(format!("unexpected answer: {e}")))
 }
 
 /// DELETEs `path` (an answer without body).
 pub async fn delete(path: &str, token: &str) -> Result<(), ApiError> {
-    let (status, text) = send(Method::DELETE, path, token, None).await?;
+    success(send(Method::DELETE, path, token, None).await?).map(|_| ())
+}
+
+/// The body of a 2xx answer; a 401 is `Refused`, any other status the registry's error.
+fn success((status, text): (u16, String)) -> Result<String, ApiError> {
     match status {
-        200..=299 => Ok(()),
+        200..=299 => Ok(text),
         401 => Err(ApiError::Refused),
         _ => Err(ApiError::Http {
             status,

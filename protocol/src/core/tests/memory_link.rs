@@ -105,18 +105,25 @@ fn unkeyed_peers_get_no_memory_frames() {
     );
 }
 
-#[test]
-fn memory_frames_through_the_registry_are_sealed() {
-    let mut net = keyed_net(&[]);
+/// Keyed alice and bob whose ICE never connects (the registry tier only), with empty replicas.
+fn registry_only_pair() -> (Net, BTreeMap<PeerId, Replica>) {
+    let mut net = Net::new();
     let (a, b) = (id("alice"), id("bob"));
     net.blocked_ice.insert((a.clone(), b.clone()));
     net.add_with("alice", keyed_config("alice"));
     net.add_with("bob", keyed_config("bob"));
     net.run_for(Duration::from_secs(1));
-    let mut replicas = BTreeMap::from([
-        (a.clone(), Replica::new(Limits::default())),
-        (b.clone(), Replica::new(Limits::default())),
+    let replicas = BTreeMap::from([
+        (a, Replica::new(Limits::default())),
+        (b, Replica::new(Limits::default())),
     ]);
+    (net, replicas)
+}
+
+#[test]
+fn memory_frames_through_the_registry_are_sealed() {
+    let (mut net, mut replicas) = registry_only_pair();
+    let (a, b) = (id("alice"), id("bob"));
     let marker = "MEMORY-MARKER-42";
     replicas
         .get_mut(&a)
@@ -195,16 +202,8 @@ fn replicas_driven_through_the_mesh_converge_after_a_partition() {
 
 #[test]
 fn a_large_backlog_crosses_the_sealed_registry_tier_in_frames_that_fit() {
-    let mut net = Net::new();
+    let (mut net, mut replicas) = registry_only_pair();
     let (a, b) = (id("alice"), id("bob"));
-    net.blocked_ice.insert((a.clone(), b.clone()));
-    net.add_with("alice", keyed_config("alice"));
-    net.add_with("bob", keyed_config("bob"));
-    net.run_for(Duration::from_secs(1));
-    let mut replicas = BTreeMap::from([
-        (a.clone(), Replica::new(Limits::default())),
-        (b.clone(), Replica::new(Limits::default())),
-    ]);
     let alice = replicas.get_mut(&a).expect("alice");
     for i in 0..300u64 {
         let value = json!({"i": i, "text": "x".repeat(1000)});
