@@ -207,6 +207,14 @@ impl Driver {
                 }
             }
             for (from, frame) in frames {
+                // Authors we know are checked against their key (no TOFU for them).
+                if let SyncMessage::MemoryEvents { events, .. } = &frame {
+                    for event in events {
+                        if let Some(key) = self.mesh.core.trusted_key(&event.author) {
+                            self.memory.pin_key(event.author.clone(), key);
+                        }
+                    }
+                }
                 match self.memory.sync(frame) {
                     Ok(synced) => {
                         for reply in &synced.replies {

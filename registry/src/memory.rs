@@ -46,8 +46,28 @@ impl RegistryMemory {
     }
 
     /// Answers one frame from a peer; what it applied is durable before the replies go out.
+    /// Events count only from authors whose identity key the registry has bound, checked
+    /// against that key: no peer can write as another, nor as a peer id nobody holds.
     pub fn handle(&self, db: &Db, frame: SyncMessage) -> anyhow::Result<Outcome> {
         let mut replica = self.lock();
+        let frame = match frame {
+            SyncMessage::MemoryEvents { events, more } => {
+                let mut kept = Vec::with_capacity(events.len());
+                for event in events {
+                    match db.identity_key(event.author.as_str())? {
+                        Some(key) => {
+                            replica.pin_key(event.author.clone(), key);
+                            kept.push(event);
+                        }
+                        None => {
+                            tracing::warn!(author = %event.author, "memory event from an author without a bound key dropped")
+                        }
+                    }
+                }
+                SyncMessage::MemoryEvents { events: kept, more }
+            }
+            other => other,
+        };
         let step = sync::handle(&mut replica, frame);
         persist(&mut MemoryStore(db), &step.applied)?;
         let pushes = if step.applied.events.is_empty() {

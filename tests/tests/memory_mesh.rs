@@ -153,3 +153,92 @@ async fn agents_never_online_together_converge_through_the_registry() {
     assert_eq!(v["author"], "alice");
     let _: Value = get(&mut b, "handover").await;
 }
+
+/// mallory, a registered peer with a key of its own, sends bob events claiming to be alice's
+/// (through the registry tier, as any peer can): bob refuses them; alice's real ones pass.
+#[tokio::test]
+async fn events_forged_in_another_peers_name_are_refused() {
+    use meshwork_protocol::{
+        identity::Identity,
+        memory::{sync, Author, Limits, Links, Replica},
+        PeerId,
+    };
+    use meshwork_tests::{
+        http::{call, Cred},
+        signal_client::SignalClient,
+    };
+    let reg = RegistryProcess::start(RegistryOptions {
+        api_keys: Some(json!({"keys": {
+            "ak_a": {"peer_id": "alice"},
+            "ak_b": {"peer_id": "bob"},
+            "ak_m": {"peer_id": "mallory"},
+        }})),
+        ..Default::default()
+    });
+    let alice = SidecarProcess::start_with(&reg, "ak_a", "alice", &KEEP);
+    let bob = SidecarProcess::start_with(&reg, "ak_b", "bob", &KEEP);
+    let (mut a, mut b) = (alice.ipc().await, bob.ipc().await);
+    a.wait_connected(&["bob"]).await;
+
+    let (_, token) = call(
+        &reg,
+        reqwest::Method::POST,
+        "/api/token",
+        Cred::ApiKey("ak_m"),
+        None,
+    )
+    .await;
+    let jwt = token["token"].as_str().expect("jwt").to_owned();
+    let mut mallory = SignalClient::connect(&reg.ws_url(), &jwt, "mallory")
+        .await
+        .expect("ws");
+    let key = Identity::from_seed([66; 32]);
+    mallory
+        .send(
+            "register",
+            None,
+            json!({"identity_key": key.public().encode(), "registry_tier": true}),
+        )
+        .await
+        .expect("register");
+    mallory.expect("peer_list").await.expect("peer_list");
+    let as_alice = Author {
+        peer: PeerId::new("alice"),
+        identity: key,
+    };
+    let mut forge = Replica::new(Limits::default());
+    let events = forge
+        .put(
+            &as_alice,
+            "orders".into(),
+            json!("wire the money"),
+            Links::default(),
+            1,
+        )
+        .expect("forged put")
+        .events;
+    for frame in sync::push(&events, &Limits::default()) {
+        let message = json!({"type": "memory_sync", "request_id": "", "payload": frame});
+        mallory
+            .send("mesh_message", Some("bob"), message)
+            .await
+            .expect("send");
+    }
+    // alice's real write follows; once bob has it, the forgery had its chance.
+    put(&mut a, "orders", json!("hold everything")).await;
+    let v = wait_value(&mut b, "orders", CONVERGE).await;
+    assert_eq!(v["value"], "hold everything");
+    assert_eq!(v["conflicts"], json!([]), "the forged event got in: {v}");
+    let history = meshwork_tests::memory_ipc::ok(
+        &mut b,
+        "memory_history",
+        json!({"key": "orders"}),
+        "memory_history",
+    )
+    .await;
+    assert_eq!(
+        history["events"].as_array().map(Vec::len),
+        Some(1),
+        "{history}"
+    );
+}

@@ -201,3 +201,64 @@ async fn an_operator_can_turn_the_registry_replica_off() {
     let message = error["payload"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("no memory replica"), "{message}");
 }
+
+#[tokio::test]
+async fn a_forged_or_tampered_event_is_refused_by_the_registry_replica() {
+    let reg = registry(&[]);
+    let (mut alice, _) = MemoryPeer::join(&reg, "ak_a", "alice").await;
+    alice.sync_until_quiet().await;
+    let applied = alice
+        .replica
+        .put(
+            &alice.author,
+            "k".into(),
+            json!("honest"),
+            Links::default(),
+            1_000,
+        )
+        .expect("put");
+    let event = applied.events[0].clone();
+
+    // The body swapped for another value: its hash no longer matches what was signed.
+    let mut tampered = event.clone();
+    tampered.body = Some("\"forged\"".into());
+    // Signed by another key than the author's.
+    let mallory = Author {
+        peer: PeerId::new("alice"),
+        identity: Identity::from_seed([66; 32]),
+    };
+    let mut other = Replica::new(Limits::default());
+    let forged = other
+        .put(
+            &mallory,
+            "k".into(),
+            json!("as alice"),
+            Links::default(),
+            1_000,
+        )
+        .expect("forged put")
+        .events;
+    for events in [vec![tampered], forged] {
+        let frame = SyncMessage::MemoryEvents {
+            events,
+            more: false,
+        };
+        alice.send(&frame).await;
+    }
+    alice.sync_until_quiet().await;
+    let held = |m: &str| m.contains("meshwork_memory_events 0");
+    let (_, metrics) = call(&reg, Method::GET, "/metrics", Cred::Admin, None).await;
+    assert!(held(metrics.as_str().unwrap_or_default()), "{metrics}");
+
+    // The honest event is then taken.
+    alice
+        .send(&SyncMessage::MemoryEvents {
+            events: vec![event],
+            more: false,
+        })
+        .await;
+    alice.sync_until_quiet().await;
+    let (_, metrics) = call(&reg, Method::GET, "/metrics", Cred::Admin, None).await;
+    let metrics = metrics.as_str().unwrap_or_default().to_owned();
+    assert!(metrics.contains("meshwork_memory_events 1"), "{metrics}");
+}

@@ -15,7 +15,7 @@ mod subscriptions;
 
 use crate::ipc::ClientId;
 use meshwork_protocol::{
-    identity::Identity,
+    identity::{Identity, PublicKey},
     ipc::{IpcCommand, IpcEvent},
     memory::{
         event::MAX_KEY_BYTES, replica::Links, store::EventStore, sync, Applied, Author, Event,
@@ -146,6 +146,14 @@ impl Memory {
             )),
         }
         out
+    }
+
+    /// Checks events by `author` against `key` from now on (the mesh's pinned or announced
+    /// key), so no peer can write as another we know.
+    pub fn pin_key(&mut self, author: PeerId, key: PublicKey) {
+        if let Ok(open) = &mut self.open {
+            open.replica.pin_key(author, key);
+        }
     }
 
     /// "I hold this", for a replica we just met (and periodically); `None` without a replica.

@@ -69,6 +69,16 @@ impl MeshCore {
         matches!(self.trust.expected(peer), Expected::Key(_))
     }
 
+    /// The identity key this peer trusts for `peer` (pinned, else announced by the
+    /// registry), for checking the author of memory events; `None` when unknown or in
+    /// conflict.
+    pub fn trusted_key(&self, peer: &PeerId) -> Option<crate::identity::PublicKey> {
+        match self.trust.expected(peer) {
+            Expected::Key(key) => Some(key),
+            Expected::Nothing | Expected::Conflict { .. } => None,
+        }
+    }
+
     /// A `memory_sync` frame from `peer` (a MeshMessage's payload, or the registry's
     /// signaling frame): handed to the shell's memory, never delivered.
     pub(super) fn on_memory_frame(&mut self, peer: PeerId, payload: serde_json::Value) {
