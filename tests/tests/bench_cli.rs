@@ -4,8 +4,10 @@
 use meshwork_tests::bins::bin_path;
 use std::process::Command;
 
-const BENCHES: [(&str, &str); 5] = [
+const BENCHES: [(&str, &str); 7] = [
     ("bench_sidecar", "--runs"),
+    ("bench_memory", "--events"),
+    ("bench_memory_mesh", "--sidecars"),
     ("bench_browser", "--runs"),
     ("bench_tiers", "--rounds"),
     ("bench_fallback", "--tasks"),
