@@ -9,9 +9,31 @@ use meshwork_protocol::{
 use serde_json::json;
 use std::{path::Path, time::Duration};
 use tokio::{
-    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
-    net::UnixStream,
+    io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines},
+    net::{
+        unix::{OwnedReadHalf, OwnedWriteHalf},
+        UnixStream,
+    },
 };
+
+/// The lines a sidecar sends one IPC client.
+pub type Replies = Lines<BufReader<OwnedReadHalf>>;
+
+/// Connects to the sidecar at `socket` and sends `command`; returns its lines and the write
+/// half (kept open: dropping it would end the client).
+pub async fn connect_with(
+    socket: &Path,
+    command: &IpcCommand,
+) -> anyhow::Result<(Replies, OwnedWriteHalf)> {
+    let stream = UnixStream::connect(socket)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", socket.display()))?;
+    let (read, mut write) = stream.into_split();
+    let mut line = serde_json::to_string(command)?;
+    line.push('\n');
+    write.write_all(line.as_bytes()).await?;
+    Ok((BufReader::new(read).lines(), write))
+}
 
 /// Prints every event line until the sidecar closes the socket.
 pub async fn listen(socket: &Path) -> anyhow::Result<()> {
@@ -46,17 +68,10 @@ pub async fn send(socket: &Path, peer: &str, text: &str, wait: Duration) -> anyh
             timeout_ms: None,
         }
     };
-    let stream = UnixStream::connect(socket)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", socket.display()))?;
-    let (read, mut write) = stream.into_split();
-    let mut line = serde_json::to_string(&command)?;
-    line.push('\n');
-    write.write_all(line.as_bytes()).await?;
+    let (mut lines, _write) = connect_with(socket, &command).await?;
     if wait.is_zero() {
         return Ok(());
     }
-    let mut lines = BufReader::new(read).lines();
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let next = tokio::time::timeout_at(deadline, lines.next_line()).await;

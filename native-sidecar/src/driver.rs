@@ -196,24 +196,18 @@ impl Driver {
             if opens.is_empty() && frames.is_empty() && pushes.is_empty() {
                 return;
             }
+            let now = self.now();
             if let Some(have) = self.memory.have() {
                 for peer in opens {
                     self.send_memory(&peer, &have);
                 }
             }
             for frame in &pushes {
-                for peer in self.mesh.core.memory_peers() {
-                    self.send_memory(&peer, frame);
-                }
+                self.mesh.push_memory(frame, None, now);
             }
             for (from, frame) in frames {
-                // Authors we know are checked against their key (no TOFU for them).
-                if let SyncMessage::MemoryEvents { events, .. } = &frame {
-                    for event in events {
-                        if let Some(key) = self.mesh.core.trusted_key(&event.author) {
-                            self.memory.pin_key(event.author.clone(), key);
-                        }
-                    }
+                for (author, key) in self.mesh.core.author_keys(&frame) {
+                    self.memory.pin_key(author, key);
                 }
                 match self.memory.sync(frame) {
                     Ok(synced) => {
@@ -221,11 +215,7 @@ impl Driver {
                             self.send_memory(&from, reply);
                         }
                         for push in &synced.pushes {
-                            for peer in self.mesh.core.memory_peers() {
-                                if peer != from {
-                                    self.send_memory(&peer, push);
-                                }
-                            }
+                            self.mesh.push_memory(push, Some(&from), now);
                         }
                         for (client, line) in synced.lines {
                             self.mesh.shell.clients.reply(client, line);
@@ -241,9 +231,8 @@ impl Driver {
     /// way (or a peer reachable only through the registry) is caught up.
     fn resync_memory(&mut self) {
         if let Some(have) = self.memory.have() {
-            for peer in self.mesh.core.memory_peers() {
-                self.send_memory(&peer, &have);
-            }
+            let now = self.now();
+            self.mesh.push_memory(&have, None, now);
         }
     }
 

@@ -9,10 +9,6 @@ use meshwork_protocol::{
 };
 use serde_json::Value;
 use std::{path::Path, time::Duration};
-use tokio::{
-    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
-    net::UnixStream,
-};
 
 /// How long a command waits for its reply.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -32,14 +28,7 @@ pub async fn run(socket: &Path, op: MemoryOp) -> anyhow::Result<()> {
     let request_id = format!("cli-{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff);
     let watch = matches!(op, MemoryOp::Watch { .. });
     let command = command(request_id.clone(), op);
-    let stream = UnixStream::connect(socket)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", socket.display()))?;
-    let (read, mut write) = stream.into_split();
-    let mut line = serde_json::to_string(&command)?;
-    line.push('\n');
-    write.write_all(line.as_bytes()).await?;
-    let mut lines = BufReader::new(read).lines();
+    let (mut lines, _write) = crate::client_cmds::connect_with(socket, &command).await?;
     let deadline = tokio::time::Instant::now() + REPLY_TIMEOUT;
     let mut subscribed = false;
     loop {

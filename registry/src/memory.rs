@@ -53,15 +53,20 @@ impl RegistryMemory {
         let frame = match frame {
             SyncMessage::MemoryEvents { events, more } => {
                 let mut kept = Vec::with_capacity(events.len());
+                // One lookup per author per frame, not per event.
+                let mut bound = std::collections::BTreeMap::new();
                 for event in events {
-                    match db.identity_key(event.author.as_str())? {
-                        Some(key) => {
+                    if !bound.contains_key(&event.author) {
+                        let key = db.identity_key(event.author.as_str())?;
+                        if let Some(key) = key {
                             replica.pin_key(event.author.clone(), key);
-                            kept.push(event);
                         }
-                        None => {
-                            tracing::warn!(author = %event.author, "memory event from an author without a bound key dropped")
-                        }
+                        bound.insert(event.author.clone(), key.is_some());
+                    }
+                    if bound.get(&event.author) == Some(&true) {
+                        kept.push(event);
+                    } else {
+                        tracing::warn!(author = %event.author, "memory event from an author without a bound key dropped");
                     }
                 }
                 SyncMessage::MemoryEvents { events: kept, more }

@@ -79,6 +79,20 @@ impl MeshCore {
         }
     }
 
+    /// The keys to check a frame's event authors against: every author this peer trusts a
+    /// key for (an author it knows nothing of is left to the replica: first key seen).
+    pub fn author_keys(&self, frame: &SyncMessage) -> Vec<(PeerId, crate::identity::PublicKey)> {
+        let SyncMessage::MemoryEvents { events, .. } = frame else {
+            return Vec::new();
+        };
+        let mut keys: Vec<_> = events
+            .iter()
+            .filter_map(|e| Some((e.author.clone(), self.trusted_key(&e.author)?)))
+            .collect();
+        keys.dedup();
+        keys
+    }
+
     /// A `memory_sync` frame from `peer` (a MeshMessage's payload, or the registry's
     /// signaling frame): handed to the shell's memory, never delivered.
     pub(super) fn on_memory_frame(&mut self, peer: PeerId, payload: serde_json::Value) {

@@ -230,6 +230,17 @@ impl<S: Shell> Mesh<S> {
         self.send(peer, &super::memory_message(frame), now)
     }
 
+    /// Sends one sync frame to every replica this peer can reach except `except` (the one a
+    /// frame came from): new events spread, and nobody gets back what it sent.
+    pub fn push_memory(&mut self, frame: &SyncMessage, except: Option<&PeerId>, now: Time) {
+        for peer in self.core.memory_peers() {
+            if Some(&peer) != except {
+                // An unreachable replica catches up through the next `memory_have`.
+                let _ = self.send_memory(&peer, frame, now);
+            }
+        }
+    }
+
     /// Sends a request and tracks it: its response arrives with `rtt_ms`, or the
     /// application hears `RequestTimedOut` after `timeout`.
     pub fn request(
