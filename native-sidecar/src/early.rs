@@ -1,7 +1,9 @@
 //! Before the registry answers: the agents' socket is up, the shared memory answers at once
 //! (local-first, PROTOCOL.md §6), and every other line waits for the driver.
 //!
-//! Mesh commands cannot be answered yet (there is no peer id, no mesh): their lines are kept
+//! Mesh commands cannot be answered yet (there is no peer id, no mesh), nor memory writes in
+//! a data directory that has never been named (or any memory command before the default
+//! data directory, named after the peer id, exists): their lines are kept
 //! in order — bounded by the IPC input budget, since each holds its share — and handed to the
 //! driver when it starts, as they would have waited in the socket before.
 
@@ -32,7 +34,7 @@ impl Early {
             }
             IpcInput::Refused { id, message } => self.clients.reply(id, IpcEvent::error(message)),
             IpcInput::Line { id, ref line, .. } => match IpcCommand::parse_line(line) {
-                Ok(cmd) if cmd.is_memory() => {
+                Ok(cmd) if cmd.is_memory() && !memory.waits_for_peer(&cmd) => {
                     for (client, event) in memory.handle(id, cmd) {
                         self.clients.reply(client, event);
                     }

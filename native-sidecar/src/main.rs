@@ -137,20 +137,13 @@ async fn run_sidecar(mut config: SidecarConfig) -> anyhow::Result<()> {
     };
 
     // With MESHWORK_DATA_DIR the memory opens now; the default data dir is named after our
-    // peer id, which only the registry's token tells (ADR 0017).
+    // peer id, which only the registry's token tells: memory commands wait for it (ADR 0017).
     let (opened, mut memory) = match &config.data_dir {
         Some(dir) => {
             let (store, identity, memory) = open_data_dir(dir, config.identity)?;
             (Some((store, identity)), memory)
         }
-        None => (
-            None,
-            memory::Memory::unavailable(
-                "the shared memory opens once the registry has told this sidecar its peer id \
-                 (the default data directory is named after it); set MESHWORK_DATA_DIR to use \
-                 it at once",
-            ),
-        ),
+        None => (None, memory::Memory::opens_with_peer()),
     };
     let mut early = early::Early::default();
     let me = {

@@ -145,6 +145,11 @@ impl IpcCommand {
         )
     }
 
+    /// Whether this memory command writes an event (`memory_put`, `memory_forget`).
+    pub fn is_memory_write(&self) -> bool {
+        matches!(self, Self::MemoryPut { .. } | Self::MemoryForget { .. })
+    }
+
     /// The `request_id` of a line that did not parse, when it is a memory command that has
     /// one: its error reply must carry it (§6).
     pub fn memory_request_id(line: &str) -> Option<String> {

@@ -460,18 +460,6 @@ async fn memory_answers_while_the_registry_is_unreachable() {
     assert_eq!(changed["payload"]["key"], "offline/again");
 }
 
-#[tokio::test]
-async fn a_sidecar_that_never_met_its_registry_reads_but_cannot_write_yet() {
-    let reg = registry();
-    let car = SidecarProcess::start_with(&reg, "ak_alice", "alice", &NO_REGISTRY);
-    let mut ipc = car.ipc().await;
-    assert_eq!(get(&mut ipc, "k").await["found"], false);
-    let reply = call(&mut ipc, "memory_put", json!({"key": "k", "value": 1})).await;
-    assert_eq!(reply["type"], "error");
-    let message = reply["payload"]["message"].as_str().unwrap_or_default();
-    assert!(message.contains("peer id"), "{message}");
-}
-
 /// Runs `meshwork-sidecar memory <args>` against `car`; returns its stdout as JSON.
 fn cli(car: &SidecarProcess, args: &[&str]) -> Value {
     let out = Command::new(bin_path("meshwork-sidecar"))
@@ -585,9 +573,20 @@ async fn mesh_commands_sent_before_the_registry_answers_are_handled_once_it_does
     let car = SidecarProcess::start_with(&dirs, "ak_alice", "alice", &env);
     let mut ipc = car.ipc().await;
     ipc.send(json!({"type": "list_peers", "payload": {}})).await;
-    // The memory answers at once; the mesh command waits for the registry.
-    let value = call(&mut ipc, "memory_get", json!({"key": "k"})).await;
-    assert_eq!(value["type"], "memory_value");
+    // A write in a data directory that was never named waits for the peer id (no error)...
+    let early_put = json!({"request_id": "early-put", "key": "k", "value": "v"});
+    ipc.send(json!({"type": "memory_put", "payload": early_put}))
+        .await;
+    // ...while a read, sent after it, is answered at once: its reply comes first.
+    ipc.send(json!({"type": "memory_get", "payload": {"request_id": "early-get", "key": "k"}}))
+        .await;
+    let first = ipc
+        .next_event(EVENT_TIMEOUT)
+        .await
+        .expect("the read is answered before the registry is up");
+    assert_eq!(first["type"], "memory_value", "{first}");
+    assert_eq!(first["payload"]["request_id"], "early-get");
+    assert_eq!(first["payload"]["found"], false);
 
     let _reg = RegistryProcess::start(RegistryOptions {
         api_keys: Some(json!({"keys": {"ak_alice": {"peer_id": "alice"}}})),
@@ -600,7 +599,14 @@ async fn mesh_commands_sent_before_the_registry_answers_are_handled_once_it_does
         })
         .await;
     assert_eq!(list["payload"]["peers"], json!([]));
-    // Now it knows its peer id: writes work.
-    let written = put(&mut ipc, "k", json!("v")).await;
-    assert_eq!(written["version"], json!({"alice": 1}));
+    // Now it knows its peer id: the waiting write is made as it, then later ones.
+    let early = ipc
+        .wait_for("the early write", EVENT_TIMEOUT, |e| {
+            e["payload"]["request_id"] == "early-put"
+        })
+        .await;
+    assert_eq!(early["type"], "memory_written", "{early}");
+    assert_eq!(early["payload"]["version"], json!({"alice": 1}));
+    let written = put(&mut ipc, "k2", json!("v2")).await;
+    assert_eq!(written["version"], json!({"alice": 2}));
 }

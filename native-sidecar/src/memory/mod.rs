@@ -51,6 +51,9 @@ pub struct Memory {
     subscriptions: Subscriptions,
     /// Local events not yet pushed to the other replicas (the driver takes them).
     unpushed: Vec<Event>,
+    /// The replica opens once the registry names us (no data directory yet): until then
+    /// every command waits for it instead of failing.
+    opens_with_peer: bool,
 }
 
 /// What one sync frame from another replica produced.
@@ -89,6 +92,7 @@ impl Memory {
             peer,
             subscriptions: Subscriptions::default(),
             unpushed: Vec::new(),
+            opens_with_peer: false,
         })
     }
 
@@ -100,7 +104,26 @@ impl Memory {
             peer: None,
             subscriptions: Subscriptions::default(),
             unpushed: Vec::new(),
+            opens_with_peer: false,
         }
+    }
+
+    /// A memory that opens when the registry names us; commands wait for it (see
+    /// [`Memory::waits_for_peer`]) and are answered then.
+    pub fn opens_with_peer() -> Self {
+        Self {
+            opens_with_peer: true,
+            ..Self::unavailable("the shared memory opens once the registry has named this sidecar")
+        }
+    }
+
+    /// Whether `cmd` must wait until the registry names us: every command while the replica
+    /// is not open yet, and writes while we do not know which peer id to write them as (a
+    /// fresh data directory). Reads of an open replica never wait (local-first, §6).
+    pub fn waits_for_peer(&self, cmd: &IpcCommand) -> bool {
+        self.peer.is_none()
+            && (self.opens_with_peer
+                || (cmd.is_memory_write() && self.identity.is_some() && self.open.is_ok()))
     }
 
     /// The registry named us `peer`: our events are written as it from now on (and on later
