@@ -18,7 +18,6 @@ use crate::{
 use meshwork_protocol::{
     core::{self, ConnectionState, Event, Mesh, MeshCore, Time},
     ipc::{IpcCommand, IpcEvent},
-    memory::SyncMessage,
     PeerId,
 };
 use std::{
@@ -185,62 +184,20 @@ impl Driver {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    /// Moves the memory's sync traffic: frames that arrived are answered (replies to their
-    /// sender, new events to every other replica), links that opened hear what we hold,
-    /// local writes are pushed. Repeats until nothing is left (answers may open more).
+    /// Moves the memory's sync traffic (the shared `Mesh::pump_memory`); subscribers hear
+    /// of what arrived.
     fn pump_memory(&mut self) {
-        loop {
-            let opens = std::mem::take(&mut self.mesh.shell.memory_opens);
-            let frames = std::mem::take(&mut self.mesh.shell.memory_inbox);
-            let pushes = self.memory.take_pushes();
-            if opens.is_empty() && frames.is_empty() && pushes.is_empty() {
-                return;
-            }
-            let now = self.now();
-            if let Some(have) = self.memory.have() {
-                for peer in opens {
-                    self.send_memory(&peer, &have);
-                }
-            }
-            for frame in &pushes {
-                self.mesh.push_memory(frame, None, now);
-            }
-            for (from, frame) in frames {
-                for (author, key) in self.mesh.core.author_keys(&frame) {
-                    self.memory.pin_key(author, key);
-                }
-                match self.memory.sync(frame) {
-                    Ok(synced) => {
-                        for reply in &synced.replies {
-                            self.send_memory(&from, reply);
-                        }
-                        for push in &synced.pushes {
-                            self.mesh.push_memory(push, Some(&from), now);
-                        }
-                        for (client, line) in synced.lines {
-                            self.mesh.shell.clients.reply(client, line);
-                        }
-                    }
-                    Err(e) => tracing::warn!(from = %from, error = %e, "memory frame not applied"),
-                }
-            }
+        let now = self.now();
+        for (client, line) in self.memory.pump(&mut self.mesh, now) {
+            self.mesh.shell.clients.reply(client, line);
         }
     }
 
     /// Anti-entropy: every replica we can reach hears what we hold, so a frame lost on the
     /// way (or a peer reachable only through the registry) is caught up.
     fn resync_memory(&mut self) {
-        if let Some(have) = self.memory.have() {
-            let now = self.now();
-            self.mesh.push_memory(&have, None, now);
-        }
-    }
-
-    fn send_memory(&mut self, peer: &PeerId, frame: &SyncMessage) {
         let now = self.now();
-        if let Err(e) = self.mesh.send_memory(peer, frame, now) {
-            tracing::debug!(peer = %peer, error = %e, "memory frame not sent");
-        }
+        self.memory.resync(&mut self.mesh, now);
     }
 
     fn on_signaling(&mut self, ev: SignalingEvent) {

@@ -17,7 +17,6 @@ use meshwork_protocol::{
     framing::Frame,
     identity::PublicKey,
     ipc::IpcEvent,
-    memory::SyncMessage,
     rest::IceServer,
     signaling::IceCandidatePayload,
     PeerId, SignalMessage,
@@ -42,10 +41,6 @@ pub struct NativeShell {
     pub(crate) clients: Clients,
     /// The data directory: pinned peer keys go there.
     identity_store: IdentityStore,
-    /// Memory sync frames from other replicas, for the driver's memory (ADR 0016).
-    pub(crate) memory_inbox: Vec<(PeerId, SyncMessage)>,
-    /// Peers whose channel just opened: the driver's memory says what it holds to them.
-    pub(crate) memory_opens: Vec<PeerId>,
 }
 
 impl NativeShell {
@@ -72,8 +67,6 @@ impl NativeShell {
             sinks,
             clients: Clients::default(),
             identity_store,
-            memory_inbox: Vec::new(),
-            memory_opens: Vec::new(),
         }
     }
 
@@ -198,10 +191,6 @@ impl Shell for NativeShell {
         });
     }
 
-    fn memory_frame(&mut self, peer: &PeerId, frame: SyncMessage) {
-        self.memory_inbox.push((peer.clone(), frame));
-    }
-
     fn remember_key(&mut self, peer: &PeerId, key: &PublicKey) {
         match self.identity_store.remember(peer, key) {
             Ok(()) => tracing::info!(peer = %peer, key = %key.fingerprint(), "peer key pinned"),
@@ -214,7 +203,6 @@ impl Shell for NativeShell {
             // Agents have no such event upstream; the driver logs signaling state.
             AppEvent::Signaling { .. } => return,
             AppEvent::PeerConnected { peer, verified } => {
-                self.memory_opens.push(peer.clone());
                 tracing::info!(peer = %peer, verified, "peer connected");
                 IpcEvent::PeerConnected {
                     peer_id: peer,

@@ -145,6 +145,19 @@ impl IpcCommand {
         )
     }
 
+    /// A memory command's `request_id` (`None` for any other command).
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Self::MemoryPut { request_id, .. }
+            | Self::MemoryGet { request_id, .. }
+            | Self::MemoryList { request_id, .. }
+            | Self::MemoryHistory { request_id, .. }
+            | Self::MemoryForget { request_id, .. }
+            | Self::MemorySubscribe { request_id, .. } => Some(request_id),
+            _ => None,
+        }
+    }
+
     /// Whether this memory command writes an event (`memory_put`, `memory_forget`).
     pub fn is_memory_write(&self) -> bool {
         matches!(self, Self::MemoryPut { .. } | Self::MemoryForget { .. })

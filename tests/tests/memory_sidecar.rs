@@ -420,7 +420,7 @@ async fn without_an_identity_key_writes_fail_and_reads_work() {
     assert_eq!(reply["type"], "error");
     let message = reply["payload"]["message"].as_str().unwrap_or_default();
     assert!(
-        message.contains("this sidecar has no identity key"),
+        message.contains("this peer has no identity key"),
         "{message}"
     );
     assert_eq!(get(&mut ipc, "k").await["found"], false);

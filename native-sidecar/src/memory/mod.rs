@@ -1,82 +1,70 @@
 //! The shared memory's native shell (PROTOCOL.md §6, ADR 0016, ADR 0017): the sidecar's
-//! replica, its SQLite store and the agents' subscriptions.
+//! replica in its SQLite store, served to the agents by the protocol crate's
+//! [`AgentMemory`].
 //!
-//! [`Memory`] turns one IPC memory command into its replies; it decides nothing about the
-//! memory itself (that is `meshwork_protocol::memory`). A local write is committed to
-//! `memory.db` before `memory_written` goes out. SQLite runs on the driver's thread: a write
-//! costs one fsync (milliseconds), reads none; the replica must change in command order and
-//! the reply must follow the commit anyway, so a blocking pool would only add hand-offs.
+//! [`Memory`] decides nothing about the memory itself: it opens the store, commits a write
+//! before its reply goes out, and stops writing if a commit fails. SQLite runs on the
+//! driver's thread: a write costs one fsync (milliseconds), reads none; the replica must
+//! change in command order and the reply must follow the commit anyway, so a blocking pool
+//! would only add hand-offs.
 //!
 //! - `store`: `memory.db`.
-//! - `subscriptions`: who hears of which keys.
 
 pub mod store;
-mod subscriptions;
 
 use crate::ipc::ClientId;
 use meshwork_protocol::{
-    identity::{Identity, PublicKey},
+    core::{MemoryStore, Mesh, Pumped, Shell, Time},
+    identity::Identity,
     ipc::{IpcCommand, IpcEvent},
-    memory::{
-        event::MAX_KEY_BYTES, replica::Links, store::EventStore, sync, Applied, Author, Event,
-        Limits, MemoryError, Replica, SyncMessage,
-    },
+    memory::{store::EventStore, AgentMemory, Applied, Limits, Outgoing, Replica},
     PeerId,
 };
 use std::path::Path;
 use store::{SqliteStore, StoreError};
-use subscriptions::Subscriptions;
-
-/// Lines for IPC clients: the reply to the command's sender first, then `memory_changed`.
-pub type Outgoing = Vec<(ClientId, IpcEvent)>;
 
 /// The replica and the store it is kept in.
 struct Open {
-    replica: Replica,
-    store: SqliteStore,
-    /// Why writes stopped: a commit failed, so the replica holds an event the store may
-    /// not; writing on would number the next events after one that may be lost.
+    agent: AgentMemory,
+    store: Committer,
+}
+
+/// `memory.db`, and why writes stopped if they did: a commit failed, so the replica holds
+/// an event the store may not; writing on would number the next events after one that may
+/// be lost.
+struct Committer {
+    db: SqliteStore,
     broken: Option<String>,
+}
+
+impl MemoryStore for Committer {
+    fn store(&mut self, applied: &Applied) -> Result<(), String> {
+        self.db
+            .commit(applied)
+            .map_err(|e| format!("cannot store memory events: {e}"))
+    }
 }
 
 /// The sidecar's replica of the shared memory, as the agents use it.
 pub struct Memory {
     /// The replica, or why there is none (no data directory yet, or it failed to open).
     open: Result<Open, String>,
-    /// The key that signs our events (`None` with `MESHWORK_IDENTITY=false`).
-    identity: Option<Identity>,
-    /// The peer id our events are written as: remembered in the store, confirmed by the
-    /// registry's token.
-    peer: Option<PeerId>,
-    subscriptions: Subscriptions,
-    /// Local events not yet pushed to the other replicas (the driver takes them).
-    unpushed: Vec<Event>,
     /// The replica opens once the registry names us (no data directory yet): until then
     /// every command waits for it instead of failing.
     opens_with_peer: bool,
-}
-
-/// What one sync frame from another replica produced.
-pub struct Synced {
-    /// Frames back to the sender.
-    pub replies: Vec<SyncMessage>,
-    /// New events for every other replica (delta push).
-    pub pushes: Vec<SyncMessage>,
-    /// `memory_changed` lines for subscribed clients.
-    pub lines: Outgoing,
 }
 
 impl Memory {
     /// Opens `memory.db` in the data directory `dir` and restores the replica from it —
     /// before any local write, so a new event continues our chain instead of forking it.
     pub fn open(dir: &Path, identity: Option<Identity>) -> Result<Self, StoreError> {
-        let mut store = SqliteStore::open(dir)?;
-        let events = store.load_all()?;
+        let mut db = SqliteStore::open(dir)?;
+        let events = db.load_all()?;
         let stored = events.len();
         let (replica, restored) = Replica::restore(Limits::default(), events);
         // Erasures a crash left undone (the forget was stored, its erasures not).
-        store.erase_bodies(&restored.erased)?;
-        let peer = store.self_peer()?;
+        db.erase_bodies(&restored.erased)?;
+        let peer = db.self_peer()?;
         let refused = stored.saturating_sub(restored.events.len());
         if refused > 0 {
             tracing::warn!(refused, "stored memory events no longer verify; ignored");
@@ -84,14 +72,9 @@ impl Memory {
         tracing::info!(events = restored.events.len(), peer = ?peer.as_ref().map(PeerId::as_str), "memory replica restored");
         Ok(Self {
             open: Ok(Open {
-                replica,
-                store,
-                broken: None,
+                agent: AgentMemory::new(replica, identity, peer),
+                store: Committer { db, broken: None },
             }),
-            identity,
-            peer,
-            subscriptions: Subscriptions::default(),
-            unpushed: Vec::new(),
             opens_with_peer: false,
         })
     }
@@ -100,10 +83,6 @@ impl Memory {
     pub fn unavailable(why: impl Into<String>) -> Self {
         Self {
             open: Err(why.into()),
-            identity: None,
-            peer: None,
-            subscriptions: Subscriptions::default(),
-            unpushed: Vec::new(),
             opens_with_peer: false,
         }
     }
@@ -121,269 +100,92 @@ impl Memory {
     /// is not open yet, and writes while we do not know which peer id to write them as (a
     /// fresh data directory). Reads of an open replica never wait (local-first, §6).
     pub fn waits_for_peer(&self, cmd: &IpcCommand) -> bool {
-        self.peer.is_none()
-            && (self.opens_with_peer
-                || (cmd.is_memory_write() && self.identity.is_some() && self.open.is_ok()))
+        match &self.open {
+            Ok(open) => open.agent.write_waits_for_peer(cmd),
+            Err(_) => self.opens_with_peer,
+        }
     }
 
     /// The registry named us `peer`: our events are written as it from now on (and on later
     /// starts before the registry answers).
     pub fn set_peer(&mut self, peer: PeerId) {
-        if self.peer.as_ref() == Some(&peer) {
+        let Ok(open) = &mut self.open else {
+            return;
+        };
+        if open.agent.peer() == Some(&peer) {
             return;
         }
-        if let Some(old) = &self.peer {
+        if let Some(old) = open.agent.peer() {
             tracing::warn!(old = %old, new = %peer, "this data directory's memory was written as another peer id");
         }
-        if let Ok(open) = &mut self.open {
-            if let Err(e) = open.store.set_self_peer(&peer) {
-                tracing::warn!(error = %e, "cannot remember our peer id in memory.db");
-            }
+        if let Err(e) = open.store.db.set_self_peer(&peer) {
+            tracing::warn!(error = %e, "cannot remember our peer id in memory.db");
         }
-        self.peer = Some(peer);
+        open.agent.set_peer(peer);
     }
 
     /// A client is gone: it hears of nothing more.
     pub fn client_gone(&mut self, client: ClientId) {
-        self.subscriptions.remove_client(client);
-    }
-
-    /// Answers one memory command from `client`.
-    pub fn handle(&mut self, client: ClientId, cmd: IpcCommand) -> Outgoing {
-        let (request_id, result) = self.answer(client, cmd);
-        let mut out = Vec::with_capacity(1);
-        match result {
-            Ok((reply, applied)) => {
-                out.push((client, reply));
-                if let Some(applied) = applied {
-                    out.extend(self.changes(&applied));
-                    self.unpushed.extend(applied.events);
-                }
-            }
-            Err(message) => out.push((
-                client,
-                IpcEvent::Error {
-                    request_id: Some(request_id),
-                    message,
-                },
-            )),
-        }
-        out
-    }
-
-    /// Checks events by `author` against `key` from now on (the mesh's pinned or announced
-    /// key), so no peer can write as another we know.
-    pub fn pin_key(&mut self, author: PeerId, key: PublicKey) {
         if let Ok(open) = &mut self.open {
-            open.replica.pin_key(author, key);
+            open.agent.client_gone(client);
         }
     }
 
-    /// "I hold this", for a replica we just met (and periodically); `None` without a replica.
-    pub fn have(&self) -> Option<SyncMessage> {
-        self.open
-            .as_ref()
-            .ok()
-            .map(|open| sync::open(&open.replica))
-    }
-
-    /// Frames pushing the local events written since the last call.
-    pub fn take_pushes(&mut self) -> Vec<SyncMessage> {
-        if self.unpushed.is_empty() {
-            return Vec::new();
-        }
-        let events = std::mem::take(&mut self.unpushed);
-        sync::push(&events, &Limits::default())
-    }
-
-    /// Answers a sync frame from another replica: what it applied is committed (with its
-    /// erasures) before anything is sent, subscribers hear of it, the rest goes out.
-    pub fn sync(&mut self, frame: SyncMessage) -> Result<Synced, String> {
-        let open = self.open.as_mut().map_err(|why| why.clone())?;
-        let step = sync::handle(&mut open.replica, frame);
-        open.store
-            .commit(&step.applied)
-            .map_err(|e| format!("cannot store received memory events: {e}"))?;
-        let pushes = if step.applied.events.is_empty() {
-            Vec::new()
-        } else {
-            sync::push(&step.applied.events, &Limits::default())
+    /// Answers one memory command from `client`: a write is committed to `memory.db` before
+    /// `memory_written` goes out.
+    pub fn handle(&mut self, client: ClientId, cmd: IpcCommand) -> Outgoing {
+        let open = match &mut self.open {
+            Ok(open) => open,
+            Err(why) => return vec![(client, error_reply(&cmd, why))],
         };
-        Ok(Synced {
-            replies: step.replies,
-            pushes,
-            lines: self.changes(&step.applied),
-        })
-    }
-
-    /// `memory_changed` for every applied event, to the clients subscribed to its key.
-    fn changes(&self, applied: &Applied) -> Outgoing {
-        let mut out = Vec::new();
-        for event in &applied.events {
-            for client in self.subscriptions.matching(&event.key) {
-                let changed = IpcEvent::MemoryChanged {
-                    key: event.key.clone(),
-                    id: event.id.clone(),
-                    author: event.author.clone(),
-                    kind: event.kind,
-                    value: event.value().unwrap_or(serde_json::Value::Null),
-                };
-                out.push((client, changed));
+        if cmd.is_memory_write() {
+            if let Some(why) = &open.store.broken {
+                return vec![(client, error_reply(&cmd, why))];
             }
         }
+        let mut answer = open.agent.answer(client, cmd, now_ms());
+        let Some(applied) = answer.applied.take() else {
+            return vec![(client, answer.reply)];
+        };
+        if let Err(e) = open.store.store(&applied) {
+            let why = format!("{e}; restart the sidecar to write again");
+            tracing::error!(error = %e, "memory write not stored; writes stop");
+            open.store.broken = Some(why.clone());
+            return vec![(client, answer.failed(why))];
+        }
+        let mut out = vec![(client, answer.reply)];
+        out.extend(open.agent.stored(applied));
         out
     }
 
-    /// The reply, and what a write applied; or the error message.
-    #[allow(clippy::type_complexity)]
-    fn answer(
-        &mut self,
-        client: ClientId,
-        cmd: IpcCommand,
-    ) -> (String, Result<(IpcEvent, Option<Applied>), String>) {
-        match cmd {
-            IpcCommand::MemoryPut {
-                request_id,
-                key,
-                value,
-                supersedes,
-                derived_from,
-            } => {
-                let links = Links {
-                    supersedes,
-                    derived_from,
-                };
-                let result = self.write(&request_id, key, |replica, author, key, now| {
-                    replica.put(author, key, value, links, now)
-                });
-                (request_id, result)
-            }
-            IpcCommand::MemoryForget { request_id, key } => {
-                let result = self.write(&request_id, key, |replica, author, key, now| {
-                    replica.forget(author, key, now)
-                });
-                (request_id, result)
-            }
-            IpcCommand::MemoryGet {
-                request_id,
-                key,
-                at,
-            } => {
-                let result = self.read(&key).map(|replica| {
-                    let read = replica.get(&key, at.as_ref());
-                    let request_id = request_id.clone();
-                    (IpcEvent::MemoryValue { request_id, read }, None)
-                });
-                (request_id, result)
-            }
-            IpcCommand::MemoryList {
-                request_id,
-                prefix,
-                at,
-                limit,
-            } => {
-                let result = self.replica().map(|replica| {
-                    let read = replica.list(&prefix, at.as_ref(), limit);
-                    let request_id = request_id.clone();
-                    (IpcEvent::MemoryValues { request_id, read }, None)
-                });
-                (request_id, result)
-            }
-            IpcCommand::MemoryHistory { request_id, key } => {
-                let result = self.read(&key).map(|replica| {
-                    let events = replica.history(&key, None);
-                    let request_id = request_id.clone();
-                    (
-                        IpcEvent::MemoryHistory {
-                            request_id,
-                            key: key.clone(),
-                            events,
-                        },
-                        None,
-                    )
-                });
-                (request_id, result)
-            }
-            IpcCommand::MemorySubscribe { request_id, prefix } => {
-                let result = self.replica().map(|_| ()).map(|()| {
-                    let request_id = request_id.clone();
-                    (IpcEvent::MemorySubscribed { request_id }, None)
-                });
-                if result.is_ok() {
-                    self.subscriptions.add(client, prefix);
-                }
-                (request_id, result)
-            }
-            _ => (String::new(), Err("not a memory command".into())),
-        }
-    }
-
-    fn replica(&self) -> Result<&Replica, String> {
-        match &self.open {
-            Ok(open) => Ok(&open.replica),
-            Err(why) => Err(why.clone()),
-        }
-    }
-
-    /// The replica, for a read of `key` (which must be a valid key).
-    fn read(&self, key: &str) -> Result<&Replica, String> {
-        check_key(key)?;
-        self.replica()
-    }
-
-    /// Makes a local write, commits it (with a forget's erasures, one transaction), and
-    /// answers `memory_written`.
-    fn write(
-        &mut self,
-        request_id: &str,
-        key: String,
-        make: impl FnOnce(&mut Replica, &Author, String, u64) -> Result<Applied, MemoryError>,
-    ) -> Result<(IpcEvent, Option<Applied>), String> {
-        let identity = self
-            .identity
-            .clone()
-            .ok_or("this sidecar has no identity key (MESHWORK_IDENTITY=false)")?;
-        let open = self.open.as_mut().map_err(|why| why.clone())?;
-        if let Some(why) = &open.broken {
-            return Err(why.clone());
-        }
-        let peer = self.peer.clone().ok_or(
-            "this sidecar does not know its peer id yet: the registry has not answered since \
-             its data directory was created",
-        )?;
-        let author = Author { peer, identity };
-        let applied =
-            make(&mut open.replica, &author, key.clone(), now_ms()).map_err(|e| e.to_string())?;
-        if let Err(e) = open.store.commit(&applied) {
-            let why = format!("the memory store failed ({e}); restart the sidecar to write again");
-            tracing::error!(error = %e, "memory write not stored; writes stop");
-            open.broken = Some(why.clone());
-            return Err(why);
-        }
-        let id = applied
-            .events
-            .last()
-            .map(|e| e.id.clone())
-            .ok_or("the write applied no event")?;
-        let reply = IpcEvent::MemoryWritten {
-            request_id: request_id.to_owned(),
-            id,
-            key,
-            version: open.replica.version().clone(),
+    /// Moves the replica's sync traffic through `mesh` (see `Mesh::pump_memory`); the
+    /// `memory_changed` lines for the agents.
+    pub fn pump<S: Shell>(&mut self, mesh: &mut Mesh<S>, now: Time) -> Outgoing {
+        let Ok(open) = &mut self.open else {
+            mesh.memory_inbox = Default::default();
+            return Vec::new();
         };
-        Ok((reply, Some(applied)))
+        let Pumped { lines, failures } = mesh.pump_memory(&mut open.agent, &mut open.store, now);
+        for failure in failures {
+            tracing::warn!(error = %failure, "memory frame not applied");
+        }
+        lines
+    }
+
+    /// Anti-entropy: every replica `mesh` reaches hears what we hold.
+    pub fn resync<S: Shell>(&self, mesh: &mut Mesh<S>, now: Time) {
+        if let Ok(open) = &self.open {
+            mesh.resync_memory(&open.agent, now);
+        }
     }
 }
 
-/// §6's key rule, for reads (writes are checked by the replica).
-fn check_key(key: &str) -> Result<(), String> {
-    if key.is_empty() {
-        return Err(MemoryError::EmptyKey.to_string());
+/// `error` for a memory command, carrying its `request_id`.
+fn error_reply(cmd: &IpcCommand, why: &str) -> IpcEvent {
+    IpcEvent::Error {
+        request_id: cmd.request_id().map(str::to_owned),
+        message: why.to_owned(),
     }
-    if key.len() > MAX_KEY_BYTES {
-        return Err(MemoryError::KeyTooLong(key.len()).to_string());
-    }
-    Ok(())
 }
 
 fn now_ms() -> u64 {
@@ -478,7 +280,7 @@ mod tests {
         let (request_id, message) = error_of(&unkeyed.handle(1, put("k", json!(1))));
         assert_eq!(request_id.as_deref(), Some("put-k"));
         assert!(
-            message.contains("this sidecar has no identity key"),
+            message.contains("this peer has no identity key"),
             "{message}"
         );
         drop(unkeyed);

@@ -35,6 +35,11 @@ pub fn memory_message(frame: &SyncMessage) -> MeshMessage {
 }
 
 impl MeshCore {
+    /// This peer keeps a replica ([`super::Config::memory`]).
+    pub fn memory_enabled(&self) -> bool {
+        self.config.memory
+    }
+
     /// Peers that hold a replica and can be reached now (open channel, or registered while
     /// the registry tier works), in id order; first the registry (`"registry"`) when it keeps
     /// a replica and our signaling is up.

@@ -124,9 +124,6 @@ pub trait Shell {
     /// Remember `key` as `peer`'s identity key across restarts (native: the data directory).
     /// Does nothing by default: the core keeps its pins for its own lifetime.
     fn remember_key(&mut self, _peer: &PeerId, _key: &PublicKey) {}
-    /// A memory sync frame from `peer` for this peer's replica (ADR 0016). Dropped by
-    /// default: a shell without a replica ignores the memory.
-    fn memory_frame(&mut self, _peer: &PeerId, _frame: SyncMessage) {}
     /// Sees every action before it is applied (logs, test records). Does nothing by default.
     fn observe(&mut self, _action: &Action) {}
 }
@@ -138,12 +135,19 @@ pub struct Mesh<S> {
     pub core: MeshCore,
     /// The platform.
     pub shell: S,
+    /// What arrived for this peer's replica ([`Mesh::pump_memory`]; dropped by a peer that
+    /// keeps none, since the core routes memory only to peers that said they keep one).
+    pub memory_inbox: super::MemoryInbox,
 }
 
 impl<S: Shell> Mesh<S> {
     /// A peer; call [`flush`](Self::flush) to perform its first action (connect).
     pub fn new(core: MeshCore, shell: S) -> Self {
-        Self { core, shell }
+        Self {
+            core,
+            shell,
+            memory_inbox: super::MemoryInbox::default(),
+        }
     }
 
     /// Feeds one event and performs what follows. The application hears when signaling
@@ -325,10 +329,17 @@ impl<S: Shell> Mesh<S> {
             Action::ProbePath { peer, attempt } => shell.probe_path(&peer, attempt),
             Action::FetchIceServers => shell.fetch_ice_servers(),
             Action::PeerConnected { peer, verified } => {
+                if self.core.memory_enabled() && self.core.speaks_memory(&peer) {
+                    self.memory_inbox.opened.push(peer.clone());
+                }
                 shell.notify(AppEvent::PeerConnected { peer, verified })
             }
             Action::RememberKey { peer, key } => shell.remember_key(&peer, &key),
-            Action::MemoryFrame { peer, frame } => shell.memory_frame(&peer, frame),
+            Action::MemoryFrame { peer, frame } => {
+                if self.core.memory_enabled() {
+                    self.memory_inbox.frames.push((peer, frame));
+                }
+            }
             Action::PeerDisconnected { peer } => shell.notify(AppEvent::PeerDisconnected { peer }),
             Action::Deliver {
                 peer,

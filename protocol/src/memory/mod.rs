@@ -12,8 +12,10 @@
 //! - [`projection`]: `get` / `list` / `history` at a cut, with the conflict rule.
 //! - [`sync`]: the messages two replicas exchange, and the pure function answering them.
 //! - [`store`]: what the shells must persist, and an in-memory store for tests.
+//! - [`agent`]: the replica as agents use it: §6 commands, replies and subscriptions.
 //! - [`time`]: `written_at` as RFC 3339.
 
+pub mod agent;
 pub mod error;
 pub mod event;
 pub mod limits;
@@ -23,6 +25,7 @@ pub mod projection;
 pub mod replica;
 pub mod stats;
 pub mod store;
+mod subscriptions;
 pub mod sync;
 pub mod time;
 pub mod version;
@@ -30,6 +33,7 @@ pub mod version;
 #[cfg(test)]
 mod tests;
 
+pub use agent::{AgentMemory, Answer, ClientId, Outgoing, Received};
 pub use error::MemoryError;
 pub use event::{Event, EventId, EventKind};
 pub use projection::{HistoryEntry, ListItem, ValueRead, ValuesRead};

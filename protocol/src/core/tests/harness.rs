@@ -129,8 +129,6 @@ pub struct SimShell {
     pub log: Vec<(Time, Action)>,
     /// What the application was told.
     pub app: Vec<AppEvent>,
-    /// Memory sync frames handed to the shell, oldest first (the test's replica takes them).
-    pub memory_inbox: Vec<(PeerId, crate::memory::SyncMessage)>,
     outbox: Vec<Effect>,
 }
 
@@ -218,10 +216,6 @@ impl Shell for SimShell {
 
     fn notify(&mut self, event: AppEvent) {
         self.app.push(event);
-    }
-
-    fn memory_frame(&mut self, peer: &PeerId, frame: crate::memory::SyncMessage) {
-        self.memory_inbox.push((peer.clone(), frame));
     }
 
     fn observe(&mut self, action: &Action) {
@@ -418,7 +412,6 @@ impl Net {
             pcs: BTreeMap::new(),
             log: Vec::new(),
             app: Vec::new(),
-            memory_inbox: Vec::new(),
             outbox: Vec::new(),
         };
         let node = Node {
@@ -634,7 +627,8 @@ impl Net {
         &mut self,
         peer: &PeerId,
     ) -> Vec<(PeerId, crate::memory::SyncMessage)> {
-        std::mem::take(&mut self.nodes.get_mut(peer).expect("known peer").memory_inbox)
+        let node = self.nodes.get_mut(peer).expect("known peer");
+        std::mem::take(&mut node.mesh.memory_inbox.frames)
     }
 
     /// Peers `peer`'s core would sync its memory with now.

@@ -4,7 +4,7 @@
 
 use super::harness::*;
 use crate::{
-    core::{AppEvent, RouteError, Tier},
+    core::{AppEvent, Config, RouteError, Tier},
     ids::PeerId,
     memory::{sync, Author, Limits, Links, Replica},
 };
@@ -14,7 +14,11 @@ use std::{collections::BTreeMap, time::Duration};
 fn keyed_net(names: &[&str]) -> Net {
     let mut net = Net::new();
     for name in names {
-        net.add_with(name, keyed_config(name));
+        let config = Config {
+            memory: true,
+            ..keyed_config(name)
+        };
+        net.add_with(name, config);
     }
     net
 }
@@ -110,8 +114,13 @@ fn registry_only_pair() -> (Net, BTreeMap<PeerId, Replica>) {
     let mut net = Net::new();
     let (a, b) = (id("alice"), id("bob"));
     net.blocked_ice.insert((a.clone(), b.clone()));
-    net.add_with("alice", keyed_config("alice"));
-    net.add_with("bob", keyed_config("bob"));
+    for name in ["alice", "bob"] {
+        let config = Config {
+            memory: true,
+            ..keyed_config(name)
+        };
+        net.add_with(name, config);
+    }
     net.run_for(Duration::from_secs(1));
     let replicas = BTreeMap::from([
         (a, Replica::new(Limits::default())),

@@ -1,6 +1,6 @@
 //! Who hears of which keys: `memory_subscribe` prefixes per IPC client.
 
-use crate::ipc::ClientId;
+use super::agent::ClientId;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Each client's subscribed prefixes.
