@@ -195,6 +195,65 @@ impl Browser {
             .unwrap_or_else(|e| panic!("resizing to {width}x{height}: {e}"));
     }
 
+    /// Opens `reg`'s hub logged in, joins the mesh from it, and returns the tab's peer id.
+    pub async fn join_hub(&self, reg: &crate::RegistryProcess) -> String {
+        const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
+        let token = crate::registry::ADMIN_TOKEN;
+        self.client
+            .goto(&reg.url(&format!("/?token={token}")))
+            .await
+            .expect("open page");
+        // The token leaves the address bar at once.
+        let url = self.client.current_url().await.expect("url");
+        assert!(
+            !url.as_str().contains("token="),
+            "token left in the address bar: {url}"
+        );
+        self.wait_for(
+            "the wasm peer to load",
+            JOIN_TIMEOUT,
+            "return !!window.wasmBindings",
+        )
+        .await;
+        self.eval("document.getElementById('join').click(); return true")
+            .await;
+        let id = self
+            .wait_for(
+                "a peer id",
+                JOIN_TIMEOUT,
+                "return window.meshPeer && window.meshPeer.id()",
+            )
+            .await;
+        id.as_str().expect("peer id string").to_owned()
+    }
+
+    /// Evaluates `expr`, a JavaScript expression that may yield a promise; what it
+    /// resolves to, or the rejection's message.
+    pub async fn settle(&self, expr: &str) -> Result<Value, String> {
+        let script = format!(
+            "const done = arguments[arguments.length - 1];\n\
+             Promise.resolve().then(() => ({expr})).then(\n\
+               v => done({{ok: v === undefined ? null : v}}),\n\
+               e => done({{err: String((e && e.message) || e)}}));"
+        );
+        let v = self
+            .client
+            .execute_async(&script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"));
+        match v.get("err").and_then(Value::as_str) {
+            Some(err) => Err(err.to_owned()),
+            None => Ok(v["ok"].clone()),
+        }
+    }
+
+    /// [`settle`](Self::settle), failing the test on a rejection.
+    pub async fn resolve(&self, expr: &str) -> Value {
+        self.settle(expr)
+            .await
+            .unwrap_or_else(|e| panic!("{expr} rejected: {e}"))
+    }
+
     /// Ends the session and chromedriver.
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;

@@ -3,8 +3,8 @@
 //! Runs inside a network namespace with only loopback (scripts/test.sh).
 
 use meshwork_tests::{
-    browser::Browser, registry::ADMIN_TOKEN, sidecar::EVENT_TIMEOUT, IpcClient, RegistryOptions,
-    RegistryProcess, SidecarProcess,
+    browser::Browser, sidecar::EVENT_TIMEOUT, IpcClient, RegistryOptions, RegistryProcess,
+    SidecarProcess,
 };
 use serde_json::{json, Value};
 use std::{path::PathBuf, time::Duration};
@@ -31,35 +31,7 @@ fn registry() -> RegistryProcess {
 
 /// Opens the page logged in, joins, and returns the tab's peer id.
 async fn join(browser: &Browser, reg: &RegistryProcess) -> String {
-    browser
-        .client
-        .goto(&reg.url(&format!("/?token={ADMIN_TOKEN}")))
-        .await
-        .expect("open page");
-    // The token leaves the address bar at once.
-    let url = browser.client.current_url().await.expect("url");
-    assert!(
-        !url.as_str().contains("token="),
-        "token left in the address bar: {url}"
-    );
-    browser
-        .wait_for(
-            "the wasm peer to load",
-            JOIN_TIMEOUT,
-            "return !!window.wasmBindings",
-        )
-        .await;
-    browser
-        .eval("document.getElementById('join').click(); return true")
-        .await;
-    let id = browser
-        .wait_for(
-            "a peer id",
-            JOIN_TIMEOUT,
-            "return window.meshPeer && window.meshPeer.id()",
-        )
-        .await;
-    id.as_str().expect("peer id string").to_owned()
+    browser.join_hub(reg).await
 }
 
 async fn tab_peers(browser: &Browser) -> Vec<String> {

@@ -16,6 +16,7 @@
 //! - [`http`]: HTTP with a bearer token (`gloo-net`), shared with the hub.
 //! - `registry`: the peer's calls: the token and the ICE servers.
 //! - `sink`: where callbacks report (breaks what would be an import cycle).
+//! - `memory`, `idb`: the tab's replica of the shared memory and its IndexedDB store.
 //!
 //! Every mesh decision (tiers, fallback, chunks, keepalives, path reads, TURN renewal, what
 //! the application is told) is the core's; this crate translates.
@@ -23,7 +24,9 @@
 
 mod driver;
 pub mod http;
+mod idb;
 mod links;
+mod memory;
 mod path;
 pub mod peer;
 mod registry;

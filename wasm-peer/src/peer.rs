@@ -7,10 +7,26 @@
 //! peer.on((ev) => console.log(ev));          // {type: "peer_connected", peer: "bob"}, …
 //! const me = await peer.join();               // "tab-1a2b3c4d"
 //! peer.send("bob", JSON.stringify({type: "ping", request_id: "r1"}));
+//!
+//! // The shared memory (PROTOCOL.md §6): each call resolves to its reply's payload, as a
+//! // sidecar's agents get it; an `error` reply rejects with its message.
+//! peer.onMemory((ev) => console.log(ev));     // {type: "memory_changed", payload: {…}}
+//! await peer.memorySubscribe("notes/");
+//! const w = await peer.memoryPut("notes/a", JSON.stringify({text: "hi"}));  // {id, key, version, …}
+//! const v = await peer.memoryGet("notes/a");  // {found, value, id, author, conflicts, …}
+//! const old = await peer.memoryGet("notes/a", JSON.stringify(w.version));
 //! ```
 
-use crate::driver::{self, Driver, Shared};
-use meshwork_protocol::{core::Tier, MeshMessage, PeerId};
+use crate::{
+    driver::{self, Driver, Shared},
+    idb::Durability,
+    memory::Restored,
+};
+use meshwork_protocol::{
+    core::Tier,
+    ipc::{IpcCommand, IpcEvent},
+    MeshMessage, PeerId,
+};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
@@ -65,6 +81,73 @@ impl MeshPeer {
         .map_err(|e| e.to_string())
     }
 
+    /// Adds a listener for the memory's events (`memory_changed` under the prefixes the
+    /// page subscribed to).
+    pub fn on_memory_event(&self, listener: impl Fn(&IpcEvent) + 'static) {
+        self.shared
+            .borrow_mut()
+            .memory_listeners
+            .push(Rc::new(listener));
+    }
+
+    /// Answers one shared-memory command (PROTOCOL.md §6) from the tab's replica. A write
+    /// resolves once its event is in IndexedDB, then spreads to every reachable replica.
+    pub async fn memory_command(&self, cmd: IpcCommand) -> IpcEvent {
+        let mut answer = {
+            let mut d = self.shared.borrow_mut();
+            let now_ms = js_sys::Date::now() as u64;
+            match d.memory.as_mut() {
+                Some(memory) => memory.answer(cmd, now_ms),
+                None => {
+                    return IpcEvent::Error {
+                        request_id: cmd.request_id().map(str::to_owned),
+                        message: d.memory_missing.clone(),
+                    }
+                }
+            }
+        };
+        let Some(applied) = answer.applied.take() else {
+            return answer.reply;
+        };
+        let idb = self.shared.borrow().memory.as_ref().map(|m| m.idb());
+        let stored = match idb.map(|idb| idb.write(&applied, Durability::Strict)) {
+            Some(Ok(done)) => done.await,
+            Some(Err(e)) => Err(e),
+            None => Err("the tab left the mesh".into()),
+        };
+        {
+            let mut d = self.shared.borrow_mut();
+            let d = &mut *d;
+            let Some(memory) = d.memory.as_mut() else {
+                return answer.failed("the tab left the mesh");
+            };
+            if let Err(e) = stored {
+                let why =
+                    format!("IndexedDB refused the write ({e}); reload the page to write again");
+                memory.break_writes(why.clone());
+                return answer.failed(why);
+            }
+            let lines = memory.stored(applied);
+            let page = lines.into_iter().filter(|(c, _)| *c == crate::memory::PAGE);
+            d.memory_pending.extend(page.map(|(_, line)| line));
+        }
+        // Pushes the write to the other replicas and tells the subscribers.
+        driver::run(&self.shared, |_, _| ());
+        answer.reply
+    }
+
+    /// [`memory_command`](Self::memory_command) for JavaScript: the reply's payload, or a
+    /// rejection with an `error` reply's message.
+    async fn memory_js(&self, cmd: IpcCommand) -> Result<JsValue, JsValue> {
+        match self.memory_command(cmd).await {
+            IpcEvent::Error { message, .. } => Err(js_error(message)),
+            reply => {
+                let value = to_js(&reply)?;
+                js_sys::Reflect::get(&value, &"payload".into())
+            }
+        }
+    }
+
     /// Peers with an open channel.
     pub fn connected_peers(&self) -> Vec<PeerId> {
         self.shared
@@ -78,6 +161,19 @@ impl MeshPeer {
 
 fn js_error(message: impl Into<String>) -> JsValue {
     js_sys::Error::new(&message.into()).into()
+}
+
+/// A version vector given as JSON text.
+fn version(json: Option<String>) -> Result<Option<meshwork_protocol::memory::Version>, JsValue> {
+    json.map(|text| serde_json::from_str(&text))
+        .transpose()
+        .map_err(|e| js_error(format!("`at` is not a version: {e}")))
+}
+
+/// A serializable value as a plain JS object (through JSON).
+fn to_js(value: &impl serde::Serialize) -> Result<JsValue, JsValue> {
+    let json = serde_json::to_string(value).map_err(|e| js_error(e.to_string()))?;
+    js_sys::JSON::parse(&json)
 }
 
 #[wasm_bindgen]
@@ -99,8 +195,7 @@ impl MeshPeer {
     /// Calls `callback(event)` for every event (plain objects with a `type`).
     pub fn on(&self, callback: js_sys::Function) {
         self.on_event(move |event| {
-            let json = serde_json::to_string(event).unwrap_or_default();
-            if let Ok(value) = js_sys::JSON::parse(&json) {
+            if let Ok(value) = to_js(event) {
                 // A throwing listener must not break the peer.
                 let _ = callback.call1(&JsValue::NULL, &value);
             }
@@ -120,7 +215,19 @@ impl MeshPeer {
             .await
             .map_err(js_error)?;
         let id = token.peer_id.to_string();
-        self.shared.borrow_mut().start_core(token.peer_id);
+        // The replica opens before the mesh starts, so the first link hears what it holds.
+        let memory = match Restored::open().await {
+            Ok(restored) => Some(restored),
+            Err(e) => {
+                self.shared.borrow_mut().memory_missing =
+                    format!("the tab has no shared memory: IndexedDB is unavailable ({e})");
+                None
+            }
+        };
+        if self.shared.borrow().mesh.is_some() {
+            return Err(js_error("already joined"));
+        }
+        self.shared.borrow_mut().start_core(token.peer_id, memory);
         driver::run(&self.shared, |_, _| ());
         Ok(id)
     }
@@ -130,7 +237,9 @@ impl MeshPeer {
     #[doc(hidden)]
     #[wasm_bindgen(js_name = startAs)]
     pub fn start_as(&self, peer_id: &str) {
-        self.shared.borrow_mut().start_core(PeerId::new(peer_id));
+        self.shared
+            .borrow_mut()
+            .start_core(PeerId::new(peer_id), None);
         driver::run(&self.shared, |_, _| ());
     }
 
@@ -177,6 +286,110 @@ impl MeshPeer {
         Ok(u32::try_from(sent.unwrap_or(0)).unwrap_or(u32::MAX))
     }
 
+    /// `memory_put` (PROTOCOL.md §6): writes `value_json` (JSON text) at `key`; resolves to
+    /// the `memory_written` payload once the event is in IndexedDB.
+    #[wasm_bindgen(js_name = memoryPut)]
+    pub async fn memory_put(
+        &self,
+        key: String,
+        value_json: String,
+        supersedes: Option<Vec<String>>,
+        derived_from: Option<Vec<String>>,
+    ) -> Result<JsValue, JsValue> {
+        let value = serde_json::from_str(&value_json)
+            .map_err(|e| js_error(format!("the value is not JSON: {e}")))?;
+        let ids = |ids: Option<Vec<String>>| -> Result<Vec<_>, JsValue> {
+            ids.unwrap_or_default()
+                .into_iter()
+                .map(|id| meshwork_protocol::memory::EventId::try_from(id).map_err(js_error))
+                .collect()
+        };
+        self.memory_js(IpcCommand::MemoryPut {
+            request_id: String::new(),
+            key,
+            value,
+            supersedes: ids(supersedes)?,
+            derived_from: ids(derived_from)?,
+        })
+        .await
+    }
+
+    /// `memory_get`: the value at `key`, now or at the version `at_json` (JSON text of a
+    /// version vector, e.g. from an earlier reply); resolves to the `memory_value` payload.
+    #[wasm_bindgen(js_name = memoryGet)]
+    pub async fn memory_get(
+        &self,
+        key: String,
+        at_json: Option<String>,
+    ) -> Result<JsValue, JsValue> {
+        let at = version(at_json)?;
+        self.memory_js(IpcCommand::MemoryGet {
+            request_id: String::new(),
+            key,
+            at,
+        })
+        .await
+    }
+
+    /// `memory_list`: the keys under `prefix` (at most `limit`), now or at `at_json`.
+    #[wasm_bindgen(js_name = memoryList)]
+    pub async fn memory_list(
+        &self,
+        prefix: String,
+        at_json: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<JsValue, JsValue> {
+        let at = version(at_json)?;
+        self.memory_js(IpcCommand::MemoryList {
+            request_id: String::new(),
+            prefix,
+            at,
+            limit: limit.map(|l| l as usize),
+        })
+        .await
+    }
+
+    /// `memory_history`: every event of `key`, oldest first.
+    #[wasm_bindgen(js_name = memoryHistory)]
+    pub async fn memory_history(&self, key: String) -> Result<JsValue, JsValue> {
+        self.memory_js(IpcCommand::MemoryHistory {
+            request_id: String::new(),
+            key,
+        })
+        .await
+    }
+
+    /// `memory_forget`: erases `key`'s values on every replica the forget reaches.
+    #[wasm_bindgen(js_name = memoryForget)]
+    pub async fn memory_forget(&self, key: String) -> Result<JsValue, JsValue> {
+        self.memory_js(IpcCommand::MemoryForget {
+            request_id: String::new(),
+            key,
+        })
+        .await
+    }
+
+    /// `memory_subscribe`: `onMemory` listeners hear of every event under `prefix`.
+    #[wasm_bindgen(js_name = memorySubscribe)]
+    pub async fn memory_subscribe(&self, prefix: String) -> Result<JsValue, JsValue> {
+        self.memory_js(IpcCommand::MemorySubscribe {
+            request_id: String::new(),
+            prefix,
+        })
+        .await
+    }
+
+    /// Calls `callback(event)` for every memory event (`{type: "memory_changed", payload}`).
+    #[wasm_bindgen(js_name = onMemory)]
+    pub fn on_memory(&self, callback: js_sys::Function) {
+        self.on_memory_event(move |event| {
+            if let Ok(value) = to_js(event) {
+                // A throwing listener must not break the peer.
+                let _ = callback.call1(&JsValue::NULL, &value);
+            }
+        });
+    }
+
     /// Peers with an open channel.
     pub fn peers(&self) -> Vec<String> {
         self.connected_peers()
@@ -189,6 +402,7 @@ impl MeshPeer {
     pub fn close(&self) {
         let mut d = self.shared.borrow_mut();
         d.closed = true;
+        d.leave_memory();
         if let Some(mut mesh) = d.mesh.take() {
             mesh.shell.close_all();
         }
