@@ -136,16 +136,20 @@ impl MeshPeer {
         answer.reply
     }
 
-    /// [`memory_command`](Self::memory_command) for JavaScript: the reply's payload, or a
-    /// rejection with an `error` reply's message.
-    async fn memory_js(&self, cmd: IpcCommand) -> Result<JsValue, JsValue> {
-        match self.memory_command(cmd).await {
-            IpcEvent::Error { message, .. } => Err(js_error(message)),
-            reply => {
-                let value = to_js(&reply)?;
-                js_sys::Reflect::get(&value, &"payload".into())
+    /// [`memory_command`](Self::memory_command) for JavaScript: a promise of the reply's
+    /// payload, rejected with an `error` reply's message (or with why `cmd` is not one).
+    /// Every JS memory call goes through this one promise (one future type in the wasm).
+    fn memory_js(&self, cmd: Result<IpcCommand, JsValue>) -> js_sys::Promise {
+        let peer = self.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            match peer.memory_command(cmd?).await {
+                IpcEvent::Error { message, .. } => Err(js_error(message)),
+                reply => {
+                    let value = to_js(&reply)?;
+                    js_sys::Reflect::get(&value, &"payload".into())
+                }
             }
-        }
+        })
     }
 
     /// Peers with an open channel.
@@ -289,94 +293,87 @@ impl MeshPeer {
     /// `memory_put` (PROTOCOL.md §6): writes `value_json` (JSON text) at `key`; resolves to
     /// the `memory_written` payload once the event is in IndexedDB.
     #[wasm_bindgen(js_name = memoryPut)]
-    pub async fn memory_put(
+    pub fn memory_put(
         &self,
         key: String,
         value_json: String,
         supersedes: Option<Vec<String>>,
         derived_from: Option<Vec<String>>,
-    ) -> Result<JsValue, JsValue> {
-        let value = serde_json::from_str(&value_json)
-            .map_err(|e| js_error(format!("the value is not JSON: {e}")))?;
+    ) -> js_sys::Promise {
         let ids = |ids: Option<Vec<String>>| -> Result<Vec<_>, JsValue> {
             ids.unwrap_or_default()
                 .into_iter()
                 .map(|id| meshwork_protocol::memory::EventId::try_from(id).map_err(js_error))
                 .collect()
         };
-        self.memory_js(IpcCommand::MemoryPut {
-            request_id: String::new(),
-            key,
-            value,
-            supersedes: ids(supersedes)?,
-            derived_from: ids(derived_from)?,
-        })
-        .await
+        let cmd = (|| {
+            let value = serde_json::from_str(&value_json)
+                .map_err(|e| js_error(format!("the value is not JSON: {e}")))?;
+            Ok(IpcCommand::MemoryPut {
+                request_id: String::new(),
+                key,
+                value,
+                supersedes: ids(supersedes)?,
+                derived_from: ids(derived_from)?,
+            })
+        })();
+        self.memory_js(cmd)
     }
 
     /// `memory_get`: the value at `key`, now or at the version `at_json` (JSON text of a
     /// version vector, e.g. from an earlier reply); resolves to the `memory_value` payload.
     #[wasm_bindgen(js_name = memoryGet)]
-    pub async fn memory_get(
-        &self,
-        key: String,
-        at_json: Option<String>,
-    ) -> Result<JsValue, JsValue> {
-        let at = version(at_json)?;
-        self.memory_js(IpcCommand::MemoryGet {
+    pub fn memory_get(&self, key: String, at_json: Option<String>) -> js_sys::Promise {
+        let cmd = version(at_json).map(|at| IpcCommand::MemoryGet {
             request_id: String::new(),
             key,
             at,
-        })
-        .await
+        });
+        self.memory_js(cmd)
     }
 
     /// `memory_list`: the keys under `prefix` (at most `limit`), now or at `at_json`.
     #[wasm_bindgen(js_name = memoryList)]
-    pub async fn memory_list(
+    pub fn memory_list(
         &self,
         prefix: String,
         at_json: Option<String>,
         limit: Option<u32>,
-    ) -> Result<JsValue, JsValue> {
-        let at = version(at_json)?;
-        self.memory_js(IpcCommand::MemoryList {
+    ) -> js_sys::Promise {
+        let cmd = version(at_json).map(|at| IpcCommand::MemoryList {
             request_id: String::new(),
             prefix,
             at,
             limit: limit.map(|l| l as usize),
-        })
-        .await
+        });
+        self.memory_js(cmd)
     }
 
     /// `memory_history`: every event of `key`, oldest first.
     #[wasm_bindgen(js_name = memoryHistory)]
-    pub async fn memory_history(&self, key: String) -> Result<JsValue, JsValue> {
-        self.memory_js(IpcCommand::MemoryHistory {
+    pub fn memory_history(&self, key: String) -> js_sys::Promise {
+        self.memory_js(Ok(IpcCommand::MemoryHistory {
             request_id: String::new(),
             key,
-        })
-        .await
+        }))
     }
 
     /// `memory_forget`: erases `key`'s values on every replica the forget reaches.
     #[wasm_bindgen(js_name = memoryForget)]
-    pub async fn memory_forget(&self, key: String) -> Result<JsValue, JsValue> {
-        self.memory_js(IpcCommand::MemoryForget {
+    pub fn memory_forget(&self, key: String) -> js_sys::Promise {
+        self.memory_js(Ok(IpcCommand::MemoryForget {
             request_id: String::new(),
             key,
-        })
-        .await
+        }))
     }
 
     /// `memory_subscribe`: `onMemory` listeners hear of every event under `prefix`.
     #[wasm_bindgen(js_name = memorySubscribe)]
-    pub async fn memory_subscribe(&self, prefix: String) -> Result<JsValue, JsValue> {
-        self.memory_js(IpcCommand::MemorySubscribe {
+    pub fn memory_subscribe(&self, prefix: String) -> js_sys::Promise {
+        self.memory_js(Ok(IpcCommand::MemorySubscribe {
             request_id: String::new(),
             prefix,
-        })
-        .await
+        }))
     }
 
     /// Calls `callback(event)` for every memory event (`{type: "memory_changed", payload}`).

@@ -26,8 +26,16 @@ pub fn countdown(ms: f64) -> String {
 
 /// A round-trip time in ms without noise: at most two decimals, none when whole ("12", "0.35").
 pub fn rtt(ms: f64) -> String {
-    let rounded = (ms * 100.0).round() / 100.0;
-    format!("{rounded}")
+    // Integer digits: formatting an f64 would link core's float printer (~6 KB of wasm
+    // gzipped) for this one label.
+    let hundredths = (ms.abs() * 100.0).round() as u64;
+    let sign = if ms < 0.0 && hundredths > 0 { "-" } else { "" };
+    let (whole, frac) = (hundredths / 100, hundredths % 100);
+    match frac {
+        0 => format!("{sign}{whole}"),
+        f if f % 10 == 0 => format!("{sign}{whole}.{}", f / 10),
+        f => format!("{sign}{whole}.{f:02}"),
+    }
 }
 
 /// Whole seconds, rounded up, until a deadline (for "retrying in Ns").
@@ -58,6 +66,9 @@ mod tests {
         assert_eq!(countdown(-1.0), "expired");
         assert_eq!(rtt(12.0), "12");
         assert_eq!(rtt(0.3456), "0.35");
+        assert_eq!(rtt(1.5), "1.5");
+        assert_eq!(rtt(2.05), "2.05");
+        assert_eq!(rtt(-0.25), "-0.25");
         assert_eq!(seconds_until(1_200.0), 2);
     }
 }

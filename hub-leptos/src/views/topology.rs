@@ -97,8 +97,16 @@ fn plural(n: usize, what: &str) -> String {
     }
 }
 
+/// A coordinate in whole SVG units.
+fn px(v: f64) -> i32 {
+    v.round() as i32
+}
+
 fn edge(e: PlacedEdge) -> impl IntoView {
+    // Whole units: an SVG of a few hundred units needs no fractions, and integer attributes
+    // keep float formatting out of the wasm.
     let (x1, y1, x2, y2) = e.line.unwrap_or_default();
+    let (x1, y1, x2, y2) = (px(x1), px(y1), px(x2), px(y2));
     view! {
         <line class="edge" data-from=e.from data-to=e.to x1=x1 y1=y1 x2=x2 y2=y2>
             <title>{e.title}</title>
@@ -141,7 +149,7 @@ fn node(n: PlacedNode, mine: bool) -> impl IntoView {
         n.label
     };
     view! {
-        <g class=class data-peer-id=n.id transform=format!("translate({} {})", n.x, n.y)>
+        <g class=class data-peer-id=n.id transform=format!("translate({} {})", px(n.x), px(n.y))>
             <title>{title}</title>
             {mine.then(|| view! { <circle class="me-ring" r="27"></circle> })}
             {shape(n.kind)}
