@@ -622,6 +622,23 @@ impl Net {
         Ok(tier)
     }
 
+    /// Runs the shared pump (`Mesh::pump_memory`) for `peer`'s replica and delivers what it
+    /// sent; the `memory_changed` lines it produced.
+    pub fn pump_memory(
+        &mut self,
+        peer: &PeerId,
+        memory: &mut crate::memory::AgentMemory,
+        store: &mut impl crate::core::MemoryStore,
+    ) -> crate::memory::Outgoing {
+        let now = self.now;
+        let node = self.nodes.get_mut(peer).expect("known peer");
+        node.now = now;
+        let pumped = node.mesh.pump_memory(memory, store, now);
+        assert!(pumped.failures.is_empty(), "{:?}", pumped.failures);
+        self.flush(peer);
+        pumped.lines
+    }
+
     /// Takes the memory frames `peer`'s shell received.
     pub fn take_memory_frames(
         &mut self,

@@ -238,3 +238,102 @@ fn a_large_backlog_crosses_the_sealed_registry_tier_in_frames_that_fit() {
         .collect();
     assert!(problems.is_empty(), "{problems:?}");
 }
+
+/// A store for the shared pump: every step persisted into a `MemStore`.
+#[derive(Default)]
+struct Stored(crate::memory::store::MemStore);
+
+impl crate::core::MemoryStore for Stored {
+    fn store(&mut self, applied: &crate::memory::Applied) -> Result<(), String> {
+        crate::memory::store::persist(&mut self.0, applied).map_err(|e| match e {})
+    }
+}
+
+fn agent_put(key: &str, value: serde_json::Value) -> crate::ipc::IpcCommand {
+    crate::ipc::IpcCommand::MemoryPut {
+        request_id: format!("put-{key}"),
+        key: key.into(),
+        value,
+        supersedes: Vec::new(),
+        derived_from: Vec::new(),
+    }
+}
+
+#[test]
+fn the_shared_pump_syncs_on_link_open_pushes_writes_and_tells_subscribers() {
+    use crate::{ipc::IpcEvent, memory::AgentMemory};
+    let names = ["alice", "bob", "carol"];
+    let mut net = keyed_net(&names);
+    let mut memories: BTreeMap<PeerId, (AgentMemory, Stored)> = names
+        .iter()
+        .map(|n| {
+            let agent = AgentMemory::new(
+                Replica::new(Limits::default()),
+                Some(identity_of(n)),
+                Some(id(n)),
+            );
+            (id(n), (agent, Stored::default()))
+        })
+        .collect();
+    // alice writes before any link is up; carol subscribes.
+    let (alice_mem, alice_store) = memories.get_mut(&id("alice")).expect("alice");
+    let answer = alice_mem.answer(1, agent_put("early", json!(1)), 1_000);
+    assert!(matches!(answer.reply, IpcEvent::MemoryWritten { .. }));
+    let applied = answer.applied.expect("a write applies");
+    crate::core::MemoryStore::store(alice_store, &applied).expect("stored");
+    alice_mem.stored(applied);
+    let (carol_mem, _) = memories.get_mut(&id("carol")).expect("carol");
+    let sub = crate::ipc::IpcCommand::MemorySubscribe {
+        request_id: "s".into(),
+        prefix: String::new(),
+    };
+    assert!(matches!(
+        carol_mem.answer(7, sub, 0).reply,
+        IpcEvent::MemorySubscribed { .. }
+    ));
+
+    let pump_all = |net: &mut Net, memories: &mut BTreeMap<PeerId, (AgentMemory, Stored)>| {
+        let mut heard = Vec::new();
+        for _ in 0..20 {
+            net.run_for(Duration::from_millis(50));
+            for (me, (memory, store)) in memories.iter_mut() {
+                for (client, line) in net.pump_memory(me, memory, store) {
+                    heard.push((me.clone(), client, line));
+                }
+            }
+        }
+        heard
+    };
+    // The links open: each side's pump says what it holds (nobody calls `open` by hand).
+    net.run_until_meshed(Duration::from_secs(5));
+    let heard = pump_all(&mut net, &mut memories);
+    for (memory, store) in memories.values() {
+        assert!(memory.replica().get("early", None).found);
+        assert_eq!(
+            crate::memory::store::EventStore::load_all(&store.0)
+                .map(|e| e.len())
+                .unwrap_or(0),
+            1
+        );
+    }
+    assert!(heard.iter().any(|(me, client, line)| me == &id("carol")
+        && *client == 7
+        && matches!(line, IpcEvent::MemoryChanged { key, .. } if key == "early")));
+
+    // A later write is pushed to every replica without a new `memory_have`.
+    let (bob_mem, bob_store) = memories.get_mut(&id("bob")).expect("bob");
+    let answer = bob_mem.answer(1, agent_put("later", json!(2)), 2_000);
+    let applied = answer.applied.expect("a write applies");
+    crate::core::MemoryStore::store(bob_store, &applied).expect("stored");
+    bob_mem.stored(applied);
+    pump_all(&mut net, &mut memories);
+    for (memory, store) in memories.values() {
+        assert!(memory.replica().get("later", None).found);
+        assert_eq!(
+            crate::memory::store::EventStore::load_all(&store.0)
+                .map(|e| e.len())
+                .unwrap_or(0),
+            2
+        );
+    }
+}
