@@ -88,6 +88,8 @@ impl Driver {
             registry_tier: config.registry_tier,
             relay_only: config.ice_transport_policy == crate::config::IcePolicy::Relay,
             memory: true,
+            // Our agents run tasks: the registry may deliver queued ones over signaling.
+            registry_tasks: true,
             ..Default::default()
         };
         let agent_grace = if config.keep_alive {
@@ -97,7 +99,8 @@ impl Driver {
         } else {
             Some(config.agent_grace)
         };
-        let core = MeshCore::new(me.clone(), core_config);
+        let mut core = MeshCore::new(me.clone(), core_config);
+        core.set_application_present(!clients.is_empty());
         let mut shell = NativeShell::new(config, me, signaling_tx, sinks, keys.store);
         let agent_absent_since = clients.is_empty().then(Instant::now);
         shell.clients = clients;
@@ -252,6 +255,7 @@ impl Driver {
                 tracing::info!(client = id, "agent connected");
                 clients.add(id, tx);
                 self.agent_absent_since = None;
+                self.mesh.core.set_application_present(true);
                 // A (re)connecting agent learns the links that opened before it arrived.
                 for peer_id in self.mesh.core.connected_peers() {
                     let verified = Some(self.mesh.core.is_verified(&peer_id));
@@ -265,6 +269,7 @@ impl Driver {
                 self.memory.client_gone(id);
                 if clients.is_empty() {
                     self.agent_absent_since = Some(Instant::now());
+                    self.mesh.core.set_application_present(false);
                 }
             }
             IpcInput::Refused { id, message } => clients.reply(id, IpcEvent::error(message)),

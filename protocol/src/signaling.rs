@@ -42,6 +42,9 @@ pub enum SignalType {
     /// peer ⇄ registry: a shared-memory sync frame with the registry's replica **(new,
     /// ADR 0016)**; never relayed.
     MemorySync,
+    /// peer → registry: whether a `task_request` the registry sent (from its reserved peer
+    /// id) reached an application **(new, ADR 0018)**; never relayed.
+    TaskReceived,
 }
 
 impl SignalType {
@@ -68,6 +71,7 @@ impl SignalType {
             Self::LinkReport => "link_report",
             Self::MeshMessage => "mesh_message",
             Self::MemorySync => "memory_sync",
+            Self::TaskReceived => "task_received",
         }
     }
 }
@@ -164,6 +168,24 @@ pub struct RegisterPayload {
     /// Whether this peer holds a memory replica and takes `memory_sync` frames **(new)**.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<bool>,
+    /// Whether this peer takes queued tasks the registry delivers as `task_request`
+    /// `mesh_message` frames from its reserved peer id, and answers `task_received`
+    /// **(new, ADR 0018)**. Absent (upstream sidecars, tabs): never sent any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<bool>,
+}
+
+/// `task_received` payload **(new, ADR 0018)**: a peer tells the registry whether the
+/// `task_request` it delivered reached an application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskReceivedPayload {
+    /// The `task_request`'s `request_id` (the task's id).
+    pub request_id: String,
+    /// Whether an application (the agent) got it; `false`: the registry queues it again.
+    pub delivered: bool,
+    /// Why not, when not delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// `peer_list` payload.

@@ -124,11 +124,15 @@ pub struct Config {
     /// other host are refused (DNS rebinding).
     #[arg(long, env = "PUBLIC_ORIGIN", value_delimiter = ',')]
     pub public_origin: Vec<String>,
-    /// How often health is re-derived and expired tasks are failed (milliseconds).
+    /// Milliseconds a sidecar gets to say its agent received a task the registry sent over
+    /// the mesh (ADR 0018); without that, the task goes back to the queue for the heartbeat.
+    #[arg(long, env = "TASK_ACK_TIMEOUT_MS", default_value_t = 5_000)]
+    pub task_ack_timeout_ms: u64,
     /// Keep an always-on replica of the shared memory in the database, synced with every
     /// peer that has one (ADR 0016); `false` stores nothing of the memory here.
     #[arg(long, env = "MEMORY_REPLICA", default_value_t = true, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     pub memory_replica: bool,
+    /// How often health is re-derived and expired tasks are failed (milliseconds).
     #[arg(long, env = "MAINTENANCE_INTERVAL_MS", default_value_t = 15_000)]
     pub maintenance_interval_ms: u64,
 }

@@ -17,6 +17,8 @@
 //! - [`limits`]: rate limits, connection caps, the client address.
 //! - [`events`]: the in-process change bus.
 //! - [`maintenance`]: the loop that derives health, requeues and expires tasks.
+//! - [`task_delivery`]: queued tasks sent at once over a connected sidecar's signaling
+//!   socket, the queue as their fallback (ADR 0018).
 //! - [`metrics`]: counters and the Prometheus text rendering.
 //! - [`error`]: `ApiError`, the `{"error": …}` responses.
 //! - [`clock`]: wall-clock helpers (unix seconds, RFC 3339).
@@ -39,3 +41,4 @@ pub mod routes;
 pub mod server;
 pub mod signaling;
 pub mod state;
+pub mod task_delivery;

@@ -104,6 +104,7 @@ pub fn build_state(config: Config) -> anyhow::Result<(Arc<AppState>, Vec<String>
         pickups: Pickups::new(Duration::from_secs(PICKUP_TTL_SECS)),
         tickets: Default::default(),
         memory,
+        mesh_tasks: Default::default(),
         shutdown: CancellationToken::new(),
     });
     Ok((state, banner))
@@ -132,6 +133,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     println!("  hub: {base}/?token={}", state.admin_token);
 
     let maintenance = tokio::spawn(maintenance::run(state.clone()));
+    tokio::spawn(crate::task_delivery::run(state.clone()));
     let app = routes::router(state.clone());
     let shutdown = state.shutdown.clone();
     tokio::spawn(async move {

@@ -43,6 +43,8 @@ pub struct AppState {
     pub tickets: crate::auth::tickets::Tickets,
     /// The shared memory's replica, unless `MEMORY_REPLICA=false` (ADR 0016).
     pub memory: Option<crate::memory::RegistryMemory>,
+    /// Queued tasks sent over the mesh and not yet answered (ADR 0018).
+    pub mesh_tasks: crate::task_delivery::inflight::Inflight,
     /// Cancelled on shutdown; every background loop watches it.
     pub shutdown: CancellationToken,
 }

@@ -54,6 +54,10 @@ pub struct Config {
     /// This peer holds a memory replica: it says so at `register`, and syncs with the
     /// registry's replica when the registry keeps one (ADR 0016).
     pub memory: bool,
+    /// This peer takes queued tasks from the registry over signaling (ADR 0018): it says so
+    /// at `register` (with the registry tier on), hands them to its application and tells
+    /// the registry whether one took them. Native sidecars, whose agents run tasks, do.
+    pub registry_tasks: bool,
 }
 
 impl Default for Config {
@@ -77,6 +81,7 @@ impl Default for Config {
             registry_tier: true,
             relay_only: false,
             memory: false,
+            registry_tasks: false,
         }
     }
 }

@@ -9,7 +9,8 @@ use crate::{
     },
 };
 
-/// The `register` frame announcing `from` and what kind of program it is.
+/// The `register` frame announcing `from` and what kind of program it is. `tasks` (ADR 0018)
+/// is announced only with the registry tier on: queued tasks travel over it.
 pub fn register(
     from: &PeerId,
     kind: PeerKind,
@@ -17,6 +18,7 @@ pub fn register(
     registry_tier: bool,
     identity_key: Option<PublicKey>,
     memory: bool,
+    tasks: bool,
 ) -> SignalMessage {
     let payload = RegisterPayload {
         kind: Some(kind),
@@ -24,6 +26,7 @@ pub fn register(
         registry_tier: Some(registry_tier),
         identity_key,
         memory: memory.then_some(true),
+        tasks: (tasks && registry_tier).then_some(true),
     };
     SignalMessage::new(SignalType::Register, from.clone(), None, &payload)
 }

@@ -62,6 +62,10 @@
 //! - Identity (ADR 0015, see `trust`): offers and answers carry a signature over their DTLS
 //!   fingerprints; a link whose proof fails is never built and the pair gets no registry
 //!   fallback; registry-tier messages between keyed peers are sealed end to end.
+//! - Queued tasks (ADR 0018): a `task_request` from the registry's reserved peer id reaches
+//!   the application like any registry-tier message, and the registry hears at once
+//!   (`task_received`) whether an application was there to take it; messages to that id
+//!   (the application's `task_response`) go to the registry over signaling, never sealed.
 //! - The application hears [`AppEvent`]s: channel up/down, messages with their tier,
 //!   request timeouts, and every error above, the same on every platform.
 
@@ -80,6 +84,7 @@ mod memory_link;
 mod memory_pump;
 mod paths;
 mod peer;
+mod registry_tasks;
 mod requests;
 mod rng;
 mod route;
@@ -150,6 +155,9 @@ pub struct MeshCore {
     trust: trust::Trust,
     /// The registry said (in its last `peer_list`) that it keeps a memory replica.
     registry_memory: bool,
+    /// An application is there to take messages (the shell says; ADR 0018): a task the
+    /// registry delivers without one goes back to its queue at once.
+    application_present: bool,
 }
 
 impl MeshCore {
@@ -176,6 +184,7 @@ impl MeshCore {
             ice: ice::IceServers::default(),
             reads_paused: false,
             registry_memory: false,
+            application_present: true,
         }
     }
 

@@ -6,7 +6,7 @@ use crate::{
     identity::Sealed,
     ids::PeerId,
     mesh_message::MeshMessage,
-    signaling::{CandidateType, SignalMessage, SignalType},
+    signaling::{CandidateType, SignalMessage, SignalType, REGISTRY_PEER_ID},
 };
 
 /// How a message to a peer travels.
@@ -53,6 +53,9 @@ impl MeshCore {
     /// How a message to `peer` would travel now: the open channel first, else the registry
     /// when the peer is registered and our signaling socket is up.
     pub fn route(&self, peer: &PeerId) -> Result<Route, RouteError> {
+        if peer.as_str() == REGISTRY_PEER_ID {
+            return self.registry_route();
+        }
         match self.peers.get(peer) {
             Some(p) if p.is_open() => Ok(Route::Channel),
             Some(p) if p.identity_refused => Err(RouteError::IdentityRefused(peer.clone())),
@@ -70,6 +73,9 @@ impl MeshCore {
         peer: &PeerId,
         message: &MeshMessage,
     ) -> Result<(), RouteError> {
+        if peer.as_str() == REGISTRY_PEER_ID {
+            return self.send_to_registry(message);
+        }
         match self.peers.get(peer) {
             None => return Err(RouteError::UnknownPeer(peer.clone())),
             Some(p) if p.identity_refused => return Err(RouteError::IdentityRefused(peer.clone())),
@@ -118,6 +124,10 @@ impl MeshCore {
     pub(super) fn on_relayed_message(&mut self, from: PeerId, frame: &SignalMessage, now: Time) {
         if !self.config.registry_tier {
             return; // We told the registry not to; a frame that comes anyway is dropped.
+        }
+        if from.as_str() == REGISTRY_PEER_ID {
+            // Only the registry itself sends as its reserved id (no credential carries it).
+            return self.on_registry_message(frame, now);
         }
         let (message, verified) = match frame.payload_as::<SealedMessage>() {
             Ok(sealed) => {

@@ -20,6 +20,7 @@ impl MeshCore {
             self.config.registry_tier,
             self.trust.public_key(),
             self.config.memory,
+            self.config.registry_tasks,
         );
         self.send_signal(register);
         if self.peers.values().any(|p| p.is_open()) {
@@ -125,7 +126,10 @@ impl MeshCore {
                 };
                 self.emit(action);
             }
-            SignalType::Register | SignalType::Heartbeat | SignalType::LinkReport => {}
+            SignalType::Register
+            | SignalType::Heartbeat
+            | SignalType::LinkReport
+            | SignalType::TaskReceived => {}
         }
     }
 

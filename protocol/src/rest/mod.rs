@@ -19,7 +19,10 @@ pub use pairing::{
     PairingEntry, PairingStatus,
 };
 pub use stream::{HubUpdate, HUB_STREAM_PATH};
-pub use tasks::{CreateTaskRequest, CreateTaskResponse, HeartbeatResponse, Task, TaskState};
+pub use tasks::{
+    CreateTaskRequest, CreateTaskResponse, HeartbeatResponse, Task, TaskDelivery, TaskState,
+    TaskStep,
+};
 pub use topology::{MeshEdge, NodeKind, Topology, TopologyNode};
 
 use serde::{Deserialize, Serialize};

@@ -93,6 +93,56 @@ pub struct Task {
     /// Seconds after `created_at` at which an unfinished task fails.
     #[serde(default = "default_ttl")]
     pub ttl: u64,
+    /// How the task reached the agent that holds (or held) it **(ours, ADR 0018)**; absent
+    /// while it waits in the queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<TaskDelivery>,
+    /// Every state the task went through, oldest first **(ours, ADR 0018)**.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<TaskStep>,
+}
+
+/// How a queued task reached its agent **(ours, ADR 0018)**.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskDelivery {
+    /// Sent at once as a `task_request` over the agent's sidecar's signaling socket; the
+    /// agent's `task_response` completed it.
+    Mesh,
+    /// Handed out in the answer to the agent's heartbeat; the agent reported over REST.
+    Heartbeat,
+}
+
+impl TaskDelivery {
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mesh => "mesh",
+            Self::Heartbeat => "heartbeat",
+        }
+    }
+
+    /// Parses the wire spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Mesh, Self::Heartbeat]
+            .into_iter()
+            .find(|d| d.as_str() == s)
+    }
+}
+
+/// One entry of a task's timeline **(ours, ADR 0018)**.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskStep {
+    /// Unix seconds.
+    pub at: f64,
+    /// The state the task entered.
+    pub state: TaskState,
+    /// How it was delivered, on entering `assigned`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<TaskDelivery>,
+    /// What happened, in words (e.g. why it went back to the queue).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
 }
 
 /// The body of `POST /api/hub/tasks`.

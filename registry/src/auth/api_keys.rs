@@ -137,6 +137,14 @@ impl ApiKeys {
         let file: KeysFile = serde_json::from_str(text)?;
         let mut keys = Self::default();
         for (key, entry) in file.keys {
+            // The registry sends (queued tasks, memory frames) as this id: no key may carry
+            // it, or its holder could answer for the registry (ADR 0018).
+            if entry.peer_id.as_str() == meshwork_protocol::signaling::REGISTRY_PEER_ID {
+                return Err(serde::de::Error::custom(format!(
+                    "peer_id {:?} is reserved for the registry itself",
+                    entry.peer_id.as_str()
+                )));
+            }
             keys.insert(&key, entry, id_secret);
         }
         Ok(keys)
@@ -216,5 +224,11 @@ mod tests {
     fn malformed_keys_file_is_an_error() {
         assert!(ApiKeys::parse(r#"{"keys": ["ak_dev_001"]}"#, "s").is_err());
         assert!(ApiKeys::parse("not json", "s").is_err());
+    }
+
+    #[test]
+    fn no_key_may_carry_the_registry_s_own_peer_id() {
+        let err = ApiKeys::parse(r#"{"keys": {"ak_x": {"peer_id": "registry"}}}"#, "s");
+        assert!(err.is_err_and(|e| e.to_string().contains("reserved")));
     }
 }

@@ -67,6 +67,15 @@ CREATE TABLE IF NOT EXISTS tasks (
     ttl               INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks(state);
+CREATE TABLE IF NOT EXISTS task_steps (
+    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_id TEXT NOT NULL,
+    at      REAL NOT NULL,
+    state   TEXT NOT NULL,
+    via     TEXT NOT NULL DEFAULT '',
+    note    TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS task_steps_by_task ON task_steps(task_id, seq);
 CREATE TABLE IF NOT EXISTS pairings (
     id           TEXT PRIMARY KEY,
     agent_name   TEXT NOT NULL,

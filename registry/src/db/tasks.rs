@@ -1,12 +1,16 @@
 //! The task queue. Every state change is one SQL statement guarded by the state it expects,
-//! so two racing updates cannot both win and an illegal transition never lands.
+//! so two racing updates cannot both win and an illegal transition never lands; each change
+//! that lands adds a step to the task's timeline in the same transaction (ADR 0018).
 
 use super::Db;
-use meshwork_protocol::rest::{Task, TaskState};
-use rusqlite::{params, OptionalExtension, Row};
+use meshwork_protocol::rest::{Task, TaskDelivery, TaskState, TaskStep};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use std::collections::HashMap;
 
 const SELECT: &str = "SELECT id, skill, target_agent_id, source_agent_id, assigned_agent_id, \
      payload, state, result, error, created_at, updated_at, ttl FROM tasks";
+
+const SELECT_STEPS: &str = "SELECT task_id, at, state, via, note FROM task_steps";
 
 fn row_to_task(row: &Row<'_>) -> rusqlite::Result<Task> {
     let payload: String = row.get(5)?;
@@ -25,7 +29,92 @@ fn row_to_task(row: &Row<'_>) -> rusqlite::Result<Task> {
         created_at: row.get(9)?,
         updated_at: row.get(10)?,
         ttl: u64::try_from(ttl).unwrap_or(0),
+        delivery: None,
+        timeline: Vec::new(),
     })
+}
+
+fn row_to_step(row: &Row<'_>) -> rusqlite::Result<(String, TaskStep)> {
+    let state: String = row.get(2)?;
+    let via: String = row.get(3)?;
+    Ok((
+        row.get(0)?,
+        TaskStep {
+            at: row.get(1)?,
+            state: TaskState::parse(&state).unwrap_or(TaskState::Failed),
+            via: TaskDelivery::parse(&via),
+            note: row.get(4)?,
+        },
+    ))
+}
+
+/// Attaches each task's timeline and the delivery of its current hand-out (none once it went
+/// back to the queue).
+fn with_timelines(tasks: &mut [Task], mut steps: HashMap<String, Vec<TaskStep>>) {
+    for task in tasks {
+        task.timeline = steps.remove(&task.id).unwrap_or_default();
+        task.delivery = None;
+        for step in &task.timeline {
+            if step.state == TaskState::Pending {
+                task.delivery = None;
+            }
+            if step.via.is_some() {
+                task.delivery = step.via;
+            }
+        }
+    }
+}
+
+fn group(rows: Vec<(String, TaskStep)>) -> HashMap<String, Vec<TaskStep>> {
+    let mut steps: HashMap<String, Vec<TaskStep>> = HashMap::new();
+    for (id, step) in rows {
+        steps.entry(id).or_default().push(step);
+    }
+    steps
+}
+
+/// Appends one step to a task's timeline.
+fn add_step(
+    conn: &Connection,
+    id: &str,
+    state: TaskState,
+    via: Option<TaskDelivery>,
+    note: &str,
+    now: f64,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO task_steps (task_id, at, state, via, note) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        id,
+        now,
+        state.as_str(),
+        via.map_or("", TaskDelivery::as_str),
+        note
+    ])?;
+    Ok(())
+}
+
+/// Runs a guarded `UPDATE … RETURNING id` and adds the same step to every task it changed.
+fn update_with_step(
+    conn: &mut Connection,
+    sql: &str,
+    args: &[&dyn rusqlite::ToSql],
+    state: TaskState,
+    note: &str,
+    now: f64,
+) -> rusqlite::Result<usize> {
+    let tx = conn.transaction()?;
+    let ids: Vec<String> = {
+        let mut stmt = tx.prepare(sql)?;
+        let rows = stmt.query_map(args, |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for id in &ids {
+        add_step(&tx, id, state, None, note, now)?;
+    }
+    tx.commit()?;
+    Ok(ids.len())
 }
 
 /// Outcome of a requested transition.
@@ -42,7 +131,9 @@ pub enum Transition {
 impl Db {
     /// Stores a new task.
     pub fn insert_task(&self, task: &Task) -> rusqlite::Result<()> {
-        self.lock().execute(
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        tx.execute(
             "INSERT INTO tasks (id, skill, target_agent_id, source_agent_id, assigned_agent_id,
                 payload, state, result, error, created_at, updated_at, ttl)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -61,31 +152,73 @@ impl Db {
                 i64::try_from(task.ttl).unwrap_or(i64::MAX),
             ],
         )?;
-        Ok(())
+        add_step(&tx, &task.id, task.state, None, "queued", task.created_at)?;
+        tx.commit()
     }
 
-    /// One task.
+    /// One task, with its timeline.
     pub fn task(&self, id: &str) -> rusqlite::Result<Option<Task>> {
-        self.lock()
+        let conn = self.lock();
+        let Some(task) = conn
             .query_row(&format!("{SELECT} WHERE id = ?1"), params![id], row_to_task)
-            .optional()
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let mut stmt =
+            conn.prepare_cached(&format!("{SELECT_STEPS} WHERE task_id = ?1 ORDER BY seq"))?;
+        let steps = stmt
+            .query_map(params![id], row_to_step)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut tasks = [task];
+        with_timelines(&mut tasks, group(steps));
+        let [task] = tasks;
+        Ok(Some(task))
     }
 
-    /// Tasks changed at or after `since` (unix seconds), oldest first.
+    /// Tasks changed at or after `since` (unix seconds), oldest first, with their timelines.
     pub fn tasks_updated_since(&self, since: f64) -> rusqlite::Result<Vec<Task>> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(&format!(
             "{SELECT} WHERE updated_at >= ?1 ORDER BY created_at, id"
         ))?;
-        let rows = stmt.query_map(params![since], row_to_task)?;
-        rows.collect()
+        let mut tasks = stmt
+            .query_map(params![since], row_to_task)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "{SELECT_STEPS} WHERE task_id IN (SELECT id FROM tasks WHERE updated_at >= ?1) \
+             ORDER BY seq"
+        ))?;
+        let steps = stmt
+            .query_map(params![since], row_to_step)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        with_timelines(&mut tasks, group(steps));
+        Ok(tasks)
     }
 
-    /// Every task, oldest first.
+    /// Every task, oldest first, with their timelines.
     pub fn tasks(&self) -> rusqlite::Result<Vec<Task>> {
         let conn = self.lock();
         let mut stmt = conn.prepare(&format!("{SELECT} ORDER BY created_at, id"))?;
-        let rows = stmt.query_map([], row_to_task)?;
+        let mut tasks = stmt
+            .query_map([], row_to_task)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut stmt = conn.prepare(&format!("{SELECT_STEPS} ORDER BY seq"))?;
+        let steps = stmt
+            .query_map([], row_to_step)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        with_timelines(&mut tasks, group(steps));
+        Ok(tasks)
+    }
+
+    /// Pending tasks still within their TTL, oldest first (without timelines): what the
+    /// mesh delivery may send (ADR 0018).
+    pub fn pending_tasks(&self, now: f64) -> rusqlite::Result<Vec<Task>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(&format!(
+            "{SELECT} WHERE state = 'pending' AND created_at + ttl > ?1 ORDER BY created_at, id"
+        ))?;
+        let rows = stmt.query_map(params![now], row_to_task)?;
         rows.collect()
     }
 
@@ -146,6 +279,7 @@ impl Db {
                 current.state.as_str()
             ],
         )?;
+        add_step(&tx, id, next, None, "reported over REST", now)?;
         let updated = tx.query_row(&format!("{SELECT} WHERE id = ?1"), params![id], row_to_task)?;
         tx.commit()?;
         Ok(Transition::Applied(Box::new(updated)))
@@ -169,6 +303,7 @@ impl Db {
             rows.collect::<rusqlite::Result<_>>()?
         };
         let mut assigned = Vec::new();
+        let note = format!("handed to {agent_id} in its heartbeat's answer");
         for mut task in candidates {
             let for_me = task.target_agent_id == agent_id
                 || (task.target_agent_id.is_empty()
@@ -182,13 +317,92 @@ impl Db {
                  WHERE id = ?1 AND state = 'pending'",
                 params![task.id, agent_id, now],
             )?;
+            let via = Some(TaskDelivery::Heartbeat);
+            add_step(&tx, &task.id, TaskState::Assigned, via, &note, now)?;
             task.state = TaskState::Assigned;
             task.assigned_agent_id = agent_id.to_owned();
             task.updated_at = now;
+            task.delivery = via;
             assigned.push(task);
         }
         tx.commit()?;
         Ok(assigned)
+    }
+
+    /// Assigns a pending task to `agent_id` for delivery over the mesh (ADR 0018); `None`
+    /// when it is no longer pending (a heartbeat took it first) or has expired.
+    pub fn claim_for_mesh(
+        &self,
+        id: &str,
+        agent_id: &str,
+        note: &str,
+        now: f64,
+    ) -> rusqlite::Result<Option<Task>> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let changed = tx.execute(
+            "UPDATE tasks SET state = 'assigned', assigned_agent_id = ?2, updated_at = ?3
+             WHERE id = ?1 AND state = 'pending' AND created_at + ttl > ?3",
+            params![id, agent_id, now],
+        )?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        let via = Some(TaskDelivery::Mesh);
+        add_step(&tx, id, TaskState::Assigned, via, note, now)?;
+        let task = tx.query_row(&format!("{SELECT} WHERE id = ?1"), params![id], row_to_task)?;
+        tx.commit()?;
+        Ok(Some(task))
+    }
+
+    /// Returns a task assigned to `agent_id` to the queue, saying why; `false` when it is not
+    /// (any longer) assigned to that agent.
+    pub fn unclaim(
+        &self,
+        id: &str,
+        agent_id: &str,
+        note: &str,
+        now: f64,
+    ) -> rusqlite::Result<bool> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let changed = tx.execute(
+            "UPDATE tasks SET state = 'pending', assigned_agent_id = '', updated_at = ?3
+             WHERE id = ?1 AND state = 'assigned' AND assigned_agent_id = ?2",
+            params![id, agent_id, now],
+        )?;
+        if changed > 0 {
+            add_step(&tx, id, TaskState::Pending, None, note, now)?;
+        }
+        tx.commit()?;
+        Ok(changed > 0)
+    }
+
+    /// Completes or fails a task assigned to `agent_id` with the answer that came over the
+    /// mesh; `None` when it is not (any longer) assigned to that agent.
+    pub fn finish_assigned(
+        &self,
+        id: &str,
+        agent_id: &str,
+        next: TaskState,
+        result: &str,
+        error: &str,
+        now: f64,
+    ) -> rusqlite::Result<Option<Task>> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let changed = tx.execute(
+            "UPDATE tasks SET state = ?3, result = ?4, error = ?5, updated_at = ?6
+             WHERE id = ?1 AND state = 'assigned' AND assigned_agent_id = ?2",
+            params![id, agent_id, next.as_str(), result, error, now],
+        )?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        add_step(&tx, id, next, None, "answered over the mesh", now)?;
+        let task = tx.query_row(&format!("{SELECT} WHERE id = ?1"), params![id], row_to_task)?;
+        tx.commit()?;
+        Ok(Some(task))
     }
 
     /// Returns the assigned tasks of an agent that went offline to `pending` — unless it
@@ -201,29 +415,136 @@ impl Db {
         silent_since: f64,
         now: f64,
     ) -> rusqlite::Result<usize> {
-        self.lock().execute(
+        update_with_step(
+            &mut self.lock(),
             "UPDATE tasks SET state = 'pending', assigned_agent_id = '', updated_at = ?3
              WHERE state = 'assigned' AND assigned_agent_id = ?1
-               AND COALESCE((SELECT last_heartbeat FROM agents WHERE agent_id = ?1), 0) <= ?2",
-            params![agent_id, silent_since, now],
+               AND COALESCE((SELECT last_heartbeat FROM agents WHERE agent_id = ?1), 0) <= ?2
+             RETURNING id",
+            &[&agent_id, &silent_since, &now],
+            TaskState::Pending,
+            "its agent went offline; back in the queue",
+            now,
         )
     }
 
     /// Returns the assigned tasks of an agent that went away to `pending`.
     pub fn requeue_assigned(&self, agent_id: &str, now: f64) -> rusqlite::Result<usize> {
-        self.lock().execute(
+        update_with_step(
+            &mut self.lock(),
             "UPDATE tasks SET state = 'pending', assigned_agent_id = '', updated_at = ?2
-             WHERE state = 'assigned' AND assigned_agent_id = ?1",
-            params![agent_id, now],
+             WHERE state = 'assigned' AND assigned_agent_id = ?1
+             RETURNING id",
+            &[&agent_id, &now],
+            TaskState::Pending,
+            "its agent was removed; back in the queue",
+            now,
         )
     }
 
     /// Fails every unfinished task past `created_at + ttl`.
     pub fn expire_tasks(&self, now: f64) -> rusqlite::Result<usize> {
-        self.lock().execute(
+        update_with_step(
+            &mut self.lock(),
             "UPDATE tasks SET state = 'failed', error = 'TTL expired', updated_at = ?1
-             WHERE state IN ('pending', 'assigned') AND created_at + ttl <= ?1",
-            params![now],
+             WHERE state IN ('pending', 'assigned') AND created_at + ttl <= ?1
+             RETURNING id",
+            &[&now],
+            TaskState::Failed,
+            "TTL expired",
+            now,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(id: &str) -> Task {
+        Task {
+            id: id.into(),
+            skill: "list_agents".into(),
+            target_agent_id: "alice".into(),
+            source_agent_id: "hub".into(),
+            assigned_agent_id: String::new(),
+            payload: serde_json::json!({}),
+            state: TaskState::Pending,
+            result: String::new(),
+            error: String::new(),
+            created_at: 100.0,
+            updated_at: 100.0,
+            ttl: 300,
+            delivery: None,
+            timeline: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_task_goes_to_the_mesh_or_the_heartbeat_never_both() -> rusqlite::Result<()> {
+        let db = Db::in_memory().map_err(|_| rusqlite::Error::InvalidQuery)?;
+        db.insert_task(&task("t1"))?;
+        assert!(db.claim_for_mesh("t1", "alice", "sent", 101.0)?.is_some());
+        assert!(db.claim_for_mesh("t1", "alice", "sent", 101.0)?.is_none());
+        assert!(db.assign_pending("alice", &[], 102.0)?.is_empty());
+        assert!(db.unclaim("t1", "alice", "no agent; back in the queue", 103.0)?);
+        let handed = db.assign_pending("alice", &[], 104.0)?;
+        assert_eq!(handed.len(), 1);
+        assert_eq!(handed[0].delivery, Some(TaskDelivery::Heartbeat));
+        assert!(db.claim_for_mesh("t1", "alice", "sent", 105.0)?.is_none());
+        assert!(db
+            .finish_assigned("t1", "bob", TaskState::Completed, "x", "", 106.0)?
+            .is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn the_timeline_records_every_state_and_how_it_was_delivered() -> rusqlite::Result<()> {
+        let db = Db::in_memory().map_err(|_| rusqlite::Error::InvalidQuery)?;
+        db.insert_task(&task("t1"))?;
+        db.claim_for_mesh("t1", "alice", "sent to alice-sidecar", 101.0)?;
+        let done = db.finish_assigned("t1", "alice", TaskState::Completed, "## ok", "", 102.0)?;
+        assert!(done.is_some());
+        let Some(t) = db.task("t1")? else {
+            panic!("task gone");
+        };
+        assert_eq!(t.delivery, Some(TaskDelivery::Mesh));
+        assert_eq!(t.result, "## ok");
+        let states: Vec<_> = t.timeline.iter().map(|s| (s.state, s.via)).collect();
+        assert_eq!(
+            states,
+            [
+                (TaskState::Pending, None),
+                (TaskState::Assigned, Some(TaskDelivery::Mesh)),
+                (TaskState::Completed, None)
+            ]
+        );
+        assert_eq!(db.tasks()?[0].timeline, t.timeline);
+        assert_eq!(db.tasks_updated_since(0.0)?[0].timeline, t.timeline);
+        assert_eq!(
+            db.expire_tasks(1000.0)?,
+            0,
+            "a finished task does not expire"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_requeued_task_shows_no_delivery_until_handed_out_again() -> rusqlite::Result<()> {
+        let db = Db::in_memory().map_err(|_| rusqlite::Error::InvalidQuery)?;
+        db.insert_task(&task("t1"))?;
+        db.claim_for_mesh("t1", "alice", "sent", 101.0)?;
+        assert_eq!(db.requeue_assigned("alice", 102.0)?, 1);
+        let t = db
+            .task("t1")?
+            .map(|t| (t.state, t.delivery, t.timeline.len()));
+        assert_eq!(t, Some((TaskState::Pending, None, 3)));
+        assert_eq!(db.expire_tasks(1000.0)?, 1);
+        let last = db.task("t1")?.and_then(|t| t.timeline.last().cloned());
+        assert_eq!(
+            last.map(|s| (s.state, s.note)),
+            Some((TaskState::Failed, "TTL expired".into()))
+        );
+        Ok(())
     }
 }

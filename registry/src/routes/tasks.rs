@@ -95,10 +95,14 @@ pub async fn create(
         created_at: now,
         updated_at: now,
         ttl,
+        delivery: None,
+        timeline: Vec::new(),
     };
     state.db.insert_task(&task)?;
     state.events.publish(Change::Tasks);
     tracing::info!(task_id = %task.id, skill = %task.skill, target = %task.target_agent_id, "task queued");
+    // At mesh speed when the agent's sidecar is connected (ADR 0018); else it waits here.
+    crate::task_delivery::offer(&state, &task);
     Ok(Json(CreateTaskResponse { task_id: task.id }))
 }
 

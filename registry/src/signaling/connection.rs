@@ -256,6 +256,7 @@ async fn run(state: Arc<AppState>, peer_id: PeerId, socket: WebSocket) {
         }
     }
     state.hub.disconnect(&peer_id, conn_id);
+    crate::task_delivery::sidecar_gone(&state, &peer_id, conn_id);
     state.events.publish(Change::Topology);
     tracing::info!(peer_id = %peer_id, conn_id, "signaling disconnected");
 }

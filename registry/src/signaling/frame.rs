@@ -6,7 +6,11 @@ use crate::{clock::unix_now, db::identity_keys::Binding, events::Change, state::
 use meshwork_protocol::{
     identity::PublicKey,
     memory::SyncMessage,
-    signaling::{ErrorPayload, LinkReportPayload, RegisterPayload, SignalErrorCode},
+    mesh_message::MeshMessage,
+    signaling::{
+        ErrorPayload, LinkReportPayload, RegisterPayload, SignalErrorCode, TaskReceivedPayload,
+        REGISTRY_PEER_ID,
+    },
     PeerId, SignalMessage, SignalType,
 };
 use tokio::sync::mpsc;
@@ -132,6 +136,10 @@ pub fn handle_text(state: &AppState, origin: &Origin<'_>, text: &str) {
         SignalType::Register => register(state, origin, &msg),
         SignalType::MemorySync => memory_sync(state, origin, &msg),
         SignalType::Heartbeat => {}
+        SignalType::MeshMessage if msg.target_id.as_ref().is_some_and(is_registry) => {
+            task_answer(state, origin, &msg)
+        }
+        SignalType::TaskReceived => task_received(state, origin, &msg),
         SignalType::Offer
         | SignalType::Answer
         | SignalType::IceCandidate
@@ -167,6 +175,7 @@ fn register(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage) {
         return refuse(state, origin, SignalErrorCode::IdentityKeyMismatch, message);
     }
     let takes_memory = payload.memory == Some(true) && state.memory.is_some();
+    let takes_tasks = payload.tasks == Some(true);
     let registered = state.hub.register(
         origin.peer_id,
         origin.conn_id,
@@ -174,6 +183,7 @@ fn register(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage) {
         takes_mesh_messages,
         payload.identity_key,
         takes_memory,
+        takes_tasks,
     );
     if let Some(peers) = registered {
         tracing::info!(peer_id = %origin.peer_id, ?kind, peers = peers.len(), "peer registered");
@@ -292,6 +302,41 @@ fn relay(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage, text: &str)
                 target.as_str()
             );
             refuse_relay(state, origin, msg, SignalErrorCode::RateLimited, message)
+        }
+    }
+}
+
+fn is_registry(peer: &PeerId) -> bool {
+    peer.as_str() == REGISTRY_PEER_ID
+}
+
+/// A `mesh_message` to the registry's reserved peer id: an agent's answer to a task the
+/// registry delivered over the mesh (ADR 0018).
+fn task_answer(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage) {
+    if !state.hub.is_registered(origin.peer_id, origin.conn_id) {
+        let message = "register before sending mesh_message".to_owned();
+        return refuse_relay(state, origin, msg, SignalErrorCode::NotPermitted, message);
+    }
+    match msg.payload_as::<MeshMessage>() {
+        Ok(answer) => {
+            if let Err(message) = crate::task_delivery::on_answer(state, origin.peer_id, answer) {
+                refuse_relay(state, origin, msg, SignalErrorCode::NotPermitted, message)
+            }
+        }
+        Err(e) => {
+            let message = format!("invalid mesh_message payload: {e}");
+            refuse_relay(state, origin, msg, SignalErrorCode::Malformed, message)
+        }
+    }
+}
+
+/// A sidecar says whether the task the registry sent it reached its agent (ADR 0018).
+fn task_received(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage) {
+    match msg.payload_as::<TaskReceivedPayload>() {
+        Ok(received) => crate::task_delivery::on_received(state, origin.peer_id, received),
+        Err(e) => {
+            let message = format!("invalid task_received payload: {e}");
+            refuse(state, origin, SignalErrorCode::Malformed, message)
         }
     }
 }

@@ -38,6 +38,9 @@ struct PeerSlot {
     identity_key: Option<PublicKey>,
     /// It holds a memory replica and takes `memory_sync` frames (ADR 0016).
     takes_memory: bool,
+    /// It takes queued tasks as `task_request` frames and acknowledges them (ADR 0018);
+    /// only meshwork sidecars with the registry tier on say so.
+    takes_tasks: bool,
 }
 
 #[derive(Default)]
@@ -97,6 +100,7 @@ impl SignalingHub {
             takes_mesh_messages: false,
             identity_key: None,
             takes_memory: false,
+            takes_tasks: false,
         };
         if let Some(old) = self.lock().peers.insert(peer_id.clone(), slot) {
             tracing::info!(peer_id = %peer_id, "second connection replaces the first");
@@ -115,6 +119,7 @@ impl SignalingHub {
         takes_mesh_messages: bool,
         identity_key: Option<PublicKey>,
         takes_memory: bool,
+        takes_tasks: bool,
     ) -> Option<Vec<(PeerId, Option<PublicKey>)>> {
         let mut inner = self.lock();
         let slot = inner
@@ -126,6 +131,7 @@ impl SignalingHub {
         slot.takes_mesh_messages = takes_mesh_messages;
         slot.identity_key = identity_key;
         slot.takes_memory = takes_memory;
+        slot.takes_tasks = takes_tasks && takes_mesh_messages;
         let joined = SignalMessage::from_registry(
             SignalType::PeerJoined,
             &PeerJoinedPayload {
@@ -195,6 +201,27 @@ impl SignalingHub {
         if kind == SignalType::MeshMessage && !slot.takes_mesh_messages {
             return Err(RelayError::Declined);
         }
+        slot.tx.try_send(frame).map_err(|_| RelayError::Congested)
+    }
+
+    /// The connection id of `peer`'s registered connection if it takes queued tasks over
+    /// the mesh (ADR 0018).
+    pub fn task_connection(&self, peer: &PeerId) -> Option<u64> {
+        self.lock()
+            .peers
+            .get(peer)
+            .filter(|s| s.registered && s.takes_tasks)
+            .map(|s| s.conn_id)
+    }
+
+    /// Sends a registry-originated frame to `peer`'s connection `conn_id` (a task for it).
+    pub fn send_on(&self, peer: &PeerId, conn_id: u64, frame: String) -> Result<(), RelayError> {
+        let inner = self.lock();
+        let slot = inner
+            .peers
+            .get(peer)
+            .filter(|s| s.registered && s.conn_id == conn_id)
+            .ok_or(RelayError::UnknownTarget)?;
         slot.tx.try_send(frame).map_err(|_| RelayError::Congested)
     }
 

@@ -12,6 +12,7 @@ mod harness;
 mod identity;
 mod liveness;
 mod memory_link;
+mod registry_tasks;
 mod requests;
 mod signaling;
 mod tiers;
