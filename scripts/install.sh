@@ -86,5 +86,23 @@ if [ "$mode" = "test" ]; then
   # The fallback-tier tests take direct UDP paths away with nftables rules, inside the test
   # network namespace only.
   need_apt nft nftables
+  # Real, unmodified chatixia agents (PyPI) for the task suites and bench (ADR 0018). It
+  # declares Python >= 3.12 but runs on 3.11. The tests find it in this venv
+  # (CHATIXIA_VENV overrides).
+  CHATIXIA_VERSION=0.4.3
+  chatixia_venv="${CHATIXIA_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/meshwork/chatixia-venv}"
+  installed="$("$chatixia_venv/bin/pip" show chatixia 2>/dev/null || true)"
+  if ! grep -qx "Version: $CHATIXIA_VERSION" <<<"$installed"; then
+    python=python3.11
+    command -v "$python" >/dev/null 2>&1 || python=python3
+    if ! "$python" -m venv --help >/dev/null 2>&1; then
+      need_apt python3 python3-venv
+      python=python3
+    fi
+    log "pip install chatixia==$CHATIXIA_VERSION into $chatixia_venv"
+    mkdir -p "$(dirname "$chatixia_venv")"
+    "$python" -m venv "$chatixia_venv"
+    "$chatixia_venv/bin/pip" install -q --ignore-requires-python "chatixia==$CHATIXIA_VERSION"
+  fi
 fi
 log "toolchain ready ($mode)"

@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`browser`]: headless Chromium over WebDriver.
 //! - [`cli`]: the benchmark binaries' flags (`--help`, one-line errors, exit code 2).
+//! - [`chatixia`]: `ChatixiaAgent`, a real chatixia agent (PyPI) running our sidecar.
 //! - [`bins`]: where the workspace's binaries are (built by `cargo build --workspace --bins`).
 //! - [`firewall`]: nftables rules that take direct UDP paths away between two addresses.
 //! - [`http`]: REST calls with a chosen credential.
@@ -16,6 +17,7 @@
 
 pub mod bins;
 pub mod browser;
+pub mod chatixia;
 pub mod cli;
 pub mod firewall;
 pub mod http;
