@@ -50,7 +50,11 @@ async fn connect_and_pump(config: &SidecarConfig, events: &mpsc::Sender<Signalin
         .await
         .map_err(|e| e.to_string());
     let url = format!("{}?token={}", config.signaling_url, token.token);
-    let ws = match tokio_tungstenite::connect_async(url.as_str()).await {
+    // TCP_NODELAY: signaling frames are small and latency-bound. With Nagle on, a frame sent
+    // right after another (a task's acknowledgement, then its answer) waits for the
+    // registry's delayed ACK: +40 ms per task (ADR 0018's bench found it).
+    let connected = tokio_tungstenite::connect_async_with_config(url.as_str(), None, true).await;
+    let ws = match connected {
         Ok((ws, _)) => ws,
         Err(e) => return format!("connect {}: {e}", config.signaling_url),
     };

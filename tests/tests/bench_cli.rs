@@ -4,7 +4,8 @@
 use meshwork_tests::bins::bin_path;
 use std::process::Command;
 
-const BENCHES: [(&str, &str); 7] = [
+const BENCHES: [(&str, &str); 8] = [
+    ("bench_tasks", "--tasks"),
     ("bench_sidecar", "--runs"),
     ("bench_memory", "--events"),
     ("bench_memory_mesh", "--sidecars"),
