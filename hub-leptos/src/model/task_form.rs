@@ -9,12 +9,15 @@ pub const HUB_SOURCE: &str = "hub";
 /// Seconds a hub task lives before it fails unpicked.
 pub const HUB_TASK_TTL: u64 = 300;
 
+/// The skill an intervention runs: chatixia's built-in handler for messages from the hub.
+pub const INTERVENTION_SKILL: &str = "user_intervention";
+
 /// What `select#task-kind` offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskKind {
     /// Run a skill with a JSON object as arguments.
     Task,
-    /// A free-text message for the agent (skill `intervention`).
+    /// A free-text message for the agent (skill [`INTERVENTION_SKILL`]).
     Intervention,
 }
 
@@ -52,7 +55,9 @@ pub fn build_request(
         TaskKind::Task => {
             let skill = skill.trim();
             if skill.is_empty() {
-                return Err("Enter the skill to run (for example: echo).".into());
+                return Err(
+                    "Enter the skill to run (the agent's advertised ones are listed).".into(),
+                );
             }
             (skill.to_owned(), parse_payload(payload)?)
         }
@@ -61,7 +66,7 @@ pub fn build_request(
             if text.is_empty() {
                 return Err("Write the message for the agent.".into());
             }
-            ("intervention".to_owned(), json!({ "message": text }))
+            (INTERVENTION_SKILL.to_owned(), json!({ "message": text }))
         }
     };
     Ok(CreateTaskRequest {
@@ -106,7 +111,7 @@ mod tests {
     #[test]
     fn an_intervention_wraps_its_text() {
         let r = build_request(TaskKind::Intervention, "a", "", "stop now").expect("ok");
-        assert_eq!(r.skill, "intervention");
+        assert_eq!(r.skill, "user_intervention");
         assert_eq!(r.payload, json!({"message": "stop now"}));
     }
 

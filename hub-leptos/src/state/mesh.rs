@@ -217,10 +217,11 @@ impl Mesh {
         self.send_request(to, &message, Purpose::Ping, PING_TIMEOUT_MS);
     }
 
-    /// Sends a direct message (`form#dc-form`) of `kind` carrying `text`.
-    pub fn send_direct(&self, to: &str, kind: MeshMessageType, text: &str) {
+    /// Sends a direct message (`form#dc-form`) of `kind` carrying `text`; a `task_request`
+    /// runs `skill` of the peer's agent, as chatixia's `delegate` sends it.
+    pub fn send_direct(&self, to: &str, kind: MeshMessageType, skill: &str, text: &str) {
         let payload = match kind {
-            MeshMessageType::TaskRequest => json!({"skill": "echo", "message": text}),
+            MeshMessageType::TaskRequest => json!({"skill": skill, "message": text}),
             _ => json!({ "message": text }),
         };
         let mut message = MeshMessage::new(kind, browser::fresh_id("hub"), payload);

@@ -1,6 +1,7 @@
 //! `section#join`: this tab as a full mesh peer — ping peers, send them messages.
 
 use crate::{
+    model::skills,
     state::{Hub, JoinState, Mesh},
     views::empty::StartSidecar,
 };
@@ -104,9 +105,11 @@ fn PeerItem(peer: String) -> impl IntoView {
 
 #[component]
 fn DirectForm() -> impl IntoView {
+    let hub = expect_context::<Hub>();
     let mesh = expect_context::<Mesh>();
     let to = RwSignal::new(String::new());
     let kind = RwSignal::new("task_request".to_owned());
+    let skill = RwSignal::new(String::new());
     let text = RwSignal::new("hello from the hub".to_owned());
     let chosen = Memo::new(move |_| {
         let peers = mesh.peers.read();
@@ -117,6 +120,14 @@ fn DirectForm() -> impl IntoView {
             peers.first().cloned().unwrap_or_default()
         }
     });
+    // The skills of the agent behind the chosen peer (its sidecar), offered for a request.
+    let advertised = Memo::new(move |_| skills::of_peer(&hub.agents.read(), &chosen.get()));
+    Effect::new(move |_| {
+        if let Some(first) = skills::keep_or_first(&skill.get_untracked(), &advertised.get()) {
+            skill.set(first);
+        }
+    });
+    let is_request = move || kind.get() == "task_request";
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         let peer = chosen.get_untracked();
@@ -126,6 +137,7 @@ fn DirectForm() -> impl IntoView {
         mesh.send_direct(
             &peer,
             MeshMessageType::parse(&kind.get_untracked()),
+            skill.get_untracked().trim(),
             &text.get_untracked(),
         );
     };
@@ -155,12 +167,35 @@ fn DirectForm() -> impl IntoView {
                 <label for="dc-kind">"Kind"</label>
                 <select id="dc-kind" on:change=move |ev| kind.set(event_target_value(&ev))>
                     <option value="task_request" prop:selected=move || kind.get() == "task_request">
-                        "task_request (skill echo)"
+                        "task_request — run a skill"
                     </option>
                     <option value="agent_prompt" prop:selected=move || kind.get() == "agent_prompt">
                         "agent_prompt"
                     </option>
                 </select>
+            </div>
+            <div class="field" class:hidden=move || !is_request()>
+                <label for="dc-skill">"Skill"</label>
+                <input
+                    id="dc-skill"
+                    type="text"
+                    list="dc-skill-options"
+                    autocomplete="off"
+                    spellcheck="false"
+                    aria-describedby="dc-skill-hint"
+                    prop:disabled=move || !is_request()
+                    bind:value=skill
+                />
+                <datalist id="dc-skill-options">
+                    <For
+                        each=move || advertised.get()
+                        key=|s| s.clone()
+                        children=|s| view! { <option value=s></option> }
+                    />
+                </datalist>
+                <p id="dc-skill-hint" class="hint">
+                    {move || skills::hint(&chosen.get(), &advertised.read())}
+                </p>
             </div>
             <div class="field">
                 <label for="dc-text">"Message"</label>

@@ -9,6 +9,7 @@ pub mod header;
 pub mod join;
 pub mod login;
 pub mod overview;
+pub mod task_detail;
 pub mod task_form;
 pub mod tasks;
 pub mod topology;

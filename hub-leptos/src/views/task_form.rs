@@ -2,7 +2,10 @@
 
 use crate::{
     browser::api::{self, ApiError},
-    model::task_form::{build_request, TaskKind},
+    model::{
+        skills,
+        task_form::{build_request, TaskKind},
+    },
     state::Hub,
 };
 use leptos::{ev::SubmitEvent, prelude::*};
@@ -25,7 +28,7 @@ pub fn TaskForm() -> impl IntoView {
     let hub = expect_context::<Hub>();
     let agent = RwSignal::new(String::new());
     let kind = RwSignal::new(TaskKind::Task);
-    let skill = RwSignal::new("echo".to_owned());
+    let skill = RwSignal::new(String::new());
     let payload = RwSignal::new(r#"{"message": "hello from the hub"}"#.to_owned());
     let outcome = RwSignal::new(Outcome::None);
 
@@ -50,6 +53,13 @@ pub fn TaskForm() -> impl IntoView {
         }
     });
     let is_task = move || kind.get() == TaskKind::Task;
+    // What the chosen agent advertises: offered in the skill field, never imposed.
+    let advertised = Memo::new(move |_| skills::of_agent(&hub.agents.read(), &chosen.get()));
+    Effect::new(move |_| {
+        if let Some(first) = skills::keep_or_first(&skill.get_untracked(), &advertised.get()) {
+            skill.set(first);
+        }
+    });
 
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
@@ -135,12 +145,23 @@ pub fn TaskForm() -> impl IntoView {
                 <input
                     id="task-skill"
                     type="text"
+                    list="task-skill-options"
                     autocomplete="off"
                     spellcheck="false"
-                    placeholder="echo"
+                    aria-describedby="task-skill-hint"
                     prop:disabled=move || !is_task()
                     bind:value=skill
                 />
+                <datalist id="task-skill-options">
+                    <For
+                        each=move || advertised.get()
+                        key=|s| s.clone()
+                        children=|s| view! { <option value=s></option> }
+                    />
+                </datalist>
+                <p id="task-skill-hint" class="hint">
+                    {move || skills::hint(&chosen.get(), &advertised.read())}
+                </p>
             </div>
             <div class="field">
                 <label for="task-payload">

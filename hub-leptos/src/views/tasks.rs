@@ -3,11 +3,11 @@
 use crate::{
     browser::now_ms,
     model::{
-        format,
+        format, markdown,
         task_filter::{agent_choices, TaskFilter, ALL},
     },
     state::Hub,
-    views::{empty::Loading, task_form::TaskForm},
+    views::{empty::Loading, task_detail::TaskDetail, task_form::TaskForm},
 };
 use leptos::prelude::*;
 use meshwork_protocol::rest::{Task, TaskState};
@@ -18,6 +18,8 @@ pub fn Tasks() -> impl IntoView {
     let hub = expect_context::<Hub>();
     let state = RwSignal::new(ALL.to_owned());
     let agent = RwSignal::new(ALL.to_owned());
+    // The task whose detail is open (`aside#task-detail`).
+    let selected = RwSignal::new(None::<String>);
     let agents = Memo::new(move |_| agent_choices(&hub.agents.read(), &hub.tasks.read()));
     let shown = Memo::new(move |_| {
         TaskFilter::from_values(&state.read(), &agent.read()).apply(&hub.tasks.read())
@@ -92,7 +94,7 @@ pub fn Tasks() -> impl IntoView {
                                     <p class="empty">
                                         {move || {
                                             if total() == 0 {
-                                                "No tasks yet. Submit one with the form: it waits in the queue until the agent's next heartbeat picks it up."
+                                                "No tasks yet. Submit one with the form: an agent whose sidecar is connected gets it at once; others pick it up at their next heartbeat."
                                             } else {
                                                 "No task matches these filters."
                                             }
@@ -118,12 +120,13 @@ pub fn Tasks() -> impl IntoView {
                                     <For
                                         each=move || shown.get()
                                         key=|t| serde_json::to_string(t).unwrap_or_default()
-                                        children=move |t| view! { <TaskRow task=t /> }
+                                        children=move |t| view! { <TaskRow task=t selected /> }
                                     />
                                 </tbody>
                             </table>
                         </div>
                     </Show>
+                    <TaskDetail selected />
                 </div>
                 <TaskForm />
             </div>
@@ -132,7 +135,7 @@ pub fn Tasks() -> impl IntoView {
 }
 
 #[component]
-fn TaskRow(task: Task) -> impl IntoView {
+fn TaskRow(task: Task, selected: RwSignal<Option<String>>) -> impl IntoView {
     let hub = expect_context::<Hub>();
     let state = task.state.as_str();
     let (result, failed) = if task.state == TaskState::Failed || !task.error.is_empty() {
@@ -140,6 +143,9 @@ fn TaskRow(task: Task) -> impl IntoView {
     } else {
         (task.result.clone(), false)
     };
+    // Results are Markdown from the agent: rendered, with raw HTML kept inert.
+    let result = markdown::to_safe_html(&result);
+    let open_id = task.id.clone();
     let agent = if task.assigned_agent_id.is_empty() {
         task.target_agent_id.clone()
     } else {
@@ -154,7 +160,10 @@ fn TaskRow(task: Task) -> impl IntoView {
     view! {
         <tr data-task-id=task.id.clone()>
             <th scope="row">
-                <code>{task.id.clone()}</code>
+                <button type="button" class="btn-link task-open" aria-label=format!("Open task {}", task.id)
+                    on:click=move |_| selected.set(Some(open_id.clone()))>
+                    <code>{task.id.clone()}</code>
+                </button>
             </th>
             <td class="skill" title=format!("payload: {payload}")>
                 {if task.skill.is_empty() { "—".to_owned() } else { task.skill.clone() }}
@@ -163,7 +172,7 @@ fn TaskRow(task: Task) -> impl IntoView {
             <td class="state">
                 <span class=format!("badge state-{state}")>{state}</span>
             </td>
-            <td class=if failed { "result result-error" } else { "result" }>{result}</td>
+            <td class=if failed { "result markdown result-error" } else { "result markdown" } inner_html=result></td>
             <td class="created">{age}</td>
         </tr>
     }
