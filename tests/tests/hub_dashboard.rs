@@ -184,7 +184,8 @@ async fn the_hub_shows_the_mesh_runs_tasks_approves_devices_and_joins() {
     .await;
     assert_eq!(admin_get(&reg, "/api/identity").await, json!([]));
 
-    // A task submitted from the UI; the agent takes it by heartbeat and completes it.
+    // A task submitted from the UI: alice's sidecar is connected, so the registry sends it
+    // over the mesh at once (ADR 0018) and the agent's answer completes it.
     browser.select("#task-agent", "alice").await;
     browser.select("#task-kind", "task").await;
     browser.type_into("#task-skill", "echo").await;
@@ -192,21 +193,10 @@ async fn the_hub_shows_the_mesh_runs_tasks_approves_devices_and_joins() {
         .type_into("#task-payload", r#"{"message": "from the hub"}"#)
         .await;
     browser.click("#task-submit").await;
-    wait_text(&browser, "the submitted task", "#task-outcome", "submitted").await;
-    let (_, hb) = call(&reg, Method::POST, "/api/hub/heartbeat", Cred::ApiKey("ak_alice"),
-        Some(json!({"agent_id": "alice", "sidecar_peer_id": "alice-sidecar", "skill_names": ["echo"]}))).await;
-    let task = hb["pending_tasks"][0].clone();
-    assert_eq!(task["payload"]["message"], "from the hub", "{hb}");
-    let task_id = task["id"].as_str().expect("task id").to_owned();
-    let (status, _) = call(
-        &reg,
-        Method::POST,
-        &format!("/api/hub/tasks/{task_id}"),
-        Cred::ApiKey("ak_alice"),
-        Some(json!({"state": "completed", "result": "echo: from the hub"})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
+    let outcome = wait_text(&browser, "the submitted task", "#task-outcome", "submitted").await;
+    let task_id = outcome.trim().trim_start_matches("submitted ").to_owned();
+    let task = admin_get(&reg, &format!("/api/hub/tasks/{task_id}")).await;
+    assert_eq!(task["payload"]["message"], "from the hub", "{task}");
     let row = format!("tr[data-task-id='{task_id}']");
     wait_text(
         &browser,
@@ -222,6 +212,8 @@ async fn the_hub_shows_the_mesh_runs_tasks_approves_devices_and_joins() {
         "completed",
     )
     .await;
+    let task = admin_get(&reg, &format!("/api/hub/tasks/{task_id}")).await;
+    assert_eq!(task["delivery"], "mesh", "{task}");
     browser
         .screenshot("#tasks", &screenshot_path("tasks"))
         .await;
