@@ -1,7 +1,7 @@
 //! What to do with one text frame from a peer. Every refusal is an `error` frame back to the
 //! sender; the socket stays open.
 
-use super::hub::{peer_list_frame, RelayError};
+use super::hub::{peer_list_frame, Registration, RelayError};
 use crate::{clock::unix_now, db::identity_keys::Binding, events::Change, state::AppState};
 use meshwork_protocol::{
     identity::PublicKey,
@@ -176,15 +176,16 @@ fn register(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage) {
     }
     let takes_memory = payload.memory == Some(true) && state.memory.is_some();
     let takes_tasks = payload.tasks == Some(true);
-    let registered = state.hub.register(
-        origin.peer_id,
-        origin.conn_id,
+    let registration = Registration {
         kind,
         takes_mesh_messages,
-        payload.identity_key,
+        identity_key: payload.identity_key,
         takes_memory,
         takes_tasks,
-    );
+    };
+    let registered = state
+        .hub
+        .register(origin.peer_id, origin.conn_id, registration);
     if let Some(peers) = registered {
         tracing::info!(peer_id = %origin.peer_id, ?kind, peers = peers.len(), "peer registered");
         state.events.publish(Change::Topology);

@@ -60,6 +60,21 @@ pub enum RelayError {
     Declined,
 }
 
+/// What a peer said about itself at `register` (already checked).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Registration {
+    /// Native or browser.
+    pub kind: PeerKind,
+    /// It takes `mesh_message` frames (the registry tier).
+    pub takes_mesh_messages: bool,
+    /// Its identity key (checked against the binding).
+    pub identity_key: Option<PublicKey>,
+    /// It holds a memory replica.
+    pub takes_memory: bool,
+    /// It takes queued tasks over the mesh (ADR 0018).
+    pub takes_tasks: bool,
+}
+
 /// A connected peer, as the topology sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OnlinePeer {
@@ -115,23 +130,20 @@ impl SignalingHub {
         &self,
         peer_id: &PeerId,
         conn_id: u64,
-        kind: PeerKind,
-        takes_mesh_messages: bool,
-        identity_key: Option<PublicKey>,
-        takes_memory: bool,
-        takes_tasks: bool,
+        peer: Registration,
     ) -> Option<Vec<(PeerId, Option<PublicKey>)>> {
         let mut inner = self.lock();
         let slot = inner
             .peers
             .get_mut(peer_id)
             .filter(|s| s.conn_id == conn_id)?;
+        let identity_key = peer.identity_key;
         slot.registered = true;
-        slot.kind = kind;
-        slot.takes_mesh_messages = takes_mesh_messages;
+        slot.kind = peer.kind;
+        slot.takes_mesh_messages = peer.takes_mesh_messages;
         slot.identity_key = identity_key;
-        slot.takes_memory = takes_memory;
-        slot.takes_tasks = takes_tasks && takes_mesh_messages;
+        slot.takes_memory = peer.takes_memory;
+        slot.takes_tasks = peer.takes_tasks && peer.takes_mesh_messages;
         let joined = SignalMessage::from_registry(
             SignalType::PeerJoined,
             &PeerJoinedPayload {

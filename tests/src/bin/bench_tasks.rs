@@ -113,7 +113,7 @@ async fn main() -> anyhow::Result<()> {
     let limit = Duration::from_secs(10);
     println!("# queued tasks for chatixia 0.4.3 agents: REST submit → completed on the hub stream");
     let intervention = |i: usize| {
-        json!({"skill": "user_intervention", "target_agent_id": if i % 2 == 0 { "alice" } else { "bob" },
+        json!({"skill": "user_intervention", "target_agent_id": if i.is_multiple_of(2) { "alice" } else { "bob" },
                "source_agent_id": "bench", "payload": {"message": format!("n{i}")}})
     };
     let mut samples = series(&reg, &mut hub, tasks, intervention, "mesh", limit).await?;
