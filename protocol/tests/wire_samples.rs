@@ -17,7 +17,7 @@ use meshwork_protocol::{
     signaling::{
         CandidateType, ErrorPayload, IceCandidatePayload, LeaveReason, LinkReportPayload,
         PeerJoinedPayload, PeerKind, PeerLeftPayload, PeerListPayload, RegisterPayload, SdpPayload,
-        SignalErrorCode,
+        SignalErrorCode, TaskReceivedPayload,
     },
     SignalMessage, SignalType,
 };
@@ -499,4 +499,56 @@ fn ipc_tier_fields_round_trip_and_are_optional() {
     let upstream: IpcEvent =
         round_trip(json!({"type": "message", "payload": {"from_peer": "bob", "message": m}}));
     assert!(matches!(upstream, IpcEvent::Message { via: None, .. }));
+}
+
+// ---------- queued tasks over the mesh (ADR 0018) ----------
+
+#[test]
+fn registry_task_frames_round_trip() {
+    let register: SignalMessage =
+        round_trip(json!({"type": "register", "peer_id": "alice-sidecar",
+        "payload": {"kind": "native", "registry_tier": true, "tasks": true}}));
+    let payload: RegisterPayload = register.payload_as().expect("register payload");
+    assert_eq!(payload.tasks, Some(true));
+
+    let task: SignalMessage = round_trip(json!({"type": "mesh_message", "peer_id": "registry",
+        "target_id": "alice-sidecar", "payload": {"type": "task_request",
+        "request_id": "0a1b2c3d4e5f", "source_agent": "hub", "target_agent": "alice",
+        "payload": {"skill": "list_agents", "message": "who is there?"}}}));
+    let request: MeshMessage = task.payload_as().expect("a mesh message");
+    assert_eq!(request.kind, MeshMessageType::TaskRequest);
+
+    let ack: SignalMessage =
+        round_trip(json!({"type": "task_received", "peer_id": "alice-sidecar",
+        "payload": {"request_id": "0a1b2c3d4e5f", "delivered": false,
+                    "reason": "no agent is connected to alice-sidecar"}}));
+    assert_eq!(ack.kind, SignalType::TaskReceived);
+    let received: TaskReceivedPayload = ack.payload_as().expect("task_received payload");
+    assert!(!received.delivered);
+
+    round_trip::<SignalMessage>(json!({"type": "mesh_message", "peer_id": "alice-sidecar",
+        "target_id": "registry", "payload": {"type": "task_response",
+        "request_id": "0a1b2c3d4e5f", "source_agent": "alice", "target_agent": "hub",
+        "payload": {"result": "## Mesh Agents", "error": ""}}}));
+}
+
+#[test]
+fn a_task_says_how_it_was_delivered_and_what_it_went_through() {
+    let task: Task = round_trip(json!({"id": "0a1b2c3d4e5f", "skill": "list_agents",
+    "target_agent_id": "alice", "source_agent_id": "hub", "assigned_agent_id": "alice",
+    "payload": {}, "state": "completed", "result": "## Mesh Agents", "error": "",
+    "created_at": 1.5, "updated_at": 1.6, "ttl": 300, "delivery": "mesh",
+    "timeline": [
+        {"at": 1.5, "state": "pending", "note": "queued"},
+        {"at": 1.501, "state": "assigned", "via": "mesh", "note": "sent to alice-sidecar"},
+        {"at": 1.6, "state": "completed", "note": "answered over the mesh"}
+    ]}));
+    assert_eq!(
+        task.delivery,
+        Some(meshwork_protocol::rest::TaskDelivery::Mesh)
+    );
+    // Upstream's shape (no delivery, no timeline) still reads and writes unchanged.
+    round_trip::<Task>(json!({"id": "t", "skill": "", "target_agent_id": "",
+        "source_agent_id": "", "assigned_agent_id": "", "payload": {}, "state": "pending",
+        "result": "", "error": "", "created_at": 1.0, "updated_at": 1.0, "ttl": 300}));
 }
