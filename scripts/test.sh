@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints on native and wasm32, unit tests, and the
-# end-to-end suites against real processes (registry, sidecars, headless Chromium). Installs
-# what it needs first. The tests run inside a network namespace that has only loopback, so
-# nothing they start can reach (or be reached from) any other address.
+# end-to-end suites against real processes (registry, sidecars, headless Chromium, unmodified
+# chatixia agents from PyPI). Installs what it needs first. The tests run inside a network
+# namespace that has only loopback, so nothing they start can reach (or be reached from) any
+# other address.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh test
