@@ -3,7 +3,7 @@
 //! agent), and the acknowledgement deadline on a timer.
 
 use super::inflight::Sent;
-use crate::{clock::unix_now, events::Change, state::AppState};
+use crate::{clock::unix_now, db::agents::StoredAgent, events::Change, state::AppState};
 use meshwork_protocol::{
     mesh_message::{MeshMessage, MeshMessageType},
     rest::{Health, Task},
@@ -35,16 +35,16 @@ pub fn request_payload(task: &Task) -> Option<Value> {
     Some(Value::Object(payload))
 }
 
-/// The agent (and its sidecar's connection) a pending task can go to over the mesh now.
-fn destination(state: &AppState, task: &Task) -> rusqlite::Result<Option<(String, PeerId, u64)>> {
-    let agents = if task.target_agent_id.is_empty() {
-        if task.skill.is_empty() {
-            return Ok(None);
-        }
-        state.db.agents()?
-    } else {
-        state.db.agent(&task.target_agent_id)?.into_iter().collect()
-    };
+/// The agent (and its sidecar's connection) a pending task can go to over the mesh now,
+/// among `agents`.
+fn destination(
+    state: &AppState,
+    agents: &[StoredAgent],
+    task: &Task,
+) -> Option<(String, PeerId, u64)> {
+    if task.target_agent_id.is_empty() && task.skill.is_empty() {
+        return None;
+    }
     for agent in agents {
         let info = &agent.info;
         let for_it = info.agent_id == task.target_agent_id
@@ -52,10 +52,7 @@ fn destination(state: &AppState, task: &Task) -> rusqlite::Result<Option<(String
         // The sidecar must be the credential that registered the agent: a record cannot
         // steer its tasks to somebody else's sidecar.
         let sidecar = &agent.owner;
-        if !for_it || &info.sidecar_peer_id != sidecar {
-            continue;
-        }
-        if agent.stored_health == Health::Offline {
+        if !for_it || &info.sidecar_peer_id != sidecar || agent.stored_health == Health::Offline {
             continue;
         }
         let Some(conn_id) = state.hub.task_connection(sidecar) else {
@@ -64,20 +61,20 @@ fn destination(state: &AppState, task: &Task) -> rusqlite::Result<Option<(String
         if state.mesh_tasks.declined(&task.id, conn_id) {
             continue;
         }
-        return Ok(Some((info.agent_id.clone(), sidecar.clone(), conn_id)));
+        return Some((info.agent_id.clone(), sidecar.clone(), conn_id));
     }
-    Ok(None)
+    None
 }
 
 /// Sends `task` over the mesh if a sidecar can take it now; `true` when it went out.
-fn deliver(state: &AppState, task: &Task) -> rusqlite::Result<bool> {
+fn deliver(state: &AppState, agents: &[StoredAgent], task: &Task) -> rusqlite::Result<bool> {
     if state.mesh_tasks.contains(&task.id) {
         return Ok(false);
     }
     let Some(payload) = request_payload(task) else {
         return Ok(false);
     };
-    let Some((agent_id, sidecar, conn_id)) = destination(state, task)? else {
+    let Some((agent_id, sidecar, conn_id)) = destination(state, agents, task) else {
         return Ok(false);
     };
     let now = unix_now();
@@ -117,7 +114,15 @@ fn deliver(state: &AppState, task: &Task) -> rusqlite::Result<bool> {
 /// Offers one just-queued task to the mesh (the create handler calls this before answering,
 /// so the task is on its way when the submitter hears its id).
 pub fn offer(state: &AppState, task: &Task) {
-    match deliver(state, task) {
+    let agents = if task.target_agent_id.is_empty() {
+        state.db.agents()
+    } else {
+        state
+            .db
+            .agent(&task.target_agent_id)
+            .map(|a| a.into_iter().collect())
+    };
+    match agents.and_then(|agents| deliver(state, &agents, task)) {
         Ok(true) => state.events.publish(Change::Tasks),
         Ok(false) => {}
         Err(e) => tracing::error!(task_id = %task.id, error = %e, "mesh delivery failed"),
@@ -132,9 +137,17 @@ pub fn sweep(state: &AppState) {
     };
     let waiting: HashSet<&str> = pending.iter().map(|t| t.id.as_str()).collect();
     state.mesh_tasks.retain_declined(&waiting);
+    if pending.is_empty() {
+        return;
+    }
+    // Read once per sweep: a long queue for absent agents costs one query, not one per task.
+    let agents = match state.db.agents() {
+        Ok(a) => a,
+        Err(e) => return tracing::error!(error = %e, "reading agents failed"),
+    };
     let mut sent = false;
     for task in &pending {
-        match deliver(state, task) {
+        match deliver(state, &agents, task) {
             Ok(went) => sent |= went,
             Err(e) => tracing::error!(task_id = %task.id, error = %e, "mesh delivery failed"),
         }
