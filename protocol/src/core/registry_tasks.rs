@@ -40,20 +40,20 @@ impl MeshCore {
             Some(registry),
             message,
         );
-        let size = frame.payload.to_string().len();
-        let limit = self.config.registry_message_limit;
-        if size > limit {
-            return Err(RouteError::TooLarge { size, limit });
-        }
-        self.emit(Action::SendSignal(frame));
-        Ok(())
+        self.emit_registry_message(frame)
     }
 
     /// A `mesh_message` the registry itself sent. A `task_request` is delivered when an
     /// application is there and acknowledged either way; anything else is delivered.
     pub(super) fn on_registry_message(&mut self, frame: &SignalMessage, now: Time) {
-        let Ok(message) = frame.payload_as::<MeshMessage>() else {
-            return;
+        let message = match frame.payload_as::<MeshMessage>() {
+            Ok(message) => message,
+            Err(e) => {
+                return self.emit(Action::Problem {
+                    peer: None,
+                    message: format!("a message from the registry was dropped: {e}"),
+                })
+            }
         };
         let registry = PeerId::new(REGISTRY_PEER_ID);
         if message.kind != MeshMessageType::TaskRequest {

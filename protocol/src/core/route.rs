@@ -106,6 +106,12 @@ impl MeshCore {
                 message,
             ),
         };
+        self.emit_registry_message(frame)
+    }
+
+    /// Emits a `mesh_message` frame for the registry to carry, refused when its payload is
+    /// over the registry tier's limit.
+    pub(super) fn emit_registry_message(&mut self, frame: SignalMessage) -> Result<(), RouteError> {
         let size = frame.payload.to_string().len();
         let limit = self.config.registry_message_limit;
         if size > limit {
