@@ -12,7 +12,7 @@ use crate::{
 use meshwork_protocol::{
     core::MemoryStore,
     identity::Identity,
-    ipc::{IpcCommand, IpcEvent},
+    ipc::IpcCommand,
     memory::{AgentMemory, Answer, Applied, Limits, Outgoing, Replica},
     PeerId,
 };
@@ -53,13 +53,10 @@ impl Restored {
     }
 }
 
-/// The tab's replica, its store, and whether writes stopped.
+/// The tab's replica and its store.
 pub struct TabMemory {
     pub(crate) agent: AgentMemory,
     pub(crate) store: TabStore,
-    /// Why writes stopped: a local write's transaction failed, so the replica holds an
-    /// event the database may not.
-    broken: Option<String>,
 }
 
 impl TabMemory {
@@ -71,30 +68,17 @@ impl TabMemory {
                 idb: restored.idb,
                 sink,
             },
-            broken: None,
         }
     }
 
     /// Answers `cmd` now; a write's events come back to be stored before its reply goes.
     pub fn answer(&mut self, cmd: IpcCommand, now_ms: u64) -> Answer {
-        if cmd.is_memory_write() {
-            if let Some(why) = &self.broken {
-                return Answer {
-                    request_id: cmd.request_id().unwrap_or_default().to_owned(),
-                    reply: IpcEvent::Error {
-                        request_id: cmd.request_id().map(str::to_owned),
-                        message: why.clone(),
-                    },
-                    applied: None,
-                };
-            }
-        }
         self.agent.answer(PAGE, cmd, now_ms)
     }
 
-    /// Writes stop: `why` is every later write's answer.
+    /// A local write's transaction failed: writes stop with `why` (reads go on).
     pub fn break_writes(&mut self, why: String) {
-        self.broken = Some(why);
+        self.agent.stop_writes(why);
     }
 
     /// A write's events are durable: subscribers hear of them, and they spread.

@@ -29,12 +29,9 @@ struct Open {
     store: Committer,
 }
 
-/// `memory.db`, and why writes stopped if they did: a commit failed, so the replica holds
-/// an event the store may not; writing on would number the next events after one that may
-/// be lost.
+/// `memory.db`.
 struct Committer {
     db: SqliteStore,
-    broken: Option<String>,
 }
 
 impl MemoryStore for Committer {
@@ -73,7 +70,7 @@ impl Memory {
         Ok(Self {
             open: Ok(Open {
                 agent: AgentMemory::new(replica, identity, peer),
-                store: Committer { db, broken: None },
+                store: Committer { db },
             }),
             opens_with_peer: false,
         })
@@ -138,11 +135,6 @@ impl Memory {
             Ok(open) => open,
             Err(why) => return vec![(client, error_reply(&cmd, why))],
         };
-        if cmd.is_memory_write() {
-            if let Some(why) = &open.store.broken {
-                return vec![(client, error_reply(&cmd, why))];
-            }
-        }
         let mut answer = open.agent.answer(client, cmd, now_ms());
         let Some(applied) = answer.applied.take() else {
             return vec![(client, answer.reply)];
@@ -150,7 +142,7 @@ impl Memory {
         if let Err(e) = open.store.store(&applied) {
             let why = format!("{e}; restart the sidecar to write again");
             tracing::error!(error = %e, "memory write not stored; writes stop");
-            open.store.broken = Some(why.clone());
+            open.agent.stop_writes(why.clone());
             return vec![(client, answer.failed(why))];
         }
         let mut out = vec![(client, answer.reply)];

@@ -53,6 +53,9 @@ pub struct AgentMemory {
     subscriptions: Subscriptions,
     /// Local events not pushed to the other replicas yet.
     unpushed: Vec<Event>,
+    /// Why writes stopped: a local write could not be stored, so the replica holds an event
+    /// the store may not; writing on would chain new events after one that may be lost.
+    stopped: Option<String>,
 }
 
 impl AgentMemory {
@@ -64,7 +67,13 @@ impl AgentMemory {
             peer,
             subscriptions: Subscriptions::default(),
             unpushed: Vec::new(),
+            stopped: None,
         }
+    }
+
+    /// A write could not be stored: every later write is refused with `why` (reads go on).
+    pub fn stop_writes(&mut self, why: String) {
+        self.stopped = Some(why);
     }
 
     /// The replica (reads, stats).
@@ -247,6 +256,9 @@ impl AgentMemory {
         now_ms: u64,
         make: impl FnOnce(&mut Replica, &Author, String, u64) -> Result<Applied, MemoryError>,
     ) -> Result<(IpcEvent, Option<Applied>), String> {
+        if let Some(why) = &self.stopped {
+            return Err(why.clone());
+        }
         let identity = self
             .identity
             .clone()
@@ -295,4 +307,49 @@ fn check_key(key: &str) -> Result<(), String> {
         return Err(MemoryError::KeyTooLong(key.len()).to_string());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn put(key: &str) -> IpcCommand {
+        IpcCommand::MemoryPut {
+            request_id: format!("put-{key}"),
+            key: key.into(),
+            value: json!(1),
+            supersedes: Vec::new(),
+            derived_from: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn after_a_failed_store_writes_are_refused_with_the_reason_and_reads_go_on() {
+        let mut memory = AgentMemory::new(
+            Replica::new(Limits::default()),
+            Some(Identity::from_seed([5; 32])),
+            Some(PeerId::new("alice")),
+        );
+        let first = memory.answer(1, put("a"), 1);
+        assert!(matches!(first.reply, IpcEvent::MemoryWritten { .. }));
+        memory.stop_writes("the disk is full".into());
+        let refused = memory.answer(1, put("b"), 2);
+        assert!(refused.applied.is_none());
+        assert!(
+            matches!(&refused.reply, IpcEvent::Error { request_id: Some(r), message }
+                if r == "put-b" && message == "the disk is full"),
+            "{:?}",
+            refused.reply
+        );
+        let get = IpcCommand::MemoryGet {
+            request_id: "g".into(),
+            key: "a".into(),
+            at: None,
+        };
+        assert!(matches!(
+            memory.answer(1, get, 3).reply,
+            IpcEvent::MemoryValue { .. }
+        ));
+    }
 }
