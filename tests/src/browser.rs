@@ -195,6 +195,45 @@ impl Browser {
             .unwrap_or_else(|e| panic!("resizing to {width}x{height}: {e}"));
     }
 
+    /// Opens `reg`'s hub logged in and waits until its live stream is up; the admin token
+    /// has left the address bar by then.
+    pub async fn open_hub(&self, reg: &crate::RegistryProcess, timeout: Duration) {
+        let token = crate::registry::ADMIN_TOKEN;
+        self.client
+            .goto(&reg.url(&format!("/?token={token}")))
+            .await
+            .expect("open the hub");
+        self.wait_for(
+            "the live stream",
+            timeout,
+            "const s = document.querySelector('#conn-state'); return s && s.textContent.includes('live')",
+        )
+        .await;
+        let url = self.client.current_url().await.expect("url");
+        assert!(
+            !url.as_str().contains("token="),
+            "token left in the address bar: {url}"
+        );
+    }
+
+    /// Waits until the element matching `css` contains `needle`; its whole text.
+    pub async fn wait_text(
+        &self,
+        what: &str,
+        css: &str,
+        needle: &str,
+        timeout: Duration,
+    ) -> String {
+        let script = format!(
+            "const e = document.querySelector({css:?}); return e && e.textContent.includes({needle:?}) ? e.textContent : null"
+        );
+        self.wait_for(what, timeout, &script)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     /// Opens `reg`'s hub logged in, joins the mesh from it, and returns the tab's peer id.
     pub async fn join_hub(&self, reg: &crate::RegistryProcess) -> String {
         const JOIN_TIMEOUT: Duration = Duration::from_secs(30);

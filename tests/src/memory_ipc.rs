@@ -5,7 +5,7 @@ use crate::{
     http::{call as http_call, Cred},
     sidecar::EVENT_TIMEOUT,
     wait::until,
-    IpcClient, RegistryProcess,
+    IpcClient, RegistryProcess, SidecarProcess,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -15,6 +15,24 @@ use std::{
 };
 
 static NEXT: AtomicU64 = AtomicU64::new(1);
+
+/// Starts one sidecar per `(api key, peer id)` on `reg`, kept alive without an agent, each
+/// with an agent's IPC connection.
+pub async fn start_kept(
+    reg: &RegistryProcess,
+    peers: &[(&str, &str)],
+) -> (Vec<SidecarProcess>, Vec<IpcClient>) {
+    let keep = [("MESHWORK_KEEP_ALIVE", "1")];
+    let cars: Vec<SidecarProcess> = peers
+        .iter()
+        .map(|(key, peer)| SidecarProcess::start_with(reg, key, peer, &keep))
+        .collect();
+    let mut ipcs = Vec::with_capacity(cars.len());
+    for car in &cars {
+        ipcs.push(car.ipc().await);
+    }
+    (cars, ipcs)
+}
 
 /// Sends one memory command with a fresh `request_id`; returns the reply carrying it.
 pub async fn call(ipc: &mut IpcClient, kind: &str, mut payload: Value) -> Value {

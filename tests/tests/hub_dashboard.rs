@@ -6,7 +6,6 @@
 use meshwork_tests::{
     browser::Browser,
     http::{admin_get, call, Cred},
-    registry::ADMIN_TOKEN,
     IpcClient, RegistryOptions, RegistryProcess, SidecarProcess,
 };
 use reqwest::{Method, StatusCode};
@@ -59,35 +58,11 @@ fn spawn_echo_agent(mut ipc: IpcClient) -> tokio::task::JoinHandle<()> {
 }
 
 async fn open_logged_in(browser: &Browser, reg: &RegistryProcess) {
-    browser
-        .client
-        .goto(&reg.url(&format!("/?token={ADMIN_TOKEN}")))
-        .await
-        .expect("open the hub");
-    browser
-        .wait_for(
-            "the live stream",
-            UI_TIMEOUT,
-            "const s = document.querySelector('#conn-state'); return s && s.textContent.includes('live')",
-        )
-        .await;
-    let url = browser.client.current_url().await.expect("url");
-    assert!(
-        !url.as_str().contains("token="),
-        "token left in the address bar: {url}"
-    );
+    browser.open_hub(reg, UI_TIMEOUT).await;
 }
 
 async fn wait_text(browser: &Browser, what: &str, css: &str, needle: &str) -> String {
-    let script = format!(
-        "const e = document.querySelector({css:?}); return e && e.textContent.includes({needle:?}) ? e.textContent : null"
-    );
-    browser
-        .wait_for(what, UI_TIMEOUT, &script)
-        .await
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
+    browser.wait_text(what, css, needle, UI_TIMEOUT).await
 }
 
 #[tokio::test]

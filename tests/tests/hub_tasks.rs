@@ -6,7 +6,6 @@
 use meshwork_tests::{
     browser::Browser,
     chatixia::{keys_for, ChatixiaAgent},
-    registry::ADMIN_TOKEN,
     RegistryOptions, RegistryProcess,
 };
 use serde_json::Value;
@@ -32,30 +31,11 @@ fn registry() -> RegistryProcess {
 }
 
 async fn open_logged_in(browser: &Browser, reg: &RegistryProcess) {
-    browser
-        .client
-        .goto(&reg.url(&format!("/?token={ADMIN_TOKEN}")))
-        .await
-        .expect("open the hub");
-    browser
-        .wait_for(
-            "the live stream",
-            UI_TIMEOUT,
-            "const s = document.querySelector('#conn-state'); return s && s.textContent.includes('live')",
-        )
-        .await;
+    browser.open_hub(reg, UI_TIMEOUT).await;
 }
 
 async fn wait_text(browser: &Browser, what: &str, css: &str, needle: &str) -> String {
-    let script = format!(
-        "const e = document.querySelector({css:?}); return e && e.textContent.includes({needle:?}) ? e.textContent : null"
-    );
-    browser
-        .wait_for(what, UI_TIMEOUT, &script)
-        .await
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
+    browser.wait_text(what, css, needle, UI_TIMEOUT).await
 }
 
 #[tokio::test]

@@ -5,8 +5,8 @@
 
 use meshwork_tests::{
     browser::Browser,
-    memory_ipc::{put, wait_until, wait_value},
-    IpcClient, RegistryOptions, RegistryProcess, SidecarProcess,
+    memory_ipc::{put, start_kept, wait_until, wait_value},
+    RegistryOptions, RegistryProcess, SidecarProcess,
 };
 use serde_json::{json, Value};
 use std::{path::PathBuf, time::Duration};
@@ -69,14 +69,8 @@ async fn tab_wait(browser: &Browser, key: &str, done: impl Fn(&Value) -> bool) -
 #[tokio::test]
 async fn three_sidecars_and_a_tab_converge_and_a_forget_from_the_tab_reaches_them_all() {
     let reg = registry(&[]);
-    let cars: Vec<SidecarProcess> = [("ak_a", "alice"), ("ak_b", "bob"), ("ak_c", "carol")]
-        .iter()
-        .map(|(k, p)| SidecarProcess::start_with(&reg, k, p, &KEEP))
-        .collect();
-    let mut ipcs: Vec<IpcClient> = Vec::new();
-    for car in &cars {
-        ipcs.push(car.ipc().await);
-    }
+    let peers = [("ak_a", "alice"), ("ak_b", "bob"), ("ak_c", "carol")];
+    let (_cars, mut ipcs) = start_kept(&reg, &peers).await;
     let browser = Browser::start().await;
     let tab = browser.join_hub(&reg).await;
     browser

@@ -4,8 +4,8 @@
 //! and agents never online together converge through the registry's replica.
 
 use meshwork_tests::{
-    memory_ipc::{forget, get, put, registry_holds, wait_until, wait_value},
-    IpcClient, RegistryOptions, RegistryProcess, SidecarProcess,
+    memory_ipc::{forget, get, put, registry_holds, start_kept, wait_until, wait_value},
+    RegistryOptions, RegistryProcess, SidecarProcess,
 };
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -50,14 +50,8 @@ fn bytes_in(dir: &std::path::Path, prefix: &str, needle: &str) -> Vec<String> {
 #[tokio::test]
 async fn three_sidecars_converge_on_puts_made_anywhere() {
     let reg = registry();
-    let cars: Vec<SidecarProcess> = [("ak_a", "alice"), ("ak_b", "bob"), ("ak_c", "carol")]
-        .iter()
-        .map(|(k, p)| SidecarProcess::start_with(&reg, k, p, &KEEP))
-        .collect();
-    let mut ipcs: Vec<IpcClient> = Vec::new();
-    for car in &cars {
-        ipcs.push(car.ipc().await);
-    }
+    let peers = [("ak_a", "alice"), ("ak_b", "bob"), ("ak_c", "carol")];
+    let (_cars, mut ipcs) = start_kept(&reg, &peers).await;
     for (i, ipc) in ipcs.iter_mut().enumerate() {
         put(ipc, &format!("notes/{i}"), json!(format!("from {i}"))).await;
     }
