@@ -1,15 +1,16 @@
 //! The hub dashboard: a Leptos app (client-side rendered) that the registry serves at `/`.
 //!
 //! It renders from the registry's event stream (`/api/hub/stream`: a snapshot, then whole
-//! sections as they change) and never polls. It can also make its tab a full mesh peer
-//! through the wasm peer's Rust API. It owns no mesh logic and no registry state: the
-//! protocol crate decides, the registry knows, the hub shows.
+//! sections as they change) and never polls. It can also make its tab a full mesh peer: the
+//! wasm peer is a module of its own, loaded on join and driven through its JavaScript API
+//! (ADR 0020). It owns no mesh logic and no registry state: the protocol crate decides, the
+//! registry knows, the hub shows.
 //!
 //! # Layout
 //! - [`model`]: pure logic, tested natively — overview counts, task filters and form,
 //!   topology layout, text formats, the stream's reconnect policy.
-//! - [`browser`]: side effects — session token, REST calls, the stream's WebSocket, the
-//!   `window.meshPeer` / `window.meshEvents` globals.
+//! - [`browser`]: side effects — session token, REST calls, the stream's WebSocket, loading
+//!   the peer, the `window.meshPeer` / `window.meshEvents` globals.
 //! - [`state`]: reactive state shared through context — [`state::Hub`] (what the stream
 //!   delivered, connection, session) and [`state::Mesh`] (this tab as a peer).
 //! - [`views`]: one component per section of the page.

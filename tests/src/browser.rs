@@ -293,6 +293,16 @@ impl Browser {
             .unwrap_or_else(|e| panic!("{expr} rejected: {e}"))
     }
 
+    /// Loads the wasm peer's module as any page would (`import("/peer/peer.js")`, then its
+    /// init) and leaves it in `window.peerModule`, for scripts that make peers of their own
+    /// (`new peerModule.MeshPeer(origin, token)`).
+    pub async fn load_peer_module(&self) {
+        self.resolve(
+            "import('/peer/peer.js').then(async m => { await m.default(); window.peerModule = m; return true; })",
+        )
+        .await;
+    }
+
     /// Ends the session and chromedriver.
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;

@@ -68,6 +68,7 @@ async fn relay_only_sidecar_and_page(
             "return !!window.wasmBindings",
         )
         .await;
+    browser.load_peer_module().await;
     (reg, sidecar, ipc, browser)
 }
 
@@ -79,10 +80,10 @@ async fn tabs_reach_a_relay_only_sidecar_through_coturn_and_know_the_path_is_rel
     // Peers of the test's own: one relay-only, one that may use any path.
     browser
         .eval(&format!(
-            r#"window.relayPeer = new wasmBindings.MeshPeer(location.origin, "{ADMIN_TOKEN}");
+            r#"window.relayPeer = new peerModule.MeshPeer(location.origin, "{ADMIN_TOKEN}");
             relayPeer.relayOnly();
             relayPeer.join().then(id => window.relayId = id, e => window.joinError = String(e));
-            window.plainPeer = new wasmBindings.MeshPeer(location.origin, "{ADMIN_TOKEN}");
+            window.plainPeer = new peerModule.MeshPeer(location.origin, "{ADMIN_TOKEN}");
             plainPeer.join().then(id => window.plainId = id, e => window.joinError = String(e));
             return true"#
         ))
@@ -165,7 +166,7 @@ async fn a_tab_without_a_usable_relay_says_why_and_talks_through_the_registry() 
     browser
         .eval(&format!(
             r#"window.tabEvents = [];
-            window.tabPeer = new wasmBindings.MeshPeer(location.origin, "{ADMIN_TOKEN}");
+            window.tabPeer = new peerModule.MeshPeer(location.origin, "{ADMIN_TOKEN}");
             tabPeer.on(e => tabEvents.push(e));
             tabPeer.relayOnly();
             tabPeer.join().then(id => window.tabId = id, e => window.joinError = String(e));

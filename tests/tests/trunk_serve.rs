@@ -55,6 +55,7 @@ impl Drop for Trunk {
 fn trunk_config(dir: &std::path::Path, registry_port: u16, port: u16) -> PathBuf {
     let original = std::fs::read_to_string(repo().join("Trunk.toml")).expect("Trunk.toml");
     assert!(original.contains("127.0.0.1:8080") && original.contains("port = 8081"));
+    assert!(original.contains("\"scripts/build-peer.sh\""));
     let index = repo().join("www/index.html");
     let config = original
         .replace("127.0.0.1:8080", &format!("127.0.0.1:{registry_port}"))
@@ -66,6 +67,13 @@ fn trunk_config(dir: &std::path::Path, registry_port: u16, port: u16) -> PathBuf
         .replace(
             "dist = \"dist\"",
             &format!("dist = {:?}", dir.join("dist").display().to_string()),
+        )
+        .replace(
+            "\"scripts/build-peer.sh\"",
+            &format!(
+                "{:?}",
+                repo().join("scripts/build-peer.sh").display().to_string()
+            ),
         );
     let path = dir.join("Trunk.toml");
     std::fs::write(&path, config).expect("write Trunk.toml");

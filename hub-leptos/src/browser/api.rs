@@ -1,8 +1,7 @@
 //! REST calls to the registry with the admin token as bearer.
 
-use gloo_net::http::Method;
+use gloo_net::http::{Method, RequestBuilder};
 use meshwork_protocol::rest::ErrorBody;
-use meshwork_wasm_peer::http;
 use serde::{de::DeserializeOwned, Serialize};
 use std::fmt;
 
@@ -35,17 +34,28 @@ impl fmt::Display for ApiError {
     }
 }
 
-/// Sends a request with the admin token (the peer's shared HTTP helper); returns the status
-/// and the body text.
+/// Sends a request with the admin token as bearer (and `body` as JSON, if any); returns the
+/// status and the body text.
 async fn send(
     method: Method,
     path: &str,
     token: &str,
     body: Option<String>,
 ) -> Result<(u16, String), ApiError> {
-    http::send(method, path, token, body)
-        .await
-        .map_err(ApiError::Network)
+    let network = |e: gloo_net::Error| ApiError::Network(e.to_string());
+    let request = RequestBuilder::new(path)
+        .method(method)
+        .header("Authorization", &format!("Bearer {token}"));
+    let request = match body {
+        Some(body) => request
+            .header("Content-Type", "application/json")
+            .body(body),
+        None => request.build(),
+    }
+    .map_err(network)?;
+    let response = request.send().await.map_err(network)?;
+    let text = response.text().await.map_err(network)?;
+    Ok((response.status(), text))
 }
 
 /// POSTs `body` (JSON) to `path` and reads the JSON answer.

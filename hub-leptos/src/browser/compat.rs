@@ -1,8 +1,8 @@
-//! The globals the browser tests (and curious developers) use: `window.meshPeer`, a JS handle
-//! on this tab's peer, and `window.meshEvents`, every `PeerEvent` as a plain object.
+//! The globals the browser tests (and curious developers) use: `window.meshPeer`, the JS
+//! handle on this tab's peer, and `window.meshEvents`, every event the peer reported.
 
+use super::peer::JsPeer;
 use js_sys::{Array, Reflect};
-use meshwork_wasm_peer::{MeshPeer, PeerEvent};
 use wasm_bindgen::{JsCast, JsValue};
 
 fn set_global(name: &str, value: &JsValue) {
@@ -16,23 +16,20 @@ pub fn init_mesh_events() {
     set_global("meshEvents", &Array::new());
 }
 
-/// Appends one event to `window.meshEvents`.
-pub fn push_mesh_event(event: &PeerEvent) {
+/// Appends one event (the peer's plain object) to `window.meshEvents`.
+pub fn push_mesh_event(event: &JsValue) {
     let Some(window) = web_sys::window() else {
         return;
     };
     let Ok(events) = Reflect::get(&window, &JsValue::from_str("meshEvents")) else {
         return;
     };
-    let Ok(json) = serde_json::to_string(event) else {
-        return;
-    };
-    if let (Some(events), Ok(value)) = (events.dyn_ref::<Array>(), js_sys::JSON::parse(&json)) {
-        events.push(&value);
+    if let Some(events) = events.dyn_ref::<Array>() {
+        events.push(event);
     }
 }
 
-/// Sets `window.meshPeer` to a JS handle sharing `peer`.
-pub fn expose_peer(peer: &MeshPeer) {
-    set_global("meshPeer", &JsValue::from(peer.clone()));
+/// Sets `window.meshPeer` to the peer.
+pub fn expose_peer(peer: &JsPeer) {
+    set_global("meshPeer", peer);
 }

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod compat;
+pub mod peer;
 pub mod session;
 pub mod stream;
 

@@ -1,13 +1,15 @@
-//! `Mesh`: this tab as a full mesh peer (the wasm peer's Rust API), and what the join panel
-//! shows about it.
+//! `Mesh`: this tab as a full mesh peer (the wasm peer, loaded on join: ADR 0020), and what
+//! the join panel shows about it.
 
-use crate::browser::{self, compat};
+use crate::browser::{
+    self, compat,
+    peer::{self, JsPeer},
+};
 use leptos::prelude::*;
 use meshwork_protocol::{MeshMessage, MeshMessageType};
-use meshwork_wasm_peer::{MeshPeer, PeerEvent};
 use serde_json::json;
 use std::collections::HashMap;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::JsValue;
 
 /// How long a ping waits for its pong.
 pub const PING_TIMEOUT_MS: u32 = 5000;
@@ -50,8 +52,8 @@ pub struct Reply {
 /// This tab in the mesh. All fields are `Copy` handles.
 #[derive(Clone, Copy)]
 pub struct Mesh {
-    /// The peer, once the join button was pressed.
-    peer: StoredValue<Option<MeshPeer>, LocalStorage>,
+    /// The peer, once its module loaded (the first press of the join button).
+    peer: StoredValue<Option<JsPeer>, LocalStorage>,
     /// Requests awaiting an answer: request id → purpose.
     pending: StoredValue<HashMap<String, Purpose>>,
     /// This tab's peer id once joined.
@@ -86,91 +88,90 @@ impl Mesh {
         }
     }
 
-    /// Joins the mesh with the admin session `token` (the button's action).
+    /// Joins the mesh with the admin session `token` (the button's action): loads the peer's
+    /// module the first time, then joins.
     pub fn join(&self, token: String) {
-        let peer = self.peer.with_value(Clone::clone).unwrap_or_else(|| {
-            let peer = MeshPeer::new(browser::origin(), token);
-            let this = *self;
-            let answerer = peer.clone();
-            peer.on_event(move |event| {
-                compat::push_mesh_event(event);
-                this.on_event(&answerer, event);
-            });
-            compat::expose_peer(&peer);
-            self.peer.set_value(Some(peer.clone()));
-            peer
-        });
         self.state.set(JoinState::Joining);
         let this = *self;
         leptos::task::spawn_local(async move {
-            match peer.join().await {
+            let joined = match this.loaded_peer(&token).await {
+                Ok(peer) => peer.join_mesh().await,
+                Err(e) => Err(e),
+            };
+            match joined {
                 Ok(id) => {
                     this.me.set(Some(id));
                     this.state.set(JoinState::Joined);
                 }
-                Err(e) => {
-                    let text = e
-                        .dyn_ref::<js_sys::Error>()
-                        .map(|e| String::from(e.message()))
-                        .or_else(|| e.as_string())
-                        .unwrap_or_else(|| format!("{e:?}"));
-                    this.state.set(JoinState::Failed(text));
-                }
+                Err(text) => this.state.set(JoinState::Failed(text)),
             }
         });
     }
 
-    fn on_event(&self, peer: &MeshPeer, event: &PeerEvent) {
-        match event {
-            PeerEvent::Signaling { connected } => self.signaling.set(*connected),
-            PeerEvent::PeerConnected { .. } | PeerEvent::PeerDisconnected { .. } => {
-                let mut peers: Vec<String> = peer
-                    .connected_peers()
-                    .into_iter()
-                    .map(|p| p.to_string())
-                    .collect();
-                peers.sort();
-                self.peers.set(peers);
-            }
-            PeerEvent::Message {
-                from,
-                message,
-                rtt_ms,
-                via,
-                ..
-            } => {
-                if message.kind == MeshMessageType::Ping {
-                    let pong = MeshMessage::new(
-                        MeshMessageType::Pong,
-                        message.request_id.clone(),
-                        json!({}),
-                    );
-                    if let Err(e) = peer.send_message(from.as_str(), &pong) {
+    /// The peer, loading its module and wiring its events the first time.
+    async fn loaded_peer(&self, token: &str) -> Result<JsPeer, String> {
+        if let Some(peer) = self.peer.with_value(Clone::clone) {
+            return Ok(peer);
+        }
+        let peer = peer::load(&browser::origin(), token).await?;
+        let this = *self;
+        let answerer = peer.clone();
+        peer.listen(move |event| {
+            compat::push_mesh_event(&event);
+            this.on_event(&answerer, &event);
+        });
+        compat::expose_peer(&peer);
+        self.peer.set_value(Some(peer.clone()));
+        Ok(peer)
+    }
+
+    fn on_event(&self, peer: &JsPeer, event: &JsValue) {
+        let text = |value: &JsValue, name: &str| field(value, name).as_string().unwrap_or_default();
+        match text(event, "type").as_str() {
+            "signaling" => self
+                .signaling
+                .set(field(event, "connected").as_bool() == Some(true)),
+            "peer_connected" | "peer_disconnected" => self.peers.set(peer.open_peers()),
+            "message" => {
+                let from = text(event, "from");
+                let message = field(event, "message");
+                let request_id = text(&message, "request_id");
+                if text(&message, "type") == "ping" {
+                    let pong = MeshMessage::new(MeshMessageType::Pong, request_id, json!({}));
+                    let sent = serde_json::to_string(&pong)
+                        .map_err(|e| e.to_string())
+                        .and_then(|json| peer.send_to(&from, &json));
+                    if let Err(e) = sent {
                         self.last_error.set(Some(e));
                     }
                     return;
                 }
-                let Some(rtt) = rtt_ms else {
+                let Some(rtt) = field(event, "rtt_ms").as_f64() else {
                     return;
                 };
-                match self.take_pending(&message.request_id) {
-                    Some(Purpose::Ping) => self.set_rtt(from.as_str(), format!("{rtt} ms")),
+                match self.take_pending(&request_id) {
+                    Some(Purpose::Ping) => self.set_rtt(&from, format!("{} ms", rtt as u64)),
                     Some(Purpose::Direct) => {
-                        let payload = message.payload.to_string();
-                        let via = via.as_str();
+                        let payload = js_sys::JSON::stringify(&field(&message, "payload"))
+                            .map(String::from)
+                            .unwrap_or_default();
+                        let via = text(event, "via");
+                        let rtt = rtt as u64;
                         self.add_reply(format!("{from}: {payload} ({rtt} ms, {via})"), false);
                     }
                     None => {}
                 }
             }
-            PeerEvent::RequestTimedOut { request_id, peer } => {
-                match self.take_pending(request_id) {
-                    Some(Purpose::Ping) => self.set_rtt(peer.as_str(), "no reply".into()),
+            "request_timed_out" => {
+                let peer = text(event, "peer");
+                match self.take_pending(&text(event, "request_id")) {
+                    Some(Purpose::Ping) => self.set_rtt(&peer, "no reply".into()),
                     Some(Purpose::Direct) => self.add_reply(format!("no reply from {peer}"), true),
                     None => {}
                 }
             }
-            PeerEvent::Error { message, .. } => self.last_error.set(Some(message.clone())),
+            "error" => self.last_error.set(Some(text(event, "message"))),
+            _ => {}
         }
     }
 
@@ -201,7 +202,10 @@ impl Mesh {
         self.pending.update_value(|p| {
             p.insert(message.request_id.clone(), purpose);
         });
-        if let Err(e) = peer.request(to, message, timeout).map(|_tier| ()) {
+        let sent = serde_json::to_string(message)
+            .map_err(|e| e.to_string())
+            .and_then(|json| peer.request(to, &json, timeout));
+        if let Err(e) = sent {
             self.take_pending(&message.request_id);
             match purpose {
                 Purpose::Ping => self.set_rtt(to, e),
@@ -228,6 +232,11 @@ impl Mesh {
         message.source_agent = self.me.get_untracked().unwrap_or_default();
         self.send_request(to, &message, Purpose::Direct, DIRECT_TIMEOUT_MS);
     }
+}
+
+/// `value[name]`, or `undefined`.
+fn field(value: &JsValue, name: &str) -> JsValue {
+    js_sys::Reflect::get(value, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
 }
 
 impl Default for Mesh {
