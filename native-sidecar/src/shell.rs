@@ -21,6 +21,7 @@ use meshwork_protocol::{
     signaling::IceCandidatePayload,
     PeerId, SignalMessage,
 };
+use rtc::peer_connection::transport::RTCDtlsRole;
 use std::collections::HashMap;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -55,6 +56,7 @@ impl NativeShell {
         let link_settings = LinkSettings {
             policy: config.ice_transport_policy,
             bind_addrs: crate::rtc::settings::bind_addrs(&config.ice_bind_addrs),
+            answering: RTCDtlsRole::Server,
         };
         Self {
             config,
@@ -123,7 +125,10 @@ impl Shell for NativeShell {
         if let Some(old) = self.links.remove(peer) {
             old.op(LinkOp::Close);
         }
-        let settings = self.link_settings.clone();
+        let mut settings = self.link_settings.clone();
+        if let LinkStart::Answer(offer) = &start {
+            settings.answering = crate::rtc::settings::answering_role(offer);
+        }
         let handle = link::spawn(
             peer.clone(),
             attempt,

@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use webrtc::{
     data_channel::DataChannel,
     peer_connection::{
-        PeerConnectionEventHandler, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
+        PeerConnectionEventHandler, RTCIceConnectionState, RTCPeerConnectionIceEvent,
+        RTCPeerConnectionState,
     },
 };
 
@@ -56,6 +57,23 @@ impl PeerConnectionEventHandler for Handler {
             Err(e) => {
                 tracing::warn!(peer = %self.peer, error = %e, "cannot encode local candidate")
             }
+        }
+    }
+
+    async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
+        // webrtc-rs 0.21.1 starts DTLS on this event but can leave its first flight (the
+        // ClientHello) unsent until the driver's next timer: 10.5 ms of a browser link's
+        // setup (docs/BENCHMARKS.md, issue 18). Touching the channel from a task that runs
+        // after this callback makes the driver drain its writes at once.
+        if state != RTCIceConnectionState::Connected {
+            return;
+        }
+        let dc = self.channel.lock().ok().and_then(|slot| slot.clone());
+        if let Some(dc) = dc {
+            tokio::spawn(async move {
+                tokio::task::yield_now().await;
+                let _ = dc.set_buffered_amount_low_threshold(0).await;
+            });
         }
     }
 

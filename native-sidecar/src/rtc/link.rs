@@ -16,6 +16,7 @@ use meshwork_protocol::{
     signaling::IceCandidatePayload,
     PeerId,
 };
+use rtc::peer_connection::transport::RTCDtlsRole;
 use std::{
     sync::{
         atomic::{AtomicBool, AtomicUsize, Ordering},
@@ -62,6 +63,8 @@ pub struct LinkSettings {
     pub policy: IcePolicy,
     /// UDP bind addresses.
     pub bind_addrs: Vec<String>,
+    /// The DTLS role this link takes if it answers ([`settings::answering_role`]).
+    pub answering: RTCDtlsRole,
 }
 
 /// The driver's handle on a link task.
@@ -182,14 +185,18 @@ async fn run(
         sinks: task.sinks.clone(),
         channel: channel.clone(),
     });
-    let built = PeerConnectionBuilder::new()
-        .with_configuration(settings::configuration(&ice_servers, link.policy))
-        .with_setting_engine(settings::setting_engine())
-        .with_handler(handler)
-        .with_udp_addrs(link.bind_addrs.clone())
-        .with_data_channel_send_buffer_limit(4 * 1024 * 1024)
-        .build()
-        .await;
+    // Boxed: this task lives as long as the link, and an inline build future would keep its
+    // whole (large) state in the task for that long.
+    let built = Box::pin(
+        PeerConnectionBuilder::new()
+            .with_configuration(settings::configuration(&ice_servers, link.policy))
+            .with_setting_engine(settings::setting_engine(link.answering))
+            .with_handler(handler)
+            .with_udp_addrs(link.bind_addrs.clone())
+            .with_data_channel_send_buffer_limit(4 * 1024 * 1024)
+            .build(),
+    )
+    .await;
     let pc: Arc<dyn PeerConnection> = match built {
         Ok(pc) => Arc::new(pc),
         Err(e) => {
@@ -287,7 +294,7 @@ async fn perform(
                 peer: peer.clone(),
                 attempt,
                 sdp_type: SdpType::Offer,
-                sdp: offer.sdp,
+                sdp: settings::offer_to_signal(offer.sdp),
             });
         }
         LinkOp::AcceptOffer(sdp) => {

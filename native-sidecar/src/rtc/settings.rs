@@ -13,21 +13,45 @@ use webrtc::peer_connection::{
 };
 
 /// ICE connectivity-check interval: webrtc-rs's default 200 ms is a fixed timer that
-/// dominated setup time on fast paths (see docs/BENCHMARKS.md).
-const CHECK_INTERVAL: Duration = Duration::from_millis(10);
+/// dominated setup time on fast paths (see docs/BENCHMARKS.md); the controlling side also
+/// nominates on this tick, so it is a floor under every link's setup (issue 18: 10 → 2 ms).
+const CHECK_INTERVAL: Duration = Duration::from_millis(2);
 
 /// SCTP receive window (see [`setting_engine`]).
 const SCTP_RECEIVE_WINDOW: u32 = 128 * 1024;
 
-/// The setting engine every link uses.
-pub fn setting_engine() -> SettingEngine {
+/// Who is DTLS client decides whether a ClientHello can be lost: webrtc-rs drops DTLS that
+/// arrives before its own ICE has picked a pair, and the other side then waits for its
+/// retransmit timer (Chromium: 50 ms). Chromium keeps an early ClientHello, and webrtc-rs
+/// sends its own only once its pair is picked, so on every link the sidecar is the DTLS
+/// client when it can be:
+/// - as offerer it signals `a=setup:active` ([`offer_to_signal`]); the answer is passive;
+/// - as answerer of an `actpass` offer (a browser's) it answers `active`;
+/// - as answerer of an `active` offer (another sidecar's) it must answer `passive`.
+pub fn answering_role(offer_sdp: &str) -> RTCDtlsRole {
+    if offer_sdp.contains("a=setup:active") {
+        RTCDtlsRole::Server
+    } else {
+        RTCDtlsRole::Client
+    }
+}
+
+/// The offer as signaled: `a=setup:active` where webrtc-rs wrote `actpass` (see
+/// [`answering_role`]). The local description keeps `actpass`; the answer's `passive`
+/// then makes this side the client. The identity proof signs this text.
+pub fn offer_to_signal(sdp: String) -> String {
+    sdp.replace("a=setup:actpass", "a=setup:active")
+}
+
+/// The setting engine for a link (`answering` only matters when it answers).
+pub fn setting_engine(answering: RTCDtlsRole) -> SettingEngine {
     SettingEngineBuilder::new()
         // mDNS off: no 5353 socket and no .local candidates; building fails in a namespace
         // with only `lo` otherwise.
         .with_multicast_dns_mode(MulticastDnsMode::Disabled)
         .with_network_types(vec![NetworkType::Udp4, NetworkType::Udp6])
         // Keep interval × checks near webrtc-rs's default 1.4 s of connectivity checking.
-        .with_ice_connection_attempts(Some(CHECK_INTERVAL), Some(140))
+        .with_ice_connection_attempts(Some(CHECK_INTERVAL), Some(700))
         // ICE transport timeouts: disconnected after 2 s of silence, failed after 5 s; the
         // mesh core's own keepalive decides a link's fate, these only make ICE agree sooner.
         .with_ice_timeouts(
@@ -39,9 +63,8 @@ pub fn setting_engine() -> SettingEngine {
         .with_prflx_acceptance_min_wait(Some(Duration::ZERO))
         // A relay-only link would otherwise wait 2 s before accepting its relay pair.
         .with_relay_acceptance_min_wait(Some(Duration::ZERO))
-        // The answerer is DTLS server, so the offerer's ClientHello goes out as soon as ICE
-        // connects instead of waiting a round trip.
-        .with_answering_dtls_role(RTCDtlsRole::Server)
+        // See `answering_role`.
+        .with_answering_dtls_role(answering)
         // SCTP receive window: the 1 MiB default exceeds the kernel's default UDP receive
         // buffer (208 KiB), so bursts overflow it and stall on 1 s retransmits; 128 KiB
         // doubled large-message throughput on loopback.
@@ -102,4 +125,25 @@ fn has_non_loopback_interface() -> bool {
                 .as_ref()
                 .is_some_and(|a| a.as_sockaddr_in().is_some())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sidecar_is_dtls_client_wherever_the_offer_lets_it() {
+        let ours = offer_to_signal("v=0\r\na=setup:actpass\r\n".into());
+        assert_eq!(ours, "v=0\r\na=setup:active\r\n", "our offers say active");
+        assert_eq!(
+            answering_role(&ours),
+            RTCDtlsRole::Server,
+            "another sidecar's active offer must be answered passive"
+        );
+        assert_eq!(
+            answering_role("v=0\r\na=setup:actpass\r\n"),
+            RTCDtlsRole::Client,
+            "a browser's actpass offer is answered active"
+        );
+    }
 }

@@ -26,6 +26,7 @@ impl MeshCore {
             offer_nonce: None,
             verified: false,
             pin: None,
+            held: Vec::new(),
         };
         self.replace_link(peer, Link::Handshake(handshake));
         // Whatever was buffered belongs to an older attempt: none of ours can exist yet.
@@ -75,6 +76,7 @@ impl MeshCore {
             offer_nonce,
             verified,
             pin,
+            held: Vec::new(),
         };
         self.replace_link(from, Link::Handshake(handshake));
         // Buffered candidates were sent for this offer; they wait for RemoteDescriptionApplied.
@@ -191,8 +193,20 @@ impl MeshCore {
         attempt: Attempt,
         candidate: &IceCandidatePayload,
     ) {
-        let current = self.peers.get(peer).and_then(|p| p.link.attempt());
-        if current == Some(attempt) {
+        let max = self.config.max_buffered_candidates;
+        let Some(entry) = self.peers.get_mut(peer) else {
+            return;
+        };
+        if let Link::Handshake(h) = &mut entry.link {
+            let before_answer = h.role == Role::Offerer && h.remote != Remote::Applied;
+            if h.attempt == attempt && before_answer {
+                if h.held.len() < max {
+                    h.held.push(candidate.clone());
+                }
+                return;
+            }
+        }
+        if entry.link.attempt() == Some(attempt) {
             let frame = frames::ice_candidate(&self.me, peer, candidate);
             self.send_signal(frame);
         }
@@ -209,6 +223,7 @@ impl MeshCore {
             return;
         }
         h.remote = Remote::Applied;
+        let held = std::mem::take(&mut h.held);
         let buffered = std::mem::take(&mut entry.candidates);
         entry.candidates_expire = None;
         for candidate in buffered {
@@ -217,6 +232,11 @@ impl MeshCore {
                 attempt,
                 candidate,
             });
+        }
+        // Our own candidates now reach a remote that can answer their checks.
+        for candidate in held {
+            let frame = frames::ice_candidate(&self.me, peer, &candidate);
+            self.send_signal(frame);
         }
     }
 

@@ -80,6 +80,10 @@ pub(super) struct Handshake {
     pub verified: bool,
     /// A key seen for the first time in this handshake, pinned when the channel opens.
     pub pin: Option<PublicKey>,
+    /// The offerer's own candidates, held until the answer is applied: a remote that pinged
+    /// them sooner would be ignored (no credentials yet) and, in Chromium, wait ~50 ms to
+    /// ping again.
+    pub held: Vec<IceCandidatePayload>,
 }
 
 /// A connection whose channel is open.

@@ -8,6 +8,8 @@
 //!
 //! 1. Setup: offer created → channel open on the sidecar (it offers: "alice" < "tab-…"), and
 //!    "Join" clicked → the tab sees `peer_connected` (token, signaling, ICE, DTLS, SCTP).
+//!    Baseline in the same run: two Chromium peers in one page, before the first
+//!    `RTCPeerConnection` is built → channel open.
 //! 2. RTT: tab → sidecar → agent → sidecar → tab, ping/pong timed in the page.
 
 use meshwork_tests::cli::Flag;
@@ -44,13 +46,19 @@ async fn main() -> anyhow::Result<()> {
         ..Default::default()
     });
     let (log_tx, log_rx) = std::sync::mpsc::channel();
+    // More of the sidecar's log, printed as it comes (to see where setup time goes).
+    let extra_log = std::env::var("BENCH_SIDECAR_LOG").ok();
+    let log_filter = match &extra_log {
+        Some(extra) => format!("error,meshwork_sidecar::driver=info,{extra}"),
+        None => "error,meshwork_sidecar::driver=info".to_owned(),
+    };
     let alice = SidecarProcess::start_logged(
         &reg,
         "ak_alice",
         "alice",
         &[
             ("MESHWORK_KEEP_ALIVE", "1"),
-            ("RUST_LOG", "error,meshwork_sidecar::driver=info"),
+            ("RUST_LOG", log_filter.as_str()),
         ],
         log_tx,
     );
@@ -103,6 +111,9 @@ async fn main() -> anyhow::Result<()> {
         loop {
             let (_, line) =
                 log_rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))?;
+            if extra_log.is_some() {
+                eprintln!("{line}");
+            }
             if line.contains("channel open") && line.contains(&id) {
                 if let Some(v) = line
                     .split("setup_ms=")
@@ -128,6 +139,55 @@ async fn main() -> anyhow::Result<()> {
         "'Join' clicked → tab sees peer_connected:      p50 {:.1} ms  p99 {:.1} ms",
         percentile(&mut click_to_connected.clone(), 50.0),
         percentile(&mut click_to_connected, 99.0)
+    );
+
+    // The baseline in the same browser: two RTCPeerConnections in one page, candidates and
+    // descriptions handed over directly (no signaling server), timed from before the first
+    // connection is built to the offerer's channel open.
+    let chromium = browser
+        .client
+        .execute_async(
+            &format!(
+                r#"const done = arguments[arguments.length - 1];
+               (async () => {{
+                 const out = [];
+                 for (let i = 0; i < {runs}; i++) {{
+                   const t0 = performance.now();
+                   const a = new RTCPeerConnection(), b = new RTCPeerConnection();
+                   const wire = (from, to) => {{
+                     const held = []; let ready = false;
+                     from.onicecandidate = e => {{ if (e.candidate) ready ? to.addIceCandidate(e.candidate) : held.push(e.candidate); }};
+                     return () => {{ ready = true; held.forEach(c => to.addIceCandidate(c)); }};
+                   }};
+                   const toB = wire(a, b), toA = wire(b, a);
+                   const dc = a.createDataChannel("mesh");
+                   const open = new Promise(r => dc.onopen = r);
+                   const offer = await a.createOffer(); await a.setLocalDescription(offer);
+                   await b.setRemoteDescription(offer); toB();
+                   const answer = await b.createAnswer(); await b.setLocalDescription(answer);
+                   await a.setRemoteDescription(answer); toA();
+                   await open;
+                   out.push(performance.now() - t0);
+                   a.close(); b.close();
+                 }}
+                 done(out);
+               }})().catch(e => done(String(e)));"#
+            ),
+            vec![],
+        )
+        .await?;
+    let mut chromium_ms: Vec<f64> = chromium
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_f64).collect())
+        .unwrap_or_default();
+    anyhow::ensure!(
+        chromium_ms.len() == runs,
+        "the in-page baseline failed: {chromium}"
+    );
+    println!(
+        "baseline: two Chromium peers in one page:      p50 {:.1} ms  p99 {:.1} ms",
+        percentile(&mut chromium_ms.clone(), 50.0),
+        percentile(&mut chromium_ms, 99.0)
     );
 
     // RTT: the agent answers pings; the page times 500 round trips.

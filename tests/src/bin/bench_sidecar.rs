@@ -254,6 +254,34 @@ async fn mesh(reg: &RegistryProcess, n: usize, base: usize) -> anyhow::Result<()
     Ok(())
 }
 
+/// Memory per link: one sidecar's RSS holding 1 link, then `n` links (the other sidecars
+/// also link to each other; only the first one's RSS is read). Each reading is taken once
+/// every link is open and has carried keepalives for a second.
+async fn links(reg: &RegistryProcess, n: usize, base: usize) -> anyhow::Result<()> {
+    const SETTLE: Duration = Duration::from_secs(1);
+    let hub = start(reg, base);
+    let mut hub_ipc = hub.ipc().await;
+    let pid = hub
+        .pid()
+        .ok_or_else(|| anyhow::anyhow!("the sidecar has no pid"))?;
+    let mut cars = vec![start(reg, base + 1)];
+    hub_ipc.wait_connected(&[&peer(base + 1)]).await;
+    tokio::time::sleep(SETTLE).await;
+    let one = rss_kib(pid);
+    cars.extend((base + 2..=base + n).map(|i| start(reg, i)));
+    let others: Vec<String> = (base + 2..=base + n).map(peer).collect();
+    let refs: Vec<&str> = others.iter().map(String::as_str).collect();
+    hub_ipc
+        .wait_connected_within(&refs, Duration::from_secs(120))
+        .await;
+    tokio::time::sleep(SETTLE).await;
+    let many = rss_kib(pid);
+    let per_link = many.saturating_sub(one) as f64 / (n - 1) as f64;
+    println!("## Memory per link (one sidecar's RSS)");
+    println!("1 link: {one} KiB; {n} links: {many} KiB; per extra link: {per_link:.0} KiB");
+    Ok(())
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = meshwork_tests::cli::parse(
@@ -265,6 +293,11 @@ async fn main() -> anyhow::Result<()> {
                 help: "fresh pairs for the setup time (20)",
             },
             Flag {
+                name: "--links",
+                value: "N",
+                help: "links held by one sidecar for the memory-per-link figure (20)",
+            },
+            Flag {
                 name: "--mesh",
                 value: "N,N,…",
                 help: "full-mesh sizes (10,20,50)",
@@ -273,7 +306,8 @@ async fn main() -> anyhow::Result<()> {
     );
     let runs: usize = args.get("--runs", 20);
     let sizes: Vec<usize> = args.list("--mesh", vec![10, 20, 50]);
-    let total = 2 * runs + 4 + 4 + sizes.iter().sum::<usize>();
+    let n_links: usize = args.get::<usize>("--links", 20).max(2);
+    let total = 2 * runs + 4 + 4 + n_links + 1 + sizes.iter().sum::<usize>();
     let reg = RegistryProcess::start(RegistryOptions {
         api_keys: Some(keys(total)),
         ..Default::default()
@@ -282,8 +316,10 @@ async fn main() -> anyhow::Result<()> {
     setup_time(&reg, runs, 0).await?;
     rtt(&reg, 2 * runs).await?;
     throughput(&reg, 2 * runs + 2).await?;
-    println!("## Full-mesh formation (all sidecars started at once)");
     let mut base = 2 * runs + 4;
+    links(&reg, n_links, base).await?;
+    base += n_links + 1;
+    println!("## Full-mesh formation (all sidecars started at once)");
     for n in sizes {
         mesh(&reg, n, base).await?;
         base += n;

@@ -36,6 +36,36 @@ fn accept_offer(bob: &mut MeshCore, now: u64) -> Attempt {
     }
 }
 
+/// Alice (the smaller id) has offered to bob and sent her offer; returns her and the attempt.
+fn offering_alice() -> (MeshCore, Attempt) {
+    let mut alice = core("alice");
+    let list = PeerListPayload {
+        peers: vec![id("bob")],
+        keys: Default::default(),
+        memory: None,
+    };
+    alice.handle(from_registry(SignalType::PeerList, &list), at(1));
+    let attempt = match &drain(&mut alice)[..] {
+        [Action::CreateOffer { attempt, .. }] => *attempt,
+        other => panic!("expected one CreateOffer, got {other:?}"),
+    };
+    let sdp_type = SdpType::Offer;
+    alice.handle(
+        Event::LocalDescription {
+            peer: id("bob"),
+            attempt,
+            sdp_type,
+            sdp: "o".into(),
+        },
+        at(2),
+    );
+    assert!(
+        matches!(&drain(&mut alice)[..], [Action::SendSignal(f)] if f.kind == SignalType::Offer)
+    );
+
+    (alice, attempt)
+}
+
 #[test]
 fn ice_candidates_before_offer_are_buffered() {
     let mut bob = core("bob");
@@ -79,31 +109,7 @@ fn ice_candidates_before_offer_are_buffered() {
 
 #[test]
 fn ice_candidates_before_answer_are_buffered() {
-    let mut alice = core("alice");
-    let list = PeerListPayload {
-        peers: vec![id("bob")],
-        keys: Default::default(),
-        memory: None,
-    };
-    alice.handle(from_registry(SignalType::PeerList, &list), at(1));
-    let attempt = match &drain(&mut alice)[..] {
-        [Action::CreateOffer { attempt, .. }] => *attempt,
-        other => panic!("expected one CreateOffer, got {other:?}"),
-    };
-    let sdp_type = SdpType::Offer;
-    alice.handle(
-        Event::LocalDescription {
-            peer: id("bob"),
-            attempt,
-            sdp_type,
-            sdp: "o".into(),
-        },
-        at(2),
-    );
-    assert!(
-        matches!(&drain(&mut alice)[..], [Action::SendSignal(f)] if f.kind == SignalType::Offer)
-    );
-
+    let (mut alice, attempt) = offering_alice();
     for i in 0..2 {
         alice.handle(
             relayed(
@@ -196,4 +202,75 @@ fn candidates_without_an_offer_are_dropped_after_handshake_timeout() {
         at(11_002),
     );
     assert_eq!(added(&drain(&mut bob)), Vec::<String>::new());
+}
+
+/// Candidates signaled by this side, in order.
+fn signaled(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::SendSignal(f) if f.kind == SignalType::IceCandidate => {
+                let c: crate::signaling::IceCandidatePayload =
+                    serde_json::from_value(f.payload.clone()).ok()?;
+                Some(c.candidate)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_offerer_holds_its_candidates_until_the_answer_is_applied() {
+    let (mut alice, attempt) = offering_alice();
+    let local = |alice: &mut MeshCore, line: &str, now: u64| {
+        alice.handle(
+            Event::LocalCandidate {
+                peer: id("bob"),
+                attempt,
+                candidate: candidate(line),
+            },
+            at(now),
+        );
+        drain(alice)
+    };
+    assert_eq!(signaled(&local(&mut alice, "a0", 3)), Vec::<String>::new());
+    let answer = SdpPayload {
+        sdp: "a".into(),
+        identity: None,
+    };
+    alice.handle(relayed(SignalType::Answer, "bob", "alice", &answer), at(4));
+    drain(&mut alice);
+    assert_eq!(
+        signaled(&local(&mut alice, "a1", 5)),
+        Vec::<String>::new(),
+        "the answer is received but not applied: bob could not answer a check yet"
+    );
+    alice.handle(
+        Event::RemoteDescriptionApplied {
+            peer: id("bob"),
+            attempt,
+        },
+        at(6),
+    );
+    assert_eq!(signaled(&drain(&mut alice)), ["a0", "a1"]);
+    assert_eq!(
+        signaled(&local(&mut alice, "a2", 7)),
+        ["a2"],
+        "later candidates go at once"
+    );
+}
+
+#[test]
+fn the_answerer_sends_its_candidates_at_once() {
+    let mut bob = core("bob");
+    let attempt = accept_offer(&mut bob, 1);
+    bob.handle(
+        Event::LocalCandidate {
+            peer: id("alice"),
+            attempt,
+            candidate: candidate("b0"),
+        },
+        at(2),
+    );
+    assert_eq!(signaled(&drain(&mut bob)), ["b0"]);
 }
