@@ -137,7 +137,7 @@ impl Shell for NativeShell {
             self.sinks.clone(),
         );
         handle.op(match start {
-            LinkStart::Offer => LinkOp::CreateOffer,
+            LinkStart::Offer { meshwork_peer } => LinkOp::CreateOffer { meshwork_peer },
             LinkStart::Answer(sdp) => LinkOp::AcceptOffer(sdp),
         });
         self.links.insert(peer.clone(), handle);

@@ -249,7 +249,7 @@ impl Browser {
             "token left in the address bar: {url}"
         );
         self.wait_for(
-            "the wasm peer to load",
+            "the hub's wasm to load",
             JOIN_TIMEOUT,
             "return !!window.wasmBindings",
         )

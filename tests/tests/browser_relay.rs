@@ -63,7 +63,7 @@ async fn relay_only_sidecar_and_page(
         .expect("open page");
     browser
         .wait_for(
-            "the wasm peer to load",
+            "the hub's wasm to load",
             JOIN_TIMEOUT,
             "return !!window.wasmBindings",
         )

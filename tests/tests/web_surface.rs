@@ -19,6 +19,8 @@ fn fake_hub() -> PathBuf {
          <script type=\"module\" src=\"/hub.js\"></script></head><body></body></html>"
     );
     std::fs::write(dist.join("index.html"), index).expect("index.html");
+    std::fs::create_dir_all(dist.join("peer")).expect("peer/");
+    std::fs::write(dist.join("peer/peer.js"), "export default 1;").expect("peer.js");
     dist
 }
 
@@ -145,7 +147,29 @@ async fn the_hub_page_carries_its_security_headers() {
         assert_eq!(headers["x-frame-options"], "DENY");
         assert_eq!(headers["referrer-policy"], "no-referrer");
         assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert!(
+            headers.get("cache-control").is_none(),
+            "{path}: the hub's own files keep the browser's caching"
+        );
     }
+    let _ = std::fs::remove_dir_all(dist);
+}
+
+#[tokio::test]
+async fn the_peer_module_is_revalidated_on_every_load() {
+    let (reg, dist) = start(false, &[]);
+    let resp = Client::new()
+        .get(reg.url("/peer/peer.js"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.headers()["cache-control"],
+        "no-cache",
+        "peer.js keeps its name across builds: a cached one could meet a newer wasm"
+    );
+    assert!(resp.headers().contains_key("content-security-policy"));
     let _ = std::fs::remove_dir_all(dist);
 }
 

@@ -1,5 +1,5 @@
-//! HTTP to the registry with a bearer token, over `gloo-net` (`fetch`). One helper for the
-//! peer (tokens, ICE servers) and the hub (every REST call).
+//! HTTP to the registry with a bearer token, over `gloo-net` (`fetch`): the peer's token and
+//! ICE servers.
 
 use gloo_net::http::{Method, RequestBuilder};
 use serde::de::DeserializeOwned;

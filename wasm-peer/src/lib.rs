@@ -13,7 +13,7 @@
 //! - `links`: one `RTCPeerConnection` per link attempt.
 //! - `path`: the selected ICE path (direct or relayed) and its RTT, from `getStats()`.
 //! - `signaling`: the registry WebSocket (opened with a single-use ticket, ADR 0013).
-//! - `http`: HTTP with a bearer token (`gloo-net`).
+//! - [`http`]: HTTP with a bearer token (`gloo-net`).
 //! - `registry`: the peer's calls: the token and the ICE servers.
 //! - `sink`: where callbacks report (breaks what would be an import cycle).
 //! - `memory`, `idb`: the tab's replica of the shared memory and its IndexedDB store.
@@ -23,7 +23,7 @@
 #![forbid(unsafe_code)]
 
 mod driver;
-mod http;
+pub mod http;
 mod idb;
 mod links;
 mod memory;

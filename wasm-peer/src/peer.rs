@@ -1,7 +1,8 @@
-//! `MeshPeer`: a browser tab as a full mesh peer, for Rust (the Leptos hub) and JavaScript.
+//! `MeshPeer`: a browser tab as a full mesh peer, for Rust and JavaScript. The hub loads it
+//! as a module of its own (`/peer/peer.js`, ADR 0020) and uses the JavaScript API.
 //!
 //! ```js
-//! import init, { MeshPeer } from "./meshwork_wasm_peer.js";
+//! import init, { MeshPeer } from "/peer/peer.js";
 //! await init();
 //! const peer = new MeshPeer(location.origin, adminToken);
 //! peer.on((ev) => console.log(ev));          // {type: "peer_connected", peer: "bob"}, …

@@ -154,7 +154,7 @@ impl Shell for WebShell {
         if let Some(old) = self.links.remove(peer) {
             old.close();
         }
-        let offerer = start == LinkStart::Offer;
+        let offerer = matches!(start, LinkStart::Offer { .. });
         let link = match Link::new(
             &self.sink,
             peer,
@@ -186,7 +186,7 @@ impl Shell for WebShell {
             }
         };
         match start {
-            LinkStart::Offer => link.offer(&self.sink, peer),
+            LinkStart::Offer { .. } => link.offer(&self.sink, peer),
             LinkStart::Answer(sdp) => link.answer(&self.sink, peer, sdp),
         }
         self.links.insert(peer.clone(), link);

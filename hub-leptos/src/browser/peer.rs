@@ -61,10 +61,9 @@ pub fn error_text(e: &JsValue) -> String {
 pub async fn load(origin: &str, token: &str) -> Result<JsPeer, String> {
     let url = format!("{origin}{PEER_MODULE_PATH}");
     let module = JsFuture::from(import_module(&url)).await.map_err(|e| {
-        format!(
-            "the peer's module did not load from {url}: {}",
-            error_text(&e)
-        )
+        // A browser keeps a failed import for the page's life: only a reload retries it.
+        let why = error_text(&e);
+        format!("the peer's module did not load from {url} ({why}); reload the page to retry")
     })?;
     let get = |name: &str| Reflect::get(&module, &JsValue::from_str(name)).ok();
     let init = get("default")

@@ -40,8 +40,12 @@ pub const SEND_HIGH_WATER: usize = 8 * 1024 * 1024;
 /// What a link task is asked to do.
 #[derive(Debug)]
 pub enum LinkOp {
-    /// Create the `mesh` channel and an offer.
-    CreateOffer,
+    /// Create the `mesh` channel and an offer (`meshwork_peer`: see
+    /// [`settings::offer_to_signal`]).
+    CreateOffer {
+        /// The peer is known to run meshwork.
+        meshwork_peer: bool,
+    },
     /// Apply a remote offer and answer it.
     AcceptOffer(String),
     /// Apply the remote answer.
@@ -278,7 +282,7 @@ async fn perform(
     let (peer, attempt) = (&task.peer, task.attempt);
     let core = |event| task.sinks.core(event);
     match op {
-        LinkOp::CreateOffer => {
+        LinkOp::CreateOffer { meshwork_peer } => {
             let init = RTCDataChannelInit {
                 ordered: true,
                 ..Default::default()
@@ -294,7 +298,7 @@ async fn perform(
                 peer: peer.clone(),
                 attempt,
                 sdp_type: SdpType::Offer,
-                sdp: settings::offer_to_signal(offer.sdp),
+                sdp: settings::offer_to_signal(offer.sdp, meshwork_peer),
             });
         }
         LinkOp::AcceptOffer(sdp) => {

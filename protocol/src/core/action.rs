@@ -38,6 +38,10 @@ pub enum Action {
         ice_restart: bool,
         /// The ICE servers to build it with (expired TURN credentials already left out).
         ice_servers: Vec<IceServer>,
+        /// Whether the peer is known to run meshwork (an identity key is on record for it):
+        /// such a peer answers an offer's `a=setup:active` as RFC 8842 says, so a shell may
+        /// take the DTLS client role; an upstream peer may not (ADR 0021).
+        meshwork_peer: bool,
     },
     /// Create a peer connection, apply this remote offer and make an answer.
     AcceptOffer {

@@ -4,7 +4,7 @@ use super::{
     event::SdpType,
     frames,
     peer::{Attempt, Handshake, Link, Remote, Role},
-    trust::Verdict,
+    trust::{Expected, Verdict},
     Action, MeshCore, Time,
 };
 use crate::{
@@ -32,11 +32,13 @@ impl MeshCore {
         // Whatever was buffered belongs to an older attempt: none of ours can exist yet.
         self.peer_entry(peer).clear_candidates();
         let ice_servers = self.usable_ice_servers(now);
+        let meshwork_peer = self.trust.expected(peer) != Expected::Nothing;
         self.emit(Action::CreateOffer {
             peer: peer.clone(),
             attempt,
             ice_restart: false,
             ice_servers,
+            meshwork_peer,
         });
     }
 
@@ -199,10 +201,9 @@ impl MeshCore {
         };
         if let Link::Handshake(h) = &mut entry.link {
             let before_answer = h.role == Role::Offerer && h.remote != Remote::Applied;
-            if h.attempt == attempt && before_answer {
-                if h.held.len() < max {
-                    h.held.push(candidate.clone());
-                }
+            // Past the bound a candidate goes at once, as before the hold: never dropped.
+            if h.attempt == attempt && before_answer && h.held.len() < max {
+                h.held.push(candidate.clone());
                 return;
             }
         }

@@ -36,7 +36,9 @@
 //!   until their own liveness says otherwise. `revoked` closes everything at once.
 //! - Remote candidates that cannot be applied yet are buffered per peer (at most
 //!   `max_buffered_candidates`, later ones dropped); without any handshake they are dropped
-//!   after `handshake_timeout`.
+//!   after `handshake_timeout`. The offerer holds its own candidates until its answer is
+//!   applied (the same bound; past it they go at once), so the remote's first checks can be
+//!   answered (ADR 0021).
 //! - Liveness: every open link is pinged each `keepalive_interval`; any data refreshes it;
 //!   `link_timeout` of silence fails the link. Keepalive round trips feed the `link_report`.
 //! - Application messages take the pair's open channel, else the registry (`mesh_message`

@@ -76,8 +76,12 @@ pub enum AppEvent {
 /// How a new connection starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkStart {
-    /// Create the `mesh` channel and make an offer.
-    Offer,
+    /// Create the `mesh` channel and make an offer; `meshwork_peer` as in
+    /// [`Action::CreateOffer`].
+    Offer {
+        /// The peer is known to run meshwork.
+        meshwork_peer: bool,
+    },
     /// Apply this remote offer and make an answer.
     Answer(String),
 }
@@ -302,8 +306,12 @@ impl<S: Shell> Mesh<S> {
                 peer,
                 attempt,
                 ice_servers,
+                meshwork_peer,
                 ..
-            } => shell.create_link(&peer, attempt, LinkStart::Offer, ice_servers),
+            } => {
+                let start = LinkStart::Offer { meshwork_peer };
+                shell.create_link(&peer, attempt, start, ice_servers)
+            }
             Action::AcceptOffer {
                 peer,
                 attempt,

@@ -21,9 +21,12 @@ const NOT_BUILT: &str = r#"<!doctype html>
 line-height:1.5;color:#1d2433}code{background:#eef1f6;padding:.1rem .3rem;border-radius:4px}</style>
 </head><body><h1>The registry is running</h1>
 <p>The hub dashboard has not been built into this registry's <code>HUB_DIST_DIR</code> yet.</p>
-<p>Build it with <code>scripts/build-hub.sh</code> (or start everything with
-<code>scripts/run.sh</code>), then reload this page. The REST API under <code>/api</code> and the
+<p>Build it with <code>source scripts/env.sh &amp;&amp; trunk build --release</code> (or start
+everything with <code>scripts/run.sh</code>), then reload this page. The REST API under <code>/api</code> and the
 signaling socket at <code>/ws</code> work already.</p></body></html>"#;
+
+/// Where `scripts/build-peer.sh` puts the wasm peer's module, below the hub's root.
+const PEER_DIR: &str = "/peer/";
 
 /// Longest path segment a file system takes (`NAME_MAX`), and longest path (`PATH_MAX`).
 const MAX_SEGMENT: usize = 255;
@@ -123,12 +126,24 @@ pub async fn serve(State(state): State<Arc<AppState>>, req: Request) -> Response
         return secured(ApiError::not_found("no such file").into_response(), None);
     }
     let csp = content_security_policy(&index_html, host(req.headers()));
+    // The peer's module keeps its name across builds (the hub imports it by name, ADR 0020),
+    // so a browser must ask again each time: an old peer.js with a new peer_bg.wasm would
+    // not start. Trunk's own files carry a content hash and need no such rule.
+    let revalidate = req.uri().path().starts_with(PEER_DIR);
     match ServeDir::new(dist)
         .fallback(ServeFile::new(index))
         .oneshot(req)
         .await
     {
-        Ok(response) => secured(response.into_response(), Some(csp)),
+        Ok(response) => {
+            let mut response = secured(response.into_response(), Some(csp));
+            if revalidate {
+                response
+                    .headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            }
+            response
+        }
         Err(e) => ApiError::internal(e).into_response(),
     }
 }

@@ -6,7 +6,8 @@
 //! scripts/in-netns.sh target/release/bench_browser [--runs 20]
 //! ```
 //!
-//! 1. Setup: offer created → channel open on the sidecar (it offers: "alice" < "tab-…"), and
+//! 1. Setup: the sidecar's link start (its offer, or the tab's offer arriving) → channel open
+//!    on the sidecar (`--sidecar-id alice`: it offers, "alice" < "tab-…"; `zed`: the tab does), and
 //!    "Join" clicked → the tab sees `peer_connected` (token, signaling, ICE, DTLS, SCTP).
 //!    Baseline in the same run: two Chromium peers in one page, before the first
 //!    `RTCPeerConnection` is built → channel open.
@@ -28,20 +29,33 @@ async fn main() -> anyhow::Result<()> {
     let args = meshwork_tests::cli::parse(
         "Browser ↔ native benchmark: setup and RTT between a headless Chromium tab and a \
          sidecar (run inside scripts/in-netns.sh).",
-        &[Flag {
-            name: "--runs",
-            value: "N",
-            help: "fresh tabs for the setup time (20)",
-        }],
+        &[
+            Flag {
+                name: "--runs",
+                value: "N",
+                help: "fresh tabs for the setup time (20)",
+            },
+            Flag {
+                name: "--sidecar-id",
+                value: "ID",
+                help: "the sidecar's peer id (alice: the sidecar offers; zed: the tab offers)",
+            },
+        ],
     );
     let runs: usize = args.get("--runs", 20);
+    let sidecar: String = args.get("--sidecar-id", "alice".to_owned());
+    let offerer = if sidecar.as_str() < "tab-" {
+        "sidecar"
+    } else {
+        "tab"
+    };
     let dist = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist");
     anyhow::ensure!(
         dist.join("index.html").exists(),
         "build the page first: trunk build --release"
     );
     let reg = RegistryProcess::start(RegistryOptions {
-        api_keys: Some(json!({"keys": {"ak_alice": {"peer_id": "alice"}}})),
+        api_keys: Some(json!({"keys": {"ak_alice": {"peer_id": sidecar}}})),
         hub_dist_dir: Some(dist),
         ..Default::default()
     });
@@ -55,7 +69,7 @@ async fn main() -> anyhow::Result<()> {
     let alice = SidecarProcess::start_logged(
         &reg,
         "ak_alice",
-        "alice",
+        &sidecar,
         &[
             ("MESHWORK_KEEP_ALIVE", "1"),
             ("RUST_LOG", log_filter.as_str()),
@@ -98,12 +112,12 @@ async fn main() -> anyhow::Result<()> {
         let id = id.as_str().unwrap_or_default().to_owned();
         let ms = browser
             .wait_for(
-                "peer_connected alice",
+                "peer_connected",
                 Duration::from_secs(30),
-                r#"const i = window.meshEvents.findIndex(e => e.type === "peer_connected" && e.peer === "alice");
+                &format!(r#"const i = window.meshEvents.findIndex(e => e.type === "peer_connected" && e.peer === "{sidecar}");
                    if (i < 0) return null;
                    if (!window.benchT1) window.benchT1 = performance.now();
-                   return window.benchT1 - window.benchT0"#,
+                   return window.benchT1 - window.benchT0"#),
             )
             .await;
         click_to_connected.push(ms.as_f64().unwrap_or(t.elapsed().as_secs_f64() * 1e3));
@@ -131,7 +145,7 @@ async fn main() -> anyhow::Result<()> {
     println!("# meshwork browser ↔ native benchmark (headless Chromium, loopback namespace)");
     println!("## Setup ({runs} fresh tabs)");
     println!(
-        "offer created → channel open (sidecar offers): p50 {:.1} ms  p99 {:.1} ms",
+        "offer → channel open on the sidecar ({offerer} offers): p50 {:.1} ms  p99 {:.1} ms",
         percentile(&mut offer_to_open.clone(), 50.0),
         percentile(&mut offer_to_open, 99.0)
     );
@@ -216,12 +230,12 @@ async fn main() -> anyhow::Result<()> {
     let rtts = browser
         .client
         .execute_async(
-            r#"const done = arguments[arguments.length - 1];
+            r#"const done = arguments[arguments.length - 1]; const SIDECAR = arguments[0];
                const peer = window.meshPeer; const out = []; let i = 0; let t0 = 0;
                const next = () => {
                  if (i === 550) { done(out.slice(50)); return; }
                  t0 = performance.now();
-                 peer.send("alice", JSON.stringify({type: "ping", request_id: "b" + i}));
+                 peer.send(SIDECAR, JSON.stringify({type: "ping", request_id: "b" + i}));
                };
                peer.on((ev) => {
                  if (ev.type === "message" && ev.message.type === "pong" && ev.message.request_id === "b" + i) {
@@ -229,7 +243,7 @@ async fn main() -> anyhow::Result<()> {
                  }
                });
                next();"#,
-            vec![],
+            vec![json!(sidecar)],
         )
         .await?;
     echo.abort();

@@ -274,3 +274,73 @@ fn the_answerer_sends_its_candidates_at_once() {
     );
     assert_eq!(signaled(&drain(&mut bob)), ["b0"]);
 }
+
+#[test]
+fn held_candidates_past_the_bound_go_at_once() {
+    let (mut alice, attempt) = offering_alice();
+    let mut sent = Vec::new();
+    for i in 0..70 {
+        alice.handle(
+            Event::LocalCandidate {
+                peer: id("bob"),
+                attempt,
+                candidate: candidate(&format!("a{i}")),
+            },
+            at(3),
+        );
+        sent.extend(signaled(&drain(&mut alice)));
+    }
+    assert_eq!(sent.len(), 70 - 64, "the first 64 wait for the answer");
+    assert_eq!(sent.first().map(String::as_str), Some("a64"));
+    alice.handle(
+        relayed(
+            SignalType::Answer,
+            "bob",
+            "alice",
+            &SdpPayload {
+                sdp: "a".into(),
+                identity: None,
+            },
+        ),
+        at(4),
+    );
+    drain(&mut alice);
+    alice.handle(
+        Event::RemoteDescriptionApplied {
+            peer: id("bob"),
+            attempt,
+        },
+        at(5),
+    );
+    assert_eq!(signaled(&drain(&mut alice)).len(), 64, "none is lost");
+}
+
+/// Whether alice's offer to bob says bob is a meshwork peer, given the registry's list.
+fn offer_knows_meshwork(
+    keys: std::collections::BTreeMap<crate::PeerId, crate::identity::PublicKey>,
+) -> bool {
+    let mut alice = core("alice");
+    let list = PeerListPayload {
+        peers: vec![id("bob")],
+        keys,
+        memory: None,
+    };
+    alice.handle(from_registry(SignalType::PeerList, &list), at(1));
+    match &drain(&mut alice)[..] {
+        [Action::CreateOffer { meshwork_peer, .. }] => *meshwork_peer,
+        other => panic!("expected one CreateOffer, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_offer_says_whether_the_peer_is_known_to_run_meshwork() {
+    assert!(
+        !offer_knows_meshwork(Default::default()),
+        "no identity key on record: maybe an upstream peer"
+    );
+    let key = identity_of("bob").public();
+    assert!(offer_knows_meshwork(std::collections::BTreeMap::from([(
+        id("bob"),
+        key
+    )])));
+}

@@ -154,11 +154,12 @@ impl Shell for SimShell {
     ) {
         let peer = peer.clone();
         let action = match start {
-            LinkStart::Offer => Action::CreateOffer {
+            LinkStart::Offer { meshwork_peer } => Action::CreateOffer {
                 peer,
                 attempt,
                 ice_restart: false,
                 ice_servers,
+                meshwork_peer,
             },
             LinkStart::Answer(sdp) => Action::AcceptOffer {
                 peer,
