@@ -66,6 +66,18 @@ fn offering_alice() -> (MeshCore, Attempt) {
     (alice, attempt)
 }
 
+/// Bob's answer (`sdp: "a"`) reaches alice.
+fn answer_from_bob(alice: &mut MeshCore, now: u64) {
+    let answer = SdpPayload {
+        sdp: "a".into(),
+        identity: None,
+    };
+    alice.handle(
+        relayed(SignalType::Answer, "bob", "alice", &answer),
+        at(now),
+    );
+}
+
 #[test]
 fn ice_candidates_before_offer_are_buffered() {
     let mut bob = core("bob");
@@ -122,18 +134,7 @@ fn ice_candidates_before_answer_are_buffered() {
         );
     }
     assert_eq!(drain(&mut alice), []);
-    alice.handle(
-        relayed(
-            SignalType::Answer,
-            "bob",
-            "alice",
-            &SdpPayload {
-                sdp: "a".into(),
-                identity: None,
-            },
-        ),
-        at(4),
-    );
+    answer_from_bob(&mut alice, 4);
     assert!(matches!(&drain(&mut alice)[..], [Action::ApplyAnswer { sdp, .. }] if sdp == "a"));
     alice.handle(
         relayed(SignalType::IceCandidate, "bob", "alice", &candidate("c2")),
@@ -234,11 +235,7 @@ fn the_offerer_holds_its_candidates_until_the_answer_is_applied() {
         drain(alice)
     };
     assert_eq!(signaled(&local(&mut alice, "a0", 3)), Vec::<String>::new());
-    let answer = SdpPayload {
-        sdp: "a".into(),
-        identity: None,
-    };
-    alice.handle(relayed(SignalType::Answer, "bob", "alice", &answer), at(4));
+    answer_from_bob(&mut alice, 4);
     drain(&mut alice);
     assert_eq!(
         signaled(&local(&mut alice, "a1", 5)),
@@ -292,18 +289,7 @@ fn held_candidates_past_the_bound_go_at_once() {
     }
     assert_eq!(sent.len(), 70 - 64, "the first 64 wait for the answer");
     assert_eq!(sent.first().map(String::as_str), Some("a64"));
-    alice.handle(
-        relayed(
-            SignalType::Answer,
-            "bob",
-            "alice",
-            &SdpPayload {
-                sdp: "a".into(),
-                identity: None,
-            },
-        ),
-        at(4),
-    );
+    answer_from_bob(&mut alice, 4);
     drain(&mut alice);
     alice.handle(
         Event::RemoteDescriptionApplied {
