@@ -135,6 +135,10 @@ pub struct Config {
     /// How often health is re-derived and expired tasks are failed (milliseconds).
     #[arg(long, env = "MAINTENANCE_INTERVAL_MS", default_value_t = 15_000)]
     pub maintenance_interval_ms: u64,
+    /// How long a finished task (completed or failed) is kept after its last change, in
+    /// seconds; then maintenance deletes it with its timeline. Default: 7 days.
+    #[arg(long, env = "TASK_RETENTION_SECS", default_value_t = 7.0 * 24.0 * 3600.0)]
+    pub task_retention_secs: f64,
 }
 
 impl Config {

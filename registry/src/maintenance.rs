@@ -47,11 +47,17 @@ pub fn tick(state: &AppState, now: f64) -> rusqlite::Result<(usize, usize, usize
     if expired > 0 {
         tracing::info!(expired, "tasks failed: TTL expired");
     }
+    let deleted = state
+        .db
+        .delete_finished_tasks(now - state.config.task_retention_secs)?;
+    if deleted > 0 {
+        tracing::info!(deleted, "finished tasks deleted: retention passed");
+    }
     if changed > 0 {
         state.events.publish(Change::Agents);
         state.events.publish(Change::Topology);
     }
-    if requeued + expired > 0 {
+    if requeued + expired + deleted > 0 {
         state.events.publish(Change::Tasks);
     }
     Ok((changed, requeued, expired))

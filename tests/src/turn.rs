@@ -16,11 +16,21 @@ pub struct TurnServer {
     pub secret: String,
 }
 
+/// Lowest relay port every coturn here allocates from (`--min-port`).
+const RELAY_PORTS_FROM: u16 = 49152;
+
+/// A free UDP port below the relay range, so no coturn running alongside can hand it out as
+/// a relay address before this one binds it.
 fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
+    (0..1000)
+        .filter_map(|_| {
+            UdpSocket::bind("127.0.0.1:0")
+                .and_then(|s| s.local_addr())
+                .ok()
+        })
         .map(|a| a.port())
-        .expect("a free UDP port")
+        .find(|port| *port < RELAY_PORTS_FROM)
+        .expect("a free UDP port below the relay range")
 }
 
 /// Whether a STUN binding request to `port` gets any answer within `timeout`.
@@ -41,9 +51,37 @@ fn answers_stun(port: u16, timeout: Duration) -> bool {
 
 impl TurnServer {
     /// Starts coturn on a free loopback port with `secret`, relaying on loopback only, and waits
-    /// (10 s at most) until it answers STUN.
+    /// until it answers STUN. The port is free when picked but coturn binds it later, and
+    /// coturns of tests running alongside take relay ports from the same range, so a start
+    /// that gets no answer in 5 s is retried on another port (three tries).
     pub fn start(secret: &str) -> Self {
-        let port = free_udp_port();
+        const TRIES: usize = 3;
+        const READY: Duration = Duration::from_secs(5);
+        for _ in 0..TRIES {
+            let mut server = Self::spawn(secret, free_udp_port());
+            let deadline = Instant::now() + READY;
+            loop {
+                if answers_stun(server.port, Duration::from_millis(200)) {
+                    return server;
+                }
+                if let Ok(Some(status)) = server.child.try_wait() {
+                    eprintln!("coturn exited at start on port {}: {status}", server.port);
+                    break;
+                }
+                if Instant::now() > deadline {
+                    eprintln!(
+                        "coturn did not answer STUN on port {} within {READY:?}",
+                        server.port
+                    );
+                    break;
+                }
+            }
+            server.stop();
+        }
+        panic!("coturn did not answer STUN on loopback after {TRIES} starts");
+    }
+
+    fn spawn(secret: &str, port: u16) -> Self {
         let child =
             Command::new(std::env::var("TURNSERVER").unwrap_or_else(|_| "turnserver".into()))
                 .args([
@@ -51,7 +89,7 @@ impl TurnServer {
                     "--listening-ip=127.0.0.1",
                     "--relay-ip=127.0.0.1",
                     &format!("--listening-port={port}"),
-                    "--min-port=49152",
+                    &format!("--min-port={RELAY_PORTS_FROM}"),
                     "--max-port=65535",
                     "--use-auth-secret",
                     &format!("--static-auth-secret={secret}"),
@@ -70,23 +108,11 @@ impl TurnServer {
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("spawning turnserver (apt-get install coturn)");
-        let mut server = Self {
+        Self {
             child,
             port,
             secret: secret.to_owned(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !answers_stun(port, Duration::from_millis(200)) {
-            if Instant::now() > deadline {
-                let _ = server.child.kill();
-                panic!("coturn did not answer STUN on 127.0.0.1:{port} within 10 s");
-            }
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("coturn exited at start: {status}");
-            }
         }
-        server.port = port;
-        server
     }
 
     /// `turn:127.0.0.1:PORT`.

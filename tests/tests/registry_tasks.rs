@@ -388,6 +388,89 @@ async fn all_tasks_lists_every_task() {
 }
 
 #[tokio::test]
+async fn the_task_list_pages_and_is_bounded_with_the_total_in_a_header() {
+    let reg = start();
+    let mut made = Vec::new();
+    for _ in 0..5 {
+        made.push(create_task(&reg, json!({"skill": "summarize"})).await);
+    }
+    let page = |query: &'static str| {
+        let reg = &reg;
+        async move {
+            let resp = reqwest::Client::new()
+                .get(reg.url(&format!("/api/hub/tasks/all{query}")))
+                .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
+                .send()
+                .await
+                .expect("list");
+            let status = resp.status().as_u16();
+            let total = resp.headers().get("x-total-count").cloned();
+            let body: Value = resp.json().await.expect("json body");
+            (status, total, body)
+        }
+    };
+    let (status, total, body) = page("?limit=2").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(total.as_ref().and_then(|v| v.to_str().ok()), Some("5"));
+    let ids_of = |body: &Value| -> Vec<String> {
+        let tasks = body.as_array().expect("array of tasks");
+        tasks
+            .iter()
+            .map(|t| t["id"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    assert_eq!(
+        ids_of(&body),
+        made[3..].to_vec(),
+        "the newest two, oldest first"
+    );
+    let (_, _, body) = page("?limit=2&offset=4").await;
+    assert_eq!(ids_of(&body), made[..1].to_vec());
+    let (_, _, body) = page("").await;
+    assert_eq!(
+        ids_of(&body),
+        made,
+        "unpaged: every task while under the bound"
+    );
+    for bad in ["?limit=0", "?limit=1001", "?limit=x"] {
+        let (status, _, body) = page(bad).await;
+        assert_error(status, &body, 400, bad);
+    }
+}
+
+#[tokio::test]
+async fn finished_tasks_are_deleted_once_their_retention_passes() {
+    let reg = start_with(&[
+        ("TASK_RETENTION_SECS", "0"),
+        ("MAINTENANCE_INTERVAL_MS", "50"),
+    ]);
+    let id = assigned_to_alice(&reg).await;
+    let open = create_task(&reg, json!({"skill": "translate"})).await;
+    let (status, body) = update(
+        &reg,
+        Auth::Key("ak_alice"),
+        &id,
+        json!({"state": "completed", "result": "done"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    wait::until(
+        Duration::from_secs(5),
+        "the finished task deleted",
+        || async {
+            let (status, _) = get(&reg, &format!("/api/hub/tasks/{id}"), Auth::Admin).await;
+            (status == 404).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        task(&reg, &open).await["state"],
+        "pending",
+        "a pending task stays"
+    );
+}
+
+#[tokio::test]
 async fn unauthenticated_create_is_401() {
     let reg = start();
     let (status, body) = post(&reg, "/api/hub/tasks", Auth::None, json!({"skill": "s"})).await;

@@ -67,6 +67,8 @@ CREATE TABLE IF NOT EXISTS tasks (
     ttl               INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks(state);
+CREATE INDEX IF NOT EXISTS tasks_by_created ON tasks(created_at, id);
+CREATE INDEX IF NOT EXISTS tasks_by_updated ON tasks(updated_at);
 CREATE TABLE IF NOT EXISTS task_steps (
     seq     INTEGER PRIMARY KEY AUTOINCREMENT,
     task_id TEXT NOT NULL,

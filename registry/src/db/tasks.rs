@@ -196,21 +196,6 @@ impl Db {
         Ok(tasks)
     }
 
-    /// Every task, oldest first, with their timelines.
-    pub fn tasks(&self) -> rusqlite::Result<Vec<Task>> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare(&format!("{SELECT} ORDER BY created_at, id"))?;
-        let mut tasks = stmt
-            .query_map([], row_to_task)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut stmt = conn.prepare(&format!("{SELECT_STEPS} ORDER BY seq"))?;
-        let steps = stmt
-            .query_map([], row_to_step)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        with_timelines(&mut tasks, group(steps));
-        Ok(tasks)
-    }
-
     /// Pending tasks still within their TTL, oldest first (without timelines): what the
     /// mesh delivery may send (ADR 0018).
     pub fn pending_tasks(&self, now: f64) -> rusqlite::Result<Vec<Task>> {
@@ -442,6 +427,58 @@ impl Db {
         )
     }
 
+    /// Deletes the finished tasks (completed or failed) last changed before `before` (unix
+    /// seconds), with their timelines; returns how many.
+    pub fn delete_finished_tasks(&self, before: f64) -> rusqlite::Result<usize> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let finished = "SELECT id FROM tasks WHERE state IN ('completed', 'failed') \
+                        AND updated_at < ?1";
+        tx.execute(
+            &format!("DELETE FROM task_steps WHERE task_id IN ({finished})"),
+            params![before],
+        )?;
+        let deleted = tx.execute(
+            &format!("DELETE FROM tasks WHERE id IN ({finished})"),
+            params![before],
+        )?;
+        tx.commit()?;
+        Ok(deleted)
+    }
+
+    /// How many tasks the store holds.
+    pub fn task_count(&self) -> rusqlite::Result<u64> {
+        let n: i64 = self
+            .lock()
+            .query_row("SELECT COUNT(*) FROM tasks", [], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// A page of tasks: the newest `limit` after skipping the `offset` newest, returned
+    /// oldest first (the order of the unpaginated list), with their timelines.
+    pub fn tasks_page(&self, limit: u64, offset: u64) -> rusqlite::Result<Vec<Task>> {
+        let conn = self.lock();
+        let (limit, offset) = (
+            i64::try_from(limit).unwrap_or(i64::MAX),
+            i64::try_from(offset).unwrap_or(i64::MAX),
+        );
+        let page = "SELECT id FROM tasks ORDER BY created_at DESC, id DESC LIMIT ?1 OFFSET ?2";
+        let mut stmt = conn.prepare_cached(&format!(
+            "{SELECT} WHERE id IN ({page}) ORDER BY created_at, id"
+        ))?;
+        let mut tasks = stmt
+            .query_map(params![limit, offset], row_to_task)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "{SELECT_STEPS} WHERE task_id IN ({page}) ORDER BY seq"
+        ))?;
+        let steps = stmt
+            .query_map(params![limit, offset], row_to_step)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        with_timelines(&mut tasks, group(steps));
+        Ok(tasks)
+    }
+
     /// Fails every unfinished task past `created_at + ttl`.
     pub fn expire_tasks(&self, now: f64) -> rusqlite::Result<usize> {
         update_with_step(
@@ -478,6 +515,58 @@ mod tests {
             delivery: None,
             timeline: Vec::new(),
         }
+    }
+
+    fn at(id: &str, created_at: f64) -> Task {
+        Task {
+            created_at,
+            updated_at: created_at,
+            ..task(id)
+        }
+    }
+
+    #[test]
+    fn finished_tasks_past_retention_are_deleted_with_their_timelines() -> rusqlite::Result<()> {
+        let db = Db::in_memory().map_err(|_| rusqlite::Error::InvalidQuery)?;
+        for (id, created) in [
+            ("old-done", 100.0),
+            ("old-open", 100.0),
+            ("new-done", 200.0),
+        ] {
+            db.insert_task(&at(id, created))?;
+        }
+        db.claim_for_mesh("old-done", "alice", "sent", 101.0)?;
+        db.finish_assigned("old-done", "alice", TaskState::Completed, "ok", "", 102.0)?;
+        db.claim_for_mesh("new-done", "alice", "sent", 201.0)?;
+        db.finish_assigned("new-done", "alice", TaskState::Completed, "ok", "", 202.0)?;
+        assert_eq!(db.delete_finished_tasks(150.0)?, 1);
+        assert!(db.task("old-done")?.is_none());
+        assert!(
+            db.task("old-open")?.is_some(),
+            "an unfinished task is never deleted"
+        );
+        assert!(db.task("new-done")?.is_some(), "still within retention");
+        let steps: i64 = db.lock().query_row(
+            "SELECT COUNT(*) FROM task_steps WHERE task_id = 'old-done'",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(steps, 0, "the timeline goes with its task");
+        Ok(())
+    }
+
+    #[test]
+    fn pages_run_newest_first_and_each_reads_oldest_first() -> rusqlite::Result<()> {
+        let db = Db::in_memory().map_err(|_| rusqlite::Error::InvalidQuery)?;
+        for i in 0..5 {
+            db.insert_task(&at(&format!("t{i}"), 100.0 + f64::from(i)))?;
+        }
+        let ids = |page: Vec<Task>| page.into_iter().map(|t| t.id).collect::<Vec<_>>();
+        assert_eq!(ids(db.tasks_page(2, 0)?), ["t3", "t4"]);
+        assert_eq!(ids(db.tasks_page(2, 2)?), ["t1", "t2"]);
+        assert_eq!(ids(db.tasks_page(2, 4)?), ["t0"]);
+        assert_eq!(db.task_count()?, 5);
+        Ok(())
     }
 
     #[test]
@@ -519,7 +608,7 @@ mod tests {
                 (TaskState::Completed, None)
             ]
         );
-        assert_eq!(db.tasks()?[0].timeline, t.timeline);
+        assert_eq!(db.tasks_page(10, 0)?[0].timeline, t.timeline);
         assert_eq!(db.tasks_updated_since(0.0)?[0].timeline, t.timeline);
         assert_eq!(
             db.expire_tasks(1000.0)?,

@@ -149,7 +149,8 @@ pub fn next_message(
     let update = match section {
         None => {
             *sent = Sent::default();
-            let tasks = state.db.tasks()?;
+            // The newest tasks, as bounded as the REST list (the hub pages the rest).
+            let tasks = state.db.tasks_page(super::tasks::TASK_LIST_MAX, 0)?;
             sent.tasks_changed(tasks.clone());
             let update = HubUpdate::Snapshot {
                 agents: agents()?,

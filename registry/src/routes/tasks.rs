@@ -11,8 +11,8 @@ use crate::{
     state::AppState,
 };
 use axum::{
-    extract::{Path, State},
-    http::StatusCode,
+    extract::{Path, Query, State},
+    http::{HeaderMap, HeaderValue, StatusCode},
     Json,
 };
 use meshwork_protocol::{
@@ -24,6 +24,19 @@ use meshwork_protocol::{
 };
 use std::{sync::Arc, time::Duration};
 use tokio::sync::broadcast::error::RecvError;
+
+/// Most tasks one `GET /api/hub/tasks/all` returns: without `limit`, the newest this many
+/// (upstream returned the whole table, which grows without bound).
+pub const TASK_LIST_MAX: u64 = 1_000;
+
+/// `GET /api/hub/tasks/all` paging (additive; upstream sends none): the newest `limit` tasks
+/// after skipping the `offset` newest, oldest first like the unpaged list.
+#[derive(Debug, serde::Deserialize)]
+pub struct TaskPage {
+    limit: Option<u64>,
+    #[serde(default)]
+    offset: u64,
+}
 
 /// Longest a heartbeat may wait for a task.
 const MAX_HEARTBEAT_WAIT_SECS: u64 = 60;
@@ -124,13 +137,24 @@ fn sender(state: &AppState, caller: &Caller, claimed: String) -> Result<String, 
     }
 }
 
-/// `GET /api/hub/tasks/all`.
+/// `GET /api/hub/tasks/all[?limit=N&offset=M]`: at most [`TASK_LIST_MAX`] tasks; the
+/// `X-Total-Count` header says how many the store holds.
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-) -> Result<Json<Vec<Task>>, ApiError> {
+    Query(page): Query<TaskPage>,
+) -> Result<(HeaderMap, Json<Vec<Task>>), ApiError> {
     caller.require_any(false)?;
-    Ok(Json(state.db.tasks()?))
+    let limit = page.limit.unwrap_or(TASK_LIST_MAX);
+    if !(1..=TASK_LIST_MAX).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit must be between 1 and {TASK_LIST_MAX}"
+        )));
+    }
+    let tasks = state.db.tasks_page(limit, page.offset)?;
+    let mut headers = HeaderMap::new();
+    headers.insert("x-total-count", HeaderValue::from(state.db.task_count()?));
+    Ok((headers, Json(tasks)))
 }
 
 /// `GET /api/hub/tasks/{task_id}`.
