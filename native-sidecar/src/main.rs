@@ -251,20 +251,24 @@ async fn fetch_peer_id(
 }
 
 fn spawn_signal_handler(shutdown: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    // Registered here, before the IPC socket exists: a SIGTERM in the sidecar's first
+    // milliseconds must already find the handler (in a spawned task it would be installed
+    // only once the task first ran, and the default action would kill the process with its
+    // socket file left behind).
+    let term = signal(SignalKind::terminate());
+    let interrupt = signal(SignalKind::interrupt());
     tokio::spawn(async move {
-        let ctrl_c = tokio::signal::ctrl_c();
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    shutdown.cancel();
-                    return;
+        match (term, interrupt) {
+            (Ok(mut term), Ok(mut interrupt)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = interrupt.recv() => {}
                 }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
         shutdown.cancel();
     });
