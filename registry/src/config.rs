@@ -139,6 +139,10 @@ pub struct Config {
     /// seconds; then maintenance deletes it with its timeline. Default: 7 days.
     #[arg(long, env = "TASK_RETENTION_SECS", default_value_t = 7.0 * 24.0 * 3600.0)]
     pub task_retention_secs: f64,
+    /// Tasks one caller may create per minute (a burst of this many, then one every
+    /// `60 s / N`): each peer, the admin, and each address of anonymous callers.
+    #[arg(long, env = "TASK_CREATE_PER_MIN", default_value_t = 600)]
+    pub task_create_per_min: u32,
 }
 
 impl Config {

@@ -471,6 +471,37 @@ async fn finished_tasks_are_deleted_once_their_retention_passes() {
 }
 
 #[tokio::test]
+async fn each_caller_has_its_own_task_creation_budget() {
+    let reg = start_with(&[("TASK_CREATE_PER_MIN", "3")]);
+    for _ in 0..3 {
+        create_task(&reg, json!({"skill": "summarize"})).await;
+    }
+    let (status, body) = post(
+        &reg,
+        "/api/hub/tasks",
+        Auth::Key("ak_alice"),
+        json!({"skill": "summarize"}),
+    )
+    .await;
+    assert_error(status, &body, 429, "alice's fourth task within the minute");
+    let (status, body) = post(
+        &reg,
+        "/api/hub/tasks",
+        Auth::Key("ak_bob"),
+        json!({"skill": "summarize"}),
+    )
+    .await;
+    assert_eq!(status, 200, "bob's budget is his own: {body}");
+    let (status, all) = get(&reg, "/api/hub/tasks/all", Auth::Admin).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        all.as_array().map(Vec::len),
+        Some(4),
+        "the refused task was not stored"
+    );
+}
+
+#[tokio::test]
 async fn unauthenticated_create_is_401() {
     let reg = start();
     let (status, body) = post(&reg, "/api/hub/tasks", Auth::None, json!({"skill": "s"})).await;

@@ -26,6 +26,9 @@ pub struct Limits {
     pub auth: AuthThrottle,
     /// `POST /api/pairing/pair` tries per IP per minute.
     pub pair_tries: PerAddress,
+    /// `POST /api/hub/tasks` per caller per minute: each peer id, the admin, and each
+    /// address of anonymous callers (chatixia compatibility mode) has its own budget.
+    pub task_creates: PerAddress<String>,
     /// One permit per open signaling WebSocket.
     pub ws_slots: Arc<Semaphore>,
 }
@@ -38,6 +41,7 @@ impl Limits {
             token_requests: PerAddress::new(config.token_rate_per_min),
             auth: AuthThrottle::new(config.auth_failures_per_min, minute),
             pair_tries: PerAddress::new(config.pair_tries_per_min),
+            task_creates: PerAddress::new(config.task_create_per_min),
             ws_slots: Arc::new(Semaphore::new(config.max_ws_connections)),
         }
     }
@@ -48,5 +52,6 @@ impl Limits {
         self.token_requests.prune();
         self.auth.prune(now);
         self.pair_tries.prune();
+        self.task_creates.prune();
     }
 }

@@ -1,5 +1,5 @@
-//! At most `max` events per minute per client address — governor's keyed GCRA: a burst of
-//! `max`, then one more every `60 s / max`.
+//! At most `max` events per minute per key — a client address, or a caller — governor's
+//! keyed GCRA: a burst of `max`, then one more every `60 s / max`.
 
 use governor::{
     clock::{Clock, DefaultClock},
@@ -7,11 +7,11 @@ use governor::{
     state::keyed::DefaultKeyedStateStore,
     Quota, RateLimiter,
 };
-use std::{net::IpAddr, num::NonZeroU32};
+use std::{hash::Hash, net::IpAddr, num::NonZeroU32};
 
-/// Per-IP limits.
-pub struct PerAddress<C: Clock = DefaultClock> {
-    limiter: RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, C, NoOpMiddleware<C::Instant>>,
+/// Per-key limits (per client address by default).
+pub struct PerAddress<K: Hash + Eq + Clone = IpAddr, C: Clock = DefaultClock> {
+    limiter: RateLimiter<K, DefaultKeyedStateStore<K>, C, NoOpMiddleware<C::Instant>>,
     clock: C,
 }
 
@@ -19,14 +19,14 @@ fn per_minute(max: u32) -> Quota {
     Quota::per_minute(NonZeroU32::new(max).unwrap_or(NonZeroU32::MIN))
 }
 
-impl PerAddress {
-    /// `max` events per minute per address (at least one).
+impl<K: Hash + Eq + Clone> PerAddress<K> {
+    /// `max` events per minute per key (at least one).
     pub fn new(max: u32) -> Self {
         Self::with_clock(max, DefaultClock::default())
     }
 }
 
-impl<C: Clock + Clone> PerAddress<C> {
+impl<K: Hash + Eq + Clone, C: Clock + Clone> PerAddress<K, C> {
     /// The same on `clock` (tests).
     pub fn with_clock(max: u32, clock: C) -> Self {
         Self {
@@ -36,14 +36,14 @@ impl<C: Clock + Clone> PerAddress<C> {
     }
 
     /// Counts one event; `Err(seconds until one more is allowed)` when over the limit.
-    pub fn hit(&self, ip: IpAddr) -> Result<(), u64> {
-        self.limiter.check_key(&ip).map_err(|not_until| {
+    pub fn hit(&self, key: K) -> Result<(), u64> {
+        self.limiter.check_key(&key).map_err(|not_until| {
             let wait = not_until.wait_time_from(self.clock.now());
             wait.as_secs_f64().ceil().max(1.0) as u64
         })
     }
 
-    /// Forgets addresses whose budget is full again.
+    /// Forgets keys whose budget is full again.
     pub fn prune(&self) {
         self.limiter.retain_recent();
     }

@@ -8,6 +8,7 @@ use crate::{
     db::tasks::Transition,
     error::{ApiError, ApiJson},
     events::Change,
+    limits::ClientIp,
     state::AppState,
 };
 use axum::{
@@ -61,10 +62,22 @@ fn within(what: &str, len: usize, max: usize) -> Result<(), ApiError> {
 /// `POST /api/hub/tasks`.
 pub async fn create(
     State(state): State<Arc<AppState>>,
+    ClientIp(ip): ClientIp,
     caller: Caller,
     ApiJson(req): ApiJson<CreateTaskRequest>,
 ) -> Result<Json<CreateTaskResponse>, ApiError> {
     caller.require_any(compat_open(&state))?;
+    let budget = match &caller {
+        Caller::Peer { peer_id, .. } => format!("peer {peer_id}"),
+        Caller::Admin => "admin".to_owned(),
+        Caller::Anonymous => format!("address {ip}"),
+    };
+    if let Err(retry) = state.limits.task_creates.hit(budget) {
+        return Err(ApiError::too_many_requests(
+            format!("too many tasks created; try again in {retry} s"),
+            retry,
+        ));
+    }
     if req.skill.is_empty() && req.target_agent_id.is_empty() {
         return Err(ApiError::bad_request(
             "a task needs a skill or a target_agent_id",
