@@ -266,8 +266,15 @@ fn spawn_signal_handler(shutdown: CancellationToken) {
                     _ = interrupt.recv() => {}
                 }
             }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
+            (term, interrupt) => {
+                let why = term.err().or(interrupt.err());
+                tracing::warn!(error = ?why, "cannot watch SIGTERM; only Ctrl-C stops the sidecar");
+                if let Err(e) = tokio::signal::ctrl_c().await {
+                    // No signal can reach us: run until the process is killed, rather than
+                    // shutting down at once as if asked to.
+                    tracing::warn!(error = %e, "cannot watch Ctrl-C either");
+                    std::future::pending::<()>().await;
+                }
             }
         }
         shutdown.cancel();

@@ -476,21 +476,17 @@ async fn each_caller_has_its_own_task_creation_budget() {
     for _ in 0..3 {
         create_task(&reg, json!({"skill": "summarize"})).await;
     }
-    let (status, body) = post(
-        &reg,
-        "/api/hub/tasks",
-        Auth::Key("ak_alice"),
-        json!({"skill": "summarize"}),
-    )
-    .await;
+    let create_as = |key| {
+        post(
+            &reg,
+            "/api/hub/tasks",
+            Auth::Key(key),
+            json!({"skill": "summarize"}),
+        )
+    };
+    let (status, body) = create_as("ak_alice").await;
     assert_error(status, &body, 429, "alice's fourth task within the minute");
-    let (status, body) = post(
-        &reg,
-        "/api/hub/tasks",
-        Auth::Key("ak_bob"),
-        json!({"skill": "summarize"}),
-    )
-    .await;
+    let (status, body) = create_as("ak_bob").await;
     assert_eq!(status, 200, "bob's budget is his own: {body}");
     let (status, all) = get(&reg, "/api/hub/tasks/all", Auth::Admin).await;
     assert_eq!(status, 200);
