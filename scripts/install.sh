@@ -86,6 +86,13 @@ if [ "$mode" = "test" ]; then
   # The fallback-tier tests take direct UDP paths away with nftables rules, inside the test
   # network namespace only.
   need_apt nft nftables
+  # The suite's second pass runs every registry on PostgreSQL (ADR 0023): a throwaway cluster
+  # of the server preinstalled here (scripts/postgres.sh), installed where it is missing.
+  if ! command -v initdb >/dev/null 2>&1 && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+    need_apt postgres postgresql
+  fi
+  need_apt psql postgresql-client
+  need_apt runuser util-linux
   # Real, unmodified chatixia agents (PyPI) for the task suites and bench (ADR 0018). It
   # declares Python >= 3.12 but runs on 3.11. The tests find it in this venv
   # (CHATIXIA_VENV overrides).

@@ -34,6 +34,14 @@ cargo test --workspace --locked --no-run
 step "cargo test (in a network namespace with only loopback)"
 scripts/in-netns.sh cargo test --workspace --locked --offline
 
+step "end-to-end suites again, every registry on PostgreSQL (a throwaway cluster; ADR 0023)"
+pg_dir="$(mktemp -d "${TMPDIR:-/tmp}/meshwork-pg.XXXXXX")"
+trap 'scripts/postgres.sh stop "$pg_dir" >/dev/null 2>&1 || true' EXIT
+MESHWORK_TEST_POSTGRES="$(scripts/postgres.sh start "$pg_dir")" \
+  scripts/in-netns.sh cargo test -p meshwork-tests --locked --offline
+scripts/postgres.sh stop "$pg_dir"
+trap - EXIT
+
 step "wasm-bindgen-test (the wasm shell in headless Chromium, same namespace rules)"
 scripts/in-netns.sh cargo test -p meshwork-wasm-peer --target wasm32-unknown-unknown --locked --offline
 

@@ -95,12 +95,14 @@ fn registry() -> &'static Registry {
         config.auth_failures_per_min = u32::MAX;
         config.token_rate_per_min = u32::MAX;
         config.pair_tries_per_min = u32::MAX;
-        let (state, _) = build_state(config).expect("registry state");
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .start_paused(true)
             .build()
             .expect("runtime");
+        let (state, _) = runtime
+            .block_on(build_state(config))
+            .expect("registry state");
         Registry {
             app: routes::router(state),
             runtime,

@@ -30,6 +30,11 @@ pub struct Config {
     /// Directory holding the database and generated secrets.
     #[arg(long, env = "MESHWORK_DATA_DIR", default_value = "meshwork-data")]
     pub data_dir: PathBuf,
+    /// Keep the state in this PostgreSQL database instead of the SQLite file in the data dir
+    /// (registries that share one database act as one; ADR 0023). A `postgres://` URL or a
+    /// `key=value` string (`host=/dir` is a Unix socket).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
     /// Development mode: a missing API keys file yields a generated dev key.
     #[arg(long, env = "MESHWORK_DEV", value_parser = clap::builder::BoolishValueParser::new())]
     pub dev: bool,

@@ -9,7 +9,8 @@
 //! - [`config`]: command line and environment.
 //! - [`connections`]: the accept loop: read timeouts, the cap on not-yet-upgraded connections.
 //! - [`state`]: `AppState`, one field per concern, shared behind an `Arc`.
-//! - [`db`]: the embedded SQLite store (agents, tasks, settings) — the durable state.
+//! - [`store`]: the durable state (agents, tasks, settings, pairings, keys, memory) behind one
+//!   trait: embedded SQLite by default, PostgreSQL for registries that share it.
 //! - [`auth`]: API keys, JWTs, the admin token, and the `Caller` extractor.
 //! - [`routes`]: one file per REST resource, named after its URL.
 //! - [`signaling`]: the `/ws` relay: connections, peer table, link reports.
@@ -29,7 +30,6 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod connections;
-pub mod db;
 pub mod error;
 pub mod events;
 pub mod limits;
@@ -41,4 +41,5 @@ pub mod routes;
 pub mod server;
 pub mod signaling;
 pub mod state;
+pub mod store;
 pub mod task_delivery;

@@ -18,10 +18,10 @@ pub fn derive_health(config: &Config, last_heartbeat: f64, now: f64) -> Health {
 }
 
 /// One pass; returns (agents that changed health, tasks requeued, tasks expired).
-pub fn tick(state: &AppState, now: f64) -> rusqlite::Result<(usize, usize, usize)> {
+pub async fn tick(state: &AppState, now: f64) -> crate::store::StoreResult<(usize, usize, usize)> {
     let mut changed = 0;
     let mut requeued = 0;
-    for agent in state.db.agents()? {
+    for agent in state.db.agents().await? {
         let health = derive_health(&state.config, agent.last_heartbeat, now);
         if health == agent.stored_health {
             continue;
@@ -35,21 +35,24 @@ pub fn tick(state: &AppState, now: f64) -> rusqlite::Result<(usize, usize, usize
         );
         state
             .db
-            .set_agent_health(&agent.info.agent_id, health, agent.last_heartbeat)?;
+            .set_agent_health(&agent.info.agent_id, health, agent.last_heartbeat)
+            .await?;
         if health == Health::Offline {
             let silent_since = now - state.config.health_stale_secs;
             requeued += state
                 .db
-                .requeue_if_silent(&agent.info.agent_id, silent_since, now)?;
+                .requeue_if_silent(&agent.info.agent_id, silent_since, now)
+                .await?;
         }
     }
-    let expired = state.db.expire_tasks(now)?;
+    let expired = state.db.expire_tasks(now).await?;
     if expired > 0 {
         tracing::info!(expired, "tasks failed: TTL expired");
     }
     let deleted = state
         .db
-        .delete_finished_tasks(now - state.config.task_retention_secs)?;
+        .delete_finished_tasks(now - state.config.task_retention_secs)
+        .await?;
     if deleted > 0 {
         tracing::info!(deleted, "finished tasks deleted: retention passed");
     }
@@ -71,7 +74,7 @@ pub async fn run(state: Arc<AppState>) {
     loop {
         tokio::select! {
             _ = interval.tick() => {
-                if let Err(e) = tick(&state, unix_now()) {
+                if let Err(e) = tick(&state, unix_now()).await {
                     tracing::error!(error = %e, "maintenance pass failed");
                 }
                 state.limits.prune();

@@ -3,14 +3,13 @@
 //! same time still converge. It authors nothing; it stores, answers and forwards signed
 //! events. `MEMORY_REPLICA=false` turns it off.
 
-use crate::db::{memory::MemoryStore, Db};
-use meshwork_protocol::memory::{
-    store::{persist, EventStore},
-    sync, Limits, Replica, SyncMessage,
-};
-use std::sync::{Mutex, MutexGuard};
+use crate::store::Store;
+use meshwork_protocol::memory::{sync, Limits, Replica, SyncMessage};
+use tokio::sync::{Mutex, MutexGuard};
 
-/// The replica and its store.
+/// The replica. Its lock is held until what a frame applied is committed, so two frames'
+/// writes reach the store in the order the replica applied them (a forget never lands before
+/// the event it erases).
 pub struct RegistryMemory {
     replica: Mutex<Replica>,
 }
@@ -25,31 +24,31 @@ pub struct Outcome {
 
 impl RegistryMemory {
     /// Rebuilds the replica from the database (finishing erasures a crash interrupted).
-    pub fn open(db: &Db) -> anyhow::Result<Self> {
-        let events = MemoryStore(db).load_all()?;
+    pub async fn open(db: &dyn Store) -> anyhow::Result<Self> {
+        let events = db.memory_events().await?;
         let count = events.len();
         let (replica, applied) = Replica::restore(Limits::default(), events);
-        MemoryStore(db).erase_bodies(&applied.erased)?;
+        db.memory_commit(Vec::new(), applied.erased).await?;
         tracing::info!(events = count, "memory replica loaded");
         Ok(Self {
             replica: Mutex::new(replica),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Replica> {
-        self.replica.lock().unwrap_or_else(|p| p.into_inner())
+    async fn lock(&self) -> MutexGuard<'_, Replica> {
+        self.replica.lock().await
     }
 
     /// "I hold this": sent to a peer when it registers.
-    pub fn have(&self) -> SyncMessage {
-        sync::open(&self.lock())
+    pub async fn have(&self) -> SyncMessage {
+        sync::open(&*self.lock().await)
     }
 
     /// Answers one frame from a peer; what it applied is durable before the replies go out.
     /// Events count only from authors whose identity key the registry has bound, checked
     /// against that key: no peer can write as another, nor as a peer id nobody holds.
-    pub fn handle(&self, db: &Db, frame: SyncMessage) -> anyhow::Result<Outcome> {
-        let mut replica = self.lock();
+    pub async fn handle(&self, db: &dyn Store, frame: SyncMessage) -> anyhow::Result<Outcome> {
+        let mut replica = self.lock().await;
         let frame = match frame {
             SyncMessage::MemoryEvents { events, more } => {
                 let mut kept = Vec::with_capacity(events.len());
@@ -57,7 +56,7 @@ impl RegistryMemory {
                 let mut bound = std::collections::BTreeMap::new();
                 for event in events {
                     if !bound.contains_key(&event.author) {
-                        let key = db.identity_key(event.author.as_str())?;
+                        let key = db.identity_key(event.author.as_str()).await?;
                         if let Some(key) = key {
                             replica.pin_key(event.author.clone(), key);
                         }
@@ -74,7 +73,8 @@ impl RegistryMemory {
             other => other,
         };
         let step = sync::handle(&mut replica, frame);
-        persist(&mut MemoryStore(db), &step.applied)?;
+        db.memory_commit(step.applied.events.clone(), step.applied.erased.clone())
+            .await?;
         let pushes = if step.applied.events.is_empty() {
             Vec::new()
         } else {
@@ -87,7 +87,7 @@ impl RegistryMemory {
     }
 
     /// Events held, for metrics and logs.
-    pub fn events_held(&self) -> u64 {
-        self.lock().version().iter().map(|(_, n)| n).sum()
+    pub async fn events_held(&self) -> u64 {
+        self.lock().await.version().iter().map(|(_, n)| n).sum()
     }
 }

@@ -10,7 +10,6 @@ use crate::{
     },
     config::{Compat, Config},
     connections::{self, ConnLimits},
-    db::Db,
     events::Events,
     limits::Limits,
     maintenance,
@@ -28,8 +27,10 @@ use tokio_util::sync::CancellationToken;
 pub const UPSTREAM_DEFAULT_SECRET: &str = "dev-secret-change-me";
 
 /// Builds the shared state from the configuration.
-pub fn build_state(config: Config) -> anyhow::Result<(Arc<AppState>, Vec<String>)> {
-    let db = Db::open(&config.data_dir).context("opening the registry database")?;
+pub async fn build_state(config: Config) -> anyhow::Result<(Arc<AppState>, Vec<String>)> {
+    let db = crate::store::open(config.database_url.as_deref(), &config.data_dir)
+        .await
+        .context("opening the registry database")?;
     let mut banner = Vec::new();
 
     let secret = match config.signaling_secret.as_deref().filter(|s| !s.is_empty()) {
@@ -37,11 +38,14 @@ pub fn build_state(config: Config) -> anyhow::Result<(Arc<AppState>, Vec<String>
             "SIGNALING_SECRET is upstream's published default; set a real secret or pass --dev"
         ),
         Some(s) => s.to_owned(),
-        None => db.setting_or_insert("signaling_secret", || random_hex(32))?,
+        None => {
+            db.setting_or_insert("signaling_secret", random_hex(32))
+                .await?
+        }
     };
 
     let (api_keys, source) =
-        ApiKeys::load(config.api_keys_file.as_deref(), config.dev, &db, &secret)?;
+        ApiKeys::load(config.api_keys_file.as_deref(), config.dev, &*db, &secret).await?;
     if api_keys.short_keys() > 0 {
         tracing::warn!(
             short = api_keys.short_keys(),
@@ -62,12 +66,15 @@ pub fn build_state(config: Config) -> anyhow::Result<(Arc<AppState>, Vec<String>
         }
     }
 
-    let (admin_token, admin_source) = admin::resolve(config.admin_token.as_deref(), &db)?;
+    let (admin_token, admin_source) = admin::resolve(config.admin_token.as_deref(), &*db).await?;
     if admin_source == AdminTokenSource::Persisted {
-        banner.push(format!(
-            "admin token kept in {}",
-            config.data_dir.join("registry.db").display()
-        ));
+        banner.push(match db.backend() {
+            "sqlite" => format!(
+                "admin token kept in {}",
+                config.data_dir.join("registry.db").display()
+            ),
+            other => format!("admin token kept in the {other} database"),
+        });
     }
 
     if config.compat == Compat::Chatixia {
@@ -78,14 +85,14 @@ pub fn build_state(config: Config) -> anyhow::Result<(Arc<AppState>, Vec<String>
     }
 
     let memory = if config.memory_replica {
-        Some(crate::memory::RegistryMemory::open(&db)?)
+        Some(crate::memory::RegistryMemory::open(&*db).await?)
     } else {
         None
     };
     let limits = Limits::new(&config);
     let metrics = Metrics::default();
     if let Some(memory) = &memory {
-        let held = i64::try_from(memory.events_held()).unwrap_or(i64::MAX);
+        let held = i64::try_from(memory.events_held().await).unwrap_or(i64::MAX);
         metrics.memory_events.set(held);
     }
     let admin_cid = credential_id(&secret, "admin", &admin_token);
@@ -113,7 +120,7 @@ pub fn build_state(config: Config) -> anyhow::Result<(Arc<AppState>, Vec<String>
 /// Runs the registry until a shutdown signal.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let addr = SocketAddr::new(config.host, config.port);
-    let (state, banner) = build_state(config)?;
+    let (state, banner) = build_state(config).await?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;

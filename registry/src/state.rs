@@ -3,12 +3,12 @@
 use crate::{
     auth::{api_keys::ApiKeys, jwt::JwtKeys},
     config::Config,
-    db::Db,
     events::Events,
     limits::Limits,
     metrics::Metrics,
     pairing::{PairingCodes, Pickups},
     signaling::hub::SignalingHub,
+    store::SharedStore,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -17,7 +17,7 @@ pub struct AppState {
     /// Configuration as parsed at startup.
     pub config: Config,
     /// The durable store.
-    pub db: Db,
+    pub db: SharedStore,
     /// API keys loaded from `API_KEYS_FILE` (or the dev key).
     pub api_keys: ApiKeys,
     /// JWT signing and verification.

@@ -40,3 +40,19 @@ pub fn temp_dir(prefix: &str) -> PathBuf {
     }
     dir
 }
+
+/// The files in `dir` whose names start with `prefix` and whose bytes contain `needle`.
+pub fn files_containing(dir: &std::path::Path, prefix: &str, needle: &str) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+                .filter(|e| {
+                    let bytes = std::fs::read(e.path()).unwrap_or_default();
+                    bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+                })
+                .map(|e| e.path().display().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}

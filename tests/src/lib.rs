@@ -8,6 +8,7 @@
 //! - [`bins`]: where the workspace's binaries are (built by `cargo build --workspace --bins`).
 //! - [`firewall`]: nftables rules that take direct UDP paths away between two addresses.
 //! - [`http`]: REST calls with a chosen credential.
+//! - [`postgres`]: a PostgreSQL database per registry instead of SQLite (`MESHWORK_TEST_POSTGRES`).
 //! - [`registry`]: `RegistryProcess`, a registry child process with its own data dir.
 //! - [`sidecar`]: `SidecarProcess` and `IpcClient`, a sidecar child process and its agent socket.
 //! - [`signal_client`]: a signaling WebSocket client that waits for frames with timeouts.
@@ -22,6 +23,7 @@ pub mod cli;
 pub mod firewall;
 pub mod http;
 pub mod memory_ipc;
+pub mod postgres;
 pub mod registry;
 pub mod sidecar;
 pub mod signal_client;

@@ -1,7 +1,12 @@
 //! `RegistryProcess`: the real `meshwork-registry` binary as a child process on an ephemeral
 //! loopback port, with its own data dir. Dropping it kills the process and removes the dir.
+//! With `MESHWORK_TEST_POSTGRES` set its state goes to a PostgreSQL database of its own instead
+//! of the embedded SQLite (see [`crate::postgres`]).
 
-use crate::bins::{bin_path, temp_dir};
+use crate::{
+    bins::{bin_path, temp_dir},
+    postgres,
+};
 use serde_json::Value;
 use std::{
     io::{BufRead, BufReader},
@@ -33,6 +38,12 @@ pub struct RegistryOptions {
     pub capture_log: bool,
     /// Run it under this open-file limit (`prlimit --nofile`).
     pub max_open_files: Option<u32>,
+    /// Always on the embedded SQLite file, even in a PostgreSQL run: for tests about that
+    /// file itself (its permissions).
+    pub sqlite: bool,
+    /// In a PostgreSQL run, share the database of the registry on this data dir (registries
+    /// that act as one); ignored with SQLite.
+    pub database_of: Option<PathBuf>,
 }
 
 /// The admin token every test registry uses.
@@ -99,8 +110,15 @@ impl RegistryProcess {
             "SIGNALING_SECRET",
             "MESHWORK_COMPAT",
             "MESHWORK_DEV",
+            "DATABASE_URL",
         ] {
             cmd.env_remove(var);
+        }
+        if let Some(url) = (!opts.sqlite)
+            .then(|| postgres::database_url_for(opts.database_of.as_deref().unwrap_or(&data_dir)))
+            .flatten()
+        {
+            cmd.arg("--database-url").arg(url);
         }
         if let Some(keys) = &opts.api_keys {
             let path = data_dir.join("api_keys.json");
@@ -174,6 +192,27 @@ impl RegistryProcess {
     /// The log lines written so far (with [`RegistryOptions::capture_log`]).
     pub fn log(&self) -> Vec<String> {
         self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Where the registry's store still holds `needle` (ASCII letters, digits and `-`): with
+    /// SQLite, the `registry.db*` files holding those bytes anywhere (free pages and WAL
+    /// included); with PostgreSQL, the `memory_events` rows holding it, by id (PostgreSQL's
+    /// own files are the database operator's: ADR 0023).
+    pub fn stored_copies_of(&self, needle: &str) -> Vec<String> {
+        assert!(
+            needle
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-'),
+            "a plain marker, safe to quote: {needle:?}"
+        );
+        let sql = format!(
+            "SELECT id FROM memory_events \
+             WHERE strpos(header, '{needle}') > 0 OR strpos(COALESCE(body, ''), '{needle}') > 0"
+        );
+        match postgres::query(&self.data_dir, &sql) {
+            Some(rows) => rows.lines().map(str::to_owned).collect(),
+            None => crate::bins::files_containing(&self.data_dir, "registry.db", needle),
+        }
     }
 
     /// `ws://127.0.0.1:PORT/ws`.

@@ -198,6 +198,16 @@ async fn when_the_turn_server_stops_requests_and_replies_go_through_the_registry
 
     assert_eq!(send_request(&mut alice_ipc, "bob", "q-1").await, "registry");
     assert_eq!(received_via(&mut bob_ipc, "alice", "q-1").await, "registry");
+    // bob replies once his side too knows the relayed channel is gone: until then his send
+    // would go into a channel whose path no longer exists.
+    let deadline = tokio::time::Instant::now() + SETUP;
+    while !bob_ipc.list_peers().await.is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "bob never noticed the relayed channel went away"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     bob_ipc
         .send(
             json!({"type": "send", "payload": {"target_peer": "alice", "message":

@@ -4,6 +4,7 @@
 //! and agents never online together converge through the registry's replica.
 
 use meshwork_tests::{
+    bins::files_containing,
     memory_ipc::{forget, get, put, registry_holds, start_kept, wait_until, wait_value},
     RegistryOptions, RegistryProcess, SidecarProcess,
 };
@@ -31,21 +32,6 @@ const NO_REGISTRY: [(&str, &str); 3] = [
     ("TOKEN_URL", "http://127.0.0.1:1/api/token"),
     ("MESHWORK_KEEP_ALIVE", "1"),
 ];
-
-fn bytes_in(dir: &std::path::Path, prefix: &str, needle: &str) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
-                .filter(|e| {
-                    let bytes = std::fs::read(e.path()).unwrap_or_default();
-                    bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
-                })
-                .map(|e| e.path().display().to_string())
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 #[tokio::test]
 async fn three_sidecars_converge_on_puts_made_anywhere() {
@@ -122,12 +108,12 @@ async fn a_forget_reaches_every_replica_and_leaves_no_bytes_in_any_database() {
     }
     let peer_data = reg.data_dir.join("peer-data");
     for dir in [peer_data.join("alice"), peer_data.join("bob")] {
-        assert_eq!(bytes_in(&dir, "memory.db", marker), Vec::<String>::new());
+        assert_eq!(
+            files_containing(&dir, "memory.db", marker),
+            Vec::<String>::new()
+        );
     }
-    assert_eq!(
-        bytes_in(&reg.data_dir, "registry.db", marker),
-        Vec::<String>::new()
-    );
+    assert_eq!(reg.stored_copies_of(marker), Vec::<String>::new());
 }
 
 #[tokio::test]

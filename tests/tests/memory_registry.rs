@@ -108,19 +108,6 @@ impl MemoryPeer {
     }
 }
 
-fn file_contains(dir: &std::path::Path, needle: &str) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .expect("data dir")
-        .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().starts_with("registry.db"))
-        .filter(|e| {
-            let bytes = std::fs::read(e.path()).unwrap_or_default();
-            bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
-        })
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect()
-}
-
 #[tokio::test]
 async fn two_peers_never_online_together_converge_through_the_registry_replica() {
     let reg = registry(&[]);
@@ -159,15 +146,14 @@ async fn the_registry_replica_survives_a_restart_and_forget_erases_its_bytes() {
     alice.put("secret", json!(marker)).await;
     alice.sync_until_quiet().await;
     assert!(
-        !file_contains(&reg.data_dir, marker).is_empty(),
+        !reg.stored_copies_of(marker).is_empty(),
         "the value was stored"
     );
 
     alice.forget("secret").await;
     alice.sync_until_quiet().await;
-    let dir = reg.data_dir.clone();
     assert_eq!(
-        file_contains(&dir, marker),
+        reg.stored_copies_of(marker),
         Vec::<String>::new(),
         "bytes left behind"
     );
@@ -187,7 +173,7 @@ async fn the_registry_replica_survives_a_restart_and_forget_erases_its_bytes() {
     assert!(history.iter().all(|h| h.value == Value::Null));
     assert!(history[0].forgotten);
     assert!(!bob.replica.get("secret", None).found);
-    assert_eq!(file_contains(&reg.data_dir, marker), Vec::<String>::new());
+    assert_eq!(reg.stored_copies_of(marker), Vec::<String>::new());
 }
 
 #[tokio::test]

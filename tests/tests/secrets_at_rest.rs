@@ -28,6 +28,8 @@ async fn start_and_write(dir: &Path, capture_log: bool) -> RegistryProcess {
     let reg = RegistryProcess::start(RegistryOptions {
         data_dir: Some(dir.to_path_buf()),
         capture_log,
+        // These tests are about the SQLite file's permissions, whatever the run's backend.
+        sqlite: true,
         ..Default::default()
     });
     let task = json!({"skill": "echo"});

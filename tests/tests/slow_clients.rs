@@ -1,6 +1,7 @@
 //! Slow clients against a real registry (issue 17 item 3, docs/adr/0012): sockets that dribble
 //! their headers are closed, and while they last a normal client is still served, even with
-//! more of them than the registry has file descriptors.
+//! more of them than the registry has file descriptors; a signaling socket whose peer stopped
+//! reading ends when its peer id connects again, even while a write to it is stuck.
 
 use meshwork_tests::{
     http::{call, Cred},
@@ -175,4 +176,93 @@ async fn a_silent_signaling_socket_is_closed_and_a_live_one_is_kept() {
         "alice's silent socket was closed as idle"
     );
     live.register("native").await.expect("bob is still served");
+}
+
+#[tokio::test]
+async fn a_replaced_connection_stuck_on_a_peer_that_stopped_reading_frees_its_slot() {
+    let reg = RegistryProcess::start(RegistryOptions {
+        api_keys: Some(json!({"keys": {
+            "ak_alice": {"peer_id": "alice-sidecar"},
+            "ak_bob": {"peer_id": "bob-sidecar"},
+            "ak_carol": {"peer_id": "carol-sidecar"},
+        }})),
+        env: vec![("MAX_WS_CONNECTIONS".into(), "3".into())],
+        ..Default::default()
+    });
+    let token = |key: &'static str| {
+        let reg = &reg;
+        async move {
+            let (_, body) = call(reg, Method::POST, "/api/token", Cred::ApiKey(key), None).await;
+            body["token"].as_str().expect("token").to_owned()
+        }
+    };
+    let connect = |key: &'static str, peer: &'static str| {
+        let (reg, token) = (&reg, &token);
+        async move { SignalClient::connect(&reg.ws_url(), &token(key).await, peer).await }
+    };
+    // alice registers, then reads nothing more.
+    let mut stalled = connect("ak_alice", "alice-sidecar").await.expect("alice");
+    // (She takes mesh messages through the registry: the relay tier, ADR 0010.)
+    let register = json!({"kind": "native", "registry_tier": true});
+    stalled
+        .send("register", None, register.clone())
+        .await
+        .expect("alice registers");
+    stalled
+        .expect("peer_list")
+        .await
+        .expect("alice's peer list");
+    let mut bob = connect("ak_bob", "bob-sidecar").await.expect("bob");
+    bob.register("native").await.expect("bob registers");
+
+    // bob fills alice's socket and then her queue, until the registry says she is not
+    // keeping up: her connection's writer is then stuck on a write that does not end.
+    let filler = "x".repeat(60 * 1024);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut refusals = std::collections::BTreeSet::new();
+    'flood: loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "alice's queue never filled; bob heard: {refusals:?}"
+        );
+        for _ in 0..50 {
+            let payload = json!({"type": "chat", "request_id": "", "payload": {"fill": filler}});
+            bob.send("mesh_message", Some("alice-sidecar"), payload)
+                .await
+                .expect("bob sends");
+        }
+        while let Ok(frame) = bob.next_frame(Duration::from_millis(20)).await {
+            let message = frame["payload"]["message"].as_str().unwrap_or_default();
+            if message.contains("not keeping up") {
+                break 'flood;
+            }
+            refusals.insert(message.to_owned());
+        }
+    }
+
+    // alice comes back on a new connection: the stuck one is replaced (killed). It must end
+    // and free its slot although its writer can never finish.
+    let mut alice = connect("ak_alice", "alice-sidecar")
+        .await
+        .expect("alice again");
+    alice
+        .register("native")
+        .await
+        .expect("alice registers again");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut carol = loop {
+        match connect("ak_carol", "carol-sidecar").await {
+            Ok(carol) => break carol,
+            Err(e) => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the replaced connection still holds its slot: {e}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let peers = carol.register("native").await.expect("carol registers");
+    assert!(peers.contains(&"alice-sidecar".to_owned()), "{peers:?}");
+    drop(stalled);
 }

@@ -116,12 +116,12 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// Runs one credential check under the address's failure throttle: refused unchecked while
 /// the address is locked (unless this credential already worked from it), a 401 counts as a
 /// failure, a success is remembered.
-pub fn throttled<T>(
+pub async fn throttled<T>(
     state: &AppState,
     ip: IpAddr,
     kind: &str,
     secret: &str,
-    check: impl FnOnce() -> Result<T, ApiError>,
+    check: impl std::future::Future<Output = Result<T, ApiError>>,
 ) -> Result<T, ApiError> {
     let throttle = &state.limits.auth;
     let fp = fingerprint(kind, secret);
@@ -132,7 +132,7 @@ pub fn throttled<T>(
             retry,
         ));
     }
-    match check() {
+    match check.await {
         Ok(value) => {
             throttle.succeeded(ip, fp, now);
             Ok(value)
@@ -148,14 +148,14 @@ pub fn throttled<T>(
 }
 
 /// Resolves a bearer value: the admin token or a JWT.
-fn bearer(state: &AppState, token: &str) -> Result<Authenticated, ApiError> {
+async fn bearer(state: &AppState, token: &str) -> Result<Authenticated, ApiError> {
     if constant_time_eq(token, &state.admin_token) {
         return Ok(Authenticated {
             caller: Caller::Admin,
             credential: Credential::AdminToken,
         });
     }
-    let claims = super::device::verify_jwt(state, token)?;
+    let claims = super::device::verify_jwt(state, token).await?;
     let caller = match claims.role {
         Role::Admin => Caller::Admin,
         role => Caller::Peer {
@@ -170,7 +170,7 @@ fn bearer(state: &AppState, token: &str) -> Result<Authenticated, ApiError> {
 }
 
 /// Authenticates a request's headers from address `ip`.
-pub fn authenticate(
+pub async fn authenticate(
     state: &AppState,
     ip: IpAddr,
     headers: &HeaderMap,
@@ -181,10 +181,10 @@ pub fn authenticate(
             .or_else(|| auth.strip_prefix("bearer "))
             .ok_or_else(|| ApiError::unauthorized("Authorization must be `Bearer <token>`"))?
             .trim();
-        return throttled(state, ip, "bearer", token, || bearer(state, token));
+        return throttled(state, ip, "bearer", token, bearer(state, token)).await;
     }
     if let Some(token) = header(headers, "x-admin-token") {
-        return throttled(state, ip, "bearer", token, || {
+        return throttled(state, ip, "bearer", token, async {
             if constant_time_eq(token, &state.admin_token) {
                 Ok(Authenticated {
                     caller: Caller::Admin,
@@ -193,10 +193,11 @@ pub fn authenticate(
             } else {
                 Err(ApiError::unauthorized("invalid admin token"))
             }
-        });
+        })
+        .await;
     }
     if let Some(key) = header(headers, "x-api-key") {
-        return throttled(state, ip, "api-key", key, || {
+        return throttled(state, ip, "api-key", key, async {
             let entry = state
                 .api_keys
                 .lookup(key)
@@ -210,16 +211,18 @@ pub fn authenticate(
                     id: entry.id.clone(),
                 },
             })
-        });
+        })
+        .await;
     }
     if let Some(token) = header(headers, "x-device-token") {
-        return throttled(state, ip, "device", token, || {
-            let (caller, pairing_id) = super::device::device_caller(state, token)?;
+        return throttled(state, ip, "device", token, async {
+            let (caller, pairing_id) = super::device::device_caller(state, token).await?;
             Ok(Authenticated {
                 caller,
                 credential: Credential::DeviceToken { pairing_id },
             })
-        });
+        })
+        .await;
     }
     Ok(Authenticated {
         caller: Caller::Anonymous,
@@ -235,7 +238,7 @@ impl FromRequestParts<Arc<AppState>> for Authenticated {
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
         let Ok(ClientIp(ip)) = ClientIp::from_request_parts(parts, state).await;
-        authenticate(state, ip, &parts.headers)
+        authenticate(state, ip, &parts.headers).await
     }
 }
 

@@ -8,10 +8,11 @@ use crate::{error::ApiError, state::AppState};
 use meshwork_protocol::rest::{PairingStatus, Role};
 
 /// Resolves a device token: the caller and its pairing (approval) id.
-pub fn device_caller(state: &AppState, token: &str) -> Result<(Caller, String), ApiError> {
+pub async fn device_caller(state: &AppState, token: &str) -> Result<(Caller, String), ApiError> {
     let pairing = state
         .db
-        .pairing_by_token_hash(&sha256_hex(token))?
+        .pairing_by_token_hash(&sha256_hex(token))
+        .await?
         .ok_or_else(|| ApiError::unauthorized("unknown or revoked device token"))?;
     Ok((
         Caller::Peer {
@@ -26,11 +27,12 @@ pub fn device_caller(state: &AppState, token: &str) -> Result<(Caller, String), 
 /// role: a device whose approval was revoked (a re-paired name is a new approval with a new
 /// id, so the old token stays dead whatever the clock says), an API key no longer loaded, or
 /// an admin session other than the current admin token's.
-pub fn check_live(state: &AppState, claims: &Claims) -> Result<(), ApiError> {
+pub async fn check_live(state: &AppState, claims: &Claims) -> Result<(), ApiError> {
     let live = match claims.role {
         Role::Device => state
             .db
-            .live_pairing_for_peer(&claims.sub)?
+            .live_pairing_for_peer(&claims.sub)
+            .await?
             .is_some_and(|p| p.entry.status == PairingStatus::Approved && p.entry.id == claims.cid),
         Role::Browser => crate::auth::secrets::constant_time_eq(&claims.cid, &state.admin_cid),
         Role::Agent | Role::Admin => state
@@ -50,11 +52,11 @@ pub fn check_live(state: &AppState, claims: &Claims) -> Result<(), ApiError> {
 }
 
 /// Verifies a JWT's signature and expiry, then that its credential is still valid.
-pub fn verify_jwt(state: &AppState, token: &str) -> Result<Claims, ApiError> {
+pub async fn verify_jwt(state: &AppState, token: &str) -> Result<Claims, ApiError> {
     let claims = state
         .jwt
         .verify(token)
         .map_err(|e| ApiError::unauthorized(format!("invalid token: {e}")))?;
-    check_live(state, &claims)?;
+    check_live(state, &claims).await?;
     Ok(claims)
 }

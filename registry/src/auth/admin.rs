@@ -1,7 +1,7 @@
 //! The admin token: `ADMIN_TOKEN`, or generated on first start and persisted in the store.
 
 use super::secrets::random_hex;
-use crate::db::Db;
+use crate::store::{Store, StoreResult};
 
 const SETTING: &str = "admin_token";
 
@@ -15,11 +15,15 @@ pub enum AdminTokenSource {
 }
 
 /// Resolves the admin token.
-pub fn resolve(configured: Option<&str>, db: &Db) -> rusqlite::Result<(String, AdminTokenSource)> {
+pub async fn resolve(
+    configured: Option<&str>,
+    db: &dyn Store,
+) -> StoreResult<(String, AdminTokenSource)> {
     match configured.filter(|t| !t.is_empty()) {
         Some(token) => Ok((token.to_owned(), AdminTokenSource::Configured)),
         None => Ok((
-            db.setting_or_insert(SETTING, || format!("adm_{}", random_hex(24)))?,
+            db.setting_or_insert(SETTING, format!("adm_{}", random_hex(24)))
+                .await?,
             AdminTokenSource::Persisted,
         )),
     }

@@ -1,7 +1,7 @@
 //! API keys (`API_KEYS_FILE`): `{"keys": {"ak_…": {"peer_id": "…", "role": "agent"}}}`.
 
 use super::secrets::{credential_id, random_hex, sha256_hex};
-use crate::db::Db;
+use crate::store::Store;
 use meshwork_protocol::{rest::Role, PeerId};
 use serde::Deserialize;
 use std::{collections::HashMap, path::Path};
@@ -52,7 +52,7 @@ pub enum ApiKeysError {
     },
     /// The store failed while persisting the dev key.
     #[error("cannot persist the dev key: {0}")]
-    Store(#[from] rusqlite::Error),
+    Store(#[from] crate::store::StoreError),
 }
 
 /// How the keys were obtained, for the startup banner.
@@ -91,10 +91,10 @@ pub struct ApiKeys {
 impl ApiKeys {
     /// Loads the keys as the configuration asks.
     /// `id_secret` keys the credential ids (the JWT signing secret).
-    pub fn load(
+    pub async fn load(
         explicit: Option<&Path>,
         dev: bool,
-        db: &Db,
+        db: &dyn Store,
         id_secret: &str,
     ) -> Result<(Self, KeysSource), ApiKeysError> {
         let path = explicit.unwrap_or(Path::new("api_keys.json"));
@@ -111,8 +111,9 @@ impl ApiKeys {
             return Ok((keys, KeysSource::File(shown)));
         }
         if dev {
-            let key =
-                db.setting_or_insert("dev_api_key", || format!("ak_dev_{}", random_hex(12)))?;
+            let key = db
+                .setting_or_insert("dev_api_key", format!("ak_dev_{}", random_hex(12)))
+                .await?;
             let peer_id = PeerId::new(DEV_PEER_ID);
             let mut keys = Self::default();
             keys.insert(

@@ -4,11 +4,11 @@ use super::compat_open;
 use crate::{
     access::Caller,
     clock::{rfc3339, unix_now},
-    db::agents::StoredAgent,
     error::{ApiError, ApiJson},
     events::Change,
     maintenance::derive_health,
     state::AppState,
+    store::StoredAgent,
 };
 use axum::{
     extract::{Path, Query, State},
@@ -36,7 +36,7 @@ pub async fn list(
 ) -> Result<Json<Vec<AgentRecord>>, ApiError> {
     caller.require_any(compat_open(&state))?;
     let now = unix_now();
-    let agents = state.db.agents()?;
+    let agents = state.db.agents().await?;
     Ok(Json(
         agents
             .into_iter()
@@ -51,11 +51,11 @@ pub async fn register(
     caller: Caller,
     ApiJson(info): ApiJson<AgentInfo>,
 ) -> Result<Json<StatusOk>, ApiError> {
-    let owner = owner_for(&state, &caller, &info.agent_id)?;
+    let owner = owner_for(&state, &caller, &info.agent_id).await?;
     if info.agent_id.trim().is_empty() {
         return Err(ApiError::bad_request("agent_id must not be empty"));
     }
-    state.db.register_agent(&info, &owner, unix_now())?;
+    state.db.register_agent(&info, &owner, unix_now()).await?;
     state.events.publish(Change::Agents);
     state.events.publish(Change::Topology);
     tracing::info!(agent_id = %info.agent_id, owner = %owner, "agent registered");
@@ -64,13 +64,13 @@ pub async fn register(
 
 /// The owner a caller acts as for `agent_id`: its own peer id for a new record; refused when
 /// the record belongs to another credential.
-pub fn owner_for(
+pub async fn owner_for(
     state: &AppState,
     caller: &Caller,
     agent_id: &str,
 ) -> Result<meshwork_protocol::PeerId, ApiError> {
     let me = caller.require_identified()?.cloned();
-    match state.db.agent(agent_id)? {
+    match state.db.agent(agent_id).await? {
         Some(existing) if caller.owns(&existing.owner) => Ok(existing.owner),
         Some(_) => Err(ApiError::forbidden(format!(
             "agent {agent_id:?} is registered by another credential"
@@ -88,7 +88,8 @@ pub async fn get_one(
     caller.require_any(false)?;
     let agent = state
         .db
-        .agent(&agent_id)?
+        .agent(&agent_id)
+        .await?
         .ok_or_else(|| ApiError::not_found(format!("agent {agent_id:?} not found")))?;
     Ok(Json(to_record(&state, agent, unix_now())))
 }
@@ -103,17 +104,18 @@ pub async fn delete(
     caller.require_identified()?;
     let agent = state
         .db
-        .agent(&agent_id)?
+        .agent(&agent_id)
+        .await?
         .ok_or_else(|| ApiError::not_found(format!("agent {agent_id:?} not found")))?;
     if !caller.owns(&agent.owner) {
         return Err(ApiError::forbidden(format!(
             "agent {agent_id:?} is registered by another credential"
         )));
     }
-    state.db.delete_agent(&agent_id)?;
+    state.db.delete_agent(&agent_id).await?;
     state.events.publish(Change::Agents);
     state.events.publish(Change::Topology);
-    let requeued = state.db.requeue_assigned(&agent_id, unix_now())?;
+    let requeued = state.db.requeue_assigned(&agent_id, unix_now()).await?;
     tracing::info!(agent_id = %agent_id, requeued, "agent deregistered");
     Ok(Json(StatusOk::default()))
 }
@@ -137,7 +139,7 @@ pub async fn route_by_skill(
         .filter(|s| !s.is_empty())
         .ok_or_else(|| refuse(ApiError::bad_request("query parameter skill is required")))?;
     let now = unix_now();
-    let agents = state.db.agents().map_err(|e| refuse(e.into()))?;
+    let agents = state.db.agents().await.map_err(|e| refuse(e.into()))?;
     agents
         .into_iter()
         .map(|a| to_record(&state, a, now))

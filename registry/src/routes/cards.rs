@@ -53,7 +53,8 @@ pub async fn agent_card(
     caller.require_any(false)?;
     let agent = state
         .db
-        .agent(&agent_id)?
+        .agent(&agent_id)
+        .await?
         .ok_or_else(|| ApiError::not_found(format!("agent {agent_id:?} not found")))?;
     let info = agent.info;
     Ok(Json(AgentCard {

@@ -63,13 +63,14 @@ pub async fn stream(
     let Some(token) = token else {
         return refusal().into_response();
     };
-    let checked = throttled(&state, ip, "bearer", &token, || {
+    let checked = throttled(&state, ip, "bearer", &token, async {
         if constant_time_eq(&token, &state.admin_token) {
             Ok(())
         } else {
             Err(refusal())
         }
-    });
+    })
+    .await;
     if let Err(e) = checked {
         return e.into_response();
     }
@@ -132,48 +133,53 @@ impl Sent {
 }
 
 /// The message for one section (or everything), or `None` when nothing changed since `sent`.
-pub fn next_message(
+pub async fn next_message(
     state: &AppState,
     section: Option<Change>,
     sent: &mut Sent,
-) -> rusqlite::Result<Option<String>> {
+) -> crate::store::StoreResult<Option<String>> {
     let now = unix_now();
-    let agents = || -> rusqlite::Result<_> {
-        Ok(state
-            .db
-            .agents()?
-            .into_iter()
-            .map(|a| to_record(state, a, now))
-            .collect())
+    let agents = || async move {
+        crate::store::StoreResult::Ok(
+            state
+                .db
+                .agents()
+                .await?
+                .into_iter()
+                .map(|a| to_record(state, a, now))
+                .collect::<Vec<_>>(),
+        )
     };
     let update = match section {
         None => {
             *sent = Sent::default();
             // The newest tasks, as bounded as the REST list (the hub pages the rest).
-            let tasks = state.db.tasks_page(super::tasks::TASK_LIST_MAX, 0)?;
+            let tasks = state.db.tasks_page(super::tasks::TASK_LIST_MAX, 0).await?;
             sent.tasks_changed(tasks.clone());
             let update = HubUpdate::Snapshot {
-                agents: agents()?,
+                agents: agents().await?,
                 tasks,
-                pairings: state.db.pairings(None)?,
-                topology: topology::build(state)?,
+                pairings: state.db.pairings(None).await?,
+                topology: topology::build(state).await?,
             };
             return Ok(serde_json::to_string(&update).ok());
         }
         Some(Change::Tasks) => {
             let since = sent.watermark - TASK_SKEW_SECS;
-            let tasks = sent.tasks_changed(state.db.tasks_updated_since(since)?);
+            let tasks = sent.tasks_changed(state.db.tasks_updated_since(since).await?);
             if tasks.is_empty() {
                 return Ok(None);
             }
             return Ok(serde_json::to_string(&HubUpdate::TasksChanged { tasks }).ok());
         }
-        Some(Change::Agents) => HubUpdate::Agents { agents: agents()? },
+        Some(Change::Agents) => HubUpdate::Agents {
+            agents: agents().await?,
+        },
         Some(Change::Pairings) => HubUpdate::Pairings {
-            pairings: state.db.pairings(None)?,
+            pairings: state.db.pairings(None).await?,
         },
         Some(Change::Topology) => HubUpdate::Topology {
-            topology: topology::build(state)?,
+            topology: topology::build(state).await?,
         },
     };
     let Some(section) = section else {
@@ -191,7 +197,7 @@ async fn run(state: Arc<AppState>, mut socket: WebSocket) {
     let mut sent = Sent::default();
     loop {
         for section in std::mem::take(&mut pending) {
-            match next_message(&state, section, &mut sent) {
+            match next_message(&state, section, &mut sent).await {
                 Ok(Some(text)) => {
                     if socket.send(Message::Text(text.into())).await.is_err() {
                         return;

@@ -2,9 +2,7 @@
 //! keys bound to peer ids, and the admin's reset (a device that lost its key, or an agent
 //! that moved to another machine).
 
-use crate::{
-    access::Caller, db::identity_keys::BoundKey, error::ApiError, events::Change, state::AppState,
-};
+use crate::{access::Caller, error::ApiError, events::Change, state::AppState, store::BoundKey};
 use axum::{
     extract::{Path, State},
     http::StatusCode,
@@ -18,7 +16,7 @@ pub async fn list(
     caller: Caller,
 ) -> Result<Json<Vec<BoundKey>>, ApiError> {
     caller.require_admin()?;
-    Ok(Json(state.db.identity_keys()?))
+    Ok(Json(state.db.identity_keys().await?))
 }
 
 /// `DELETE /api/identity/{peer_id}` (admin): the next registration binds a new key.
@@ -28,7 +26,7 @@ pub async fn reset(
     Path(peer_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require_admin()?;
-    if !state.db.reset_identity_key(&peer_id)? {
+    if !state.db.reset_identity_key(&peer_id).await? {
         return Err(ApiError::not_found(format!(
             "no identity key is bound to {peer_id:?}"
         )));

@@ -11,7 +11,7 @@ pub async fn render(
     caller: Caller,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require_admin()?;
-    let counts = state.db.task_counts()?;
+    let counts = state.db.task_counts().await?;
     let tasks: Vec<(&str, u64)> = counts.iter().map(|(s, n)| (s.as_str(), *n)).collect();
     let body = state.metrics.render(state.hub.connection_count(), &tasks);
     let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";

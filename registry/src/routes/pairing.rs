@@ -82,7 +82,9 @@ pub async fn pair(
         }
     }
     let peer_id = names::peer_id_for(&req.agent_name);
-    if state.api_keys.has_peer(&peer_id) || state.db.live_pairing_for_peer(&peer_id)?.is_some() {
+    if state.api_keys.has_peer(&peer_id)
+        || state.db.live_pairing_for_peer(&peer_id).await?.is_some()
+    {
         return Err(ApiError::conflict(format!(
             "the name {:?} is taken (peer id {peer_id}); choose another",
             req.agent_name
@@ -102,9 +104,12 @@ pub async fn pair(
         updated_at: now,
     };
     let claim_hash = req.claim_secret.as_deref().map(sha256_hex);
-    state.db.insert_pairing(&entry, claim_hash.as_deref())?;
+    state
+        .db
+        .insert_pairing(&entry, claim_hash.as_deref())
+        .await?;
     if let Some(key) = &req.identity_key {
-        state.db.set_pairing_key(&entry.id, key)?;
+        state.db.set_pairing_key(&entry.id, key).await?;
     }
     state.events.publish(Change::Pairings);
     tracing::info!(id = %entry.id, peer_id = %entry.peer_id, %ip, "device awaits approval");
@@ -125,7 +130,10 @@ pub async fn pending(
 ) -> Result<Json<Vec<PairingEntry>>, ApiError> {
     caller.require_admin()?;
     Ok(Json(
-        state.db.pairings(Some(PairingStatus::PendingApproval))?,
+        state
+            .db
+            .pairings(Some(PairingStatus::PendingApproval))
+            .await?,
     ))
 }
 
@@ -135,10 +143,10 @@ pub async fn all(
     caller: Caller,
 ) -> Result<Json<Vec<PairingEntry>>, ApiError> {
     caller.require_admin()?;
-    Ok(Json(state.db.pairings(None)?))
+    Ok(Json(state.db.pairings(None).await?))
 }
 
-fn transition(
+async fn transition(
     state: &AppState,
     id: &str,
     to: PairingStatus,
@@ -146,7 +154,8 @@ fn transition(
 ) -> Result<PairingEntry, ApiError> {
     let stored = state
         .db
-        .pairing(id)?
+        .pairing(id)
+        .await?
         .ok_or_else(|| ApiError::not_found(format!("no pairing entry {id}")))?;
     let from = stored.entry.status;
     let illegal = || {
@@ -160,7 +169,11 @@ fn transition(
         return Err(illegal());
     }
     let now = unix_now();
-    if !state.db.transition_pairing(id, from, to, now, token_hash)? {
+    if !state
+        .db
+        .transition_pairing(id, from, to, now, token_hash)
+        .await?
+    {
         return Err(illegal());
     }
     state.events.publish(Change::Pairings);
@@ -183,7 +196,8 @@ pub async fn approve(
     // that sees `approved` always finds it (unless already taken).
     let left_for_device = state
         .db
-        .pairing(&id)?
+        .pairing(&id)
+        .await?
         .is_some_and(|p| p.claim_hash.is_some())
         && state.pickups.put(&id, token.clone(), Instant::now());
     let entry = transition(
@@ -192,17 +206,19 @@ pub async fn approve(
         PairingStatus::Approved,
         Some(&sha256_hex(&token)),
     )
+    .await
     .inspect_err(|_| {
         if left_for_device {
             state.pickups.discard(&id);
         }
     })?;
-    if let Some(key) = state.db.pairing_key(&id)? {
+    if let Some(key) = state.db.pairing_key(&id).await? {
         // The admin approved this device: its key is the peer id's from now on.
         let peer = entry.peer_id.as_str();
         state
             .db
-            .rebind_identity_key(peer, &key, "pairing", unix_now())?;
+            .rebind_identity_key(peer, &key, "pairing", unix_now())
+            .await?;
     }
     tracing::info!(id = %entry.id, peer_id = %entry.peer_id, "device approved");
     Ok(Json(ApproveResponse {
@@ -219,7 +235,7 @@ pub async fn reject(
     Path(id): Path<String>,
 ) -> Result<Json<PairingEntry>, ApiError> {
     caller.require_admin()?;
-    let entry = transition(&state, &id, PairingStatus::Rejected, None)?;
+    let entry = transition(&state, &id, PairingStatus::Rejected, None).await?;
     state.pickups.discard(&id);
     tracing::info!(id = %entry.id, peer_id = %entry.peer_id, "device rejected");
     Ok(Json(entry))
@@ -232,7 +248,7 @@ pub async fn revoke(
     Path(id): Path<String>,
 ) -> Result<Json<PairingEntry>, ApiError> {
     caller.require_admin()?;
-    let entry = transition(&state, &id, PairingStatus::Revoked, None)?;
+    let entry = transition(&state, &id, PairingStatus::Revoked, None).await?;
     state.pickups.discard(&id);
     state.hub.revoke(&entry.peer_id);
     state.events.publish(Change::Topology);
@@ -259,7 +275,8 @@ pub async fn claim(
     loop {
         let stored = state
             .db
-            .pairing(&id)?
+            .pairing(&id)
+            .await?
             .ok_or_else(|| ApiError::not_found(format!("no pairing entry {id}")))?;
         let secret_hash = sha256_hex(&req.claim_secret);
         let Some(expected) = stored.claim_hash.as_deref() else {
@@ -267,13 +284,14 @@ pub async fn claim(
                 "this pairing request carried no claim secret; ask the admin for the token",
             ));
         };
-        throttled(&state, ip, "claim", &req.claim_secret, || {
+        throttled(&state, ip, "claim", &req.claim_secret, async {
             if constant_time_eq(&secret_hash, expected) {
                 Ok(())
             } else {
                 Err(ApiError::unauthorized("wrong claim secret"))
             }
-        })?;
+        })
+        .await?;
         let entry = stored.entry;
         let answer = |status: StatusCode, device_token: Option<String>| {
             Ok((

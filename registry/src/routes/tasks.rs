@@ -5,11 +5,11 @@ use super::{agents::owner_for, compat_open};
 use crate::{
     access::Caller,
     clock::unix_now,
-    db::tasks::Transition,
     error::{ApiError, ApiJson},
     events::Change,
     limits::ClientIp,
     state::AppState,
+    store::Transition,
 };
 use axum::{
     extract::{Path, Query, State},
@@ -102,7 +102,7 @@ pub async fn create(
             "ttl must be 1..={MAX_TTL_SECS} seconds"
         )));
     }
-    let source_agent_id = sender(&state, &caller, req.source_agent_id)?;
+    let source_agent_id = sender(&state, &caller, req.source_agent_id).await?;
     let now = unix_now();
     let task = Task {
         id: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
@@ -124,25 +124,25 @@ pub async fn create(
         delivery: None,
         timeline: Vec::new(),
     };
-    state.db.insert_task(&task)?;
+    state.db.insert_task(&task).await?;
     state.events.publish(Change::Tasks);
     tracing::info!(task_id = %task.id, skill = %task.skill, target = %task.target_agent_id, "task queued");
     // At mesh speed when the agent's sidecar is connected (ADR 0018); else it waits here.
-    crate::task_delivery::offer(&state, &task);
+    crate::task_delivery::offer(&state, &task).await;
     Ok(Json(CreateTaskResponse { task_id: task.id }))
 }
 
 /// The sender a task records: a peer's own peer id (when it names none) or one of its own
 /// agents — never another's. The admin (the hub) may name any sender; an anonymous caller in
 /// chatixia compatibility mode is taken at its word, as upstream did (docs/adr/0012).
-fn sender(state: &AppState, caller: &Caller, claimed: String) -> Result<String, ApiError> {
+async fn sender(state: &AppState, caller: &Caller, claimed: String) -> Result<String, ApiError> {
     let Caller::Peer { peer_id, .. } = caller else {
         return Ok(claimed);
     };
     if claimed.is_empty() || claimed == peer_id.as_str() {
         return Ok(peer_id.to_string());
     }
-    match state.db.agent(&claimed)? {
+    match state.db.agent(&claimed).await? {
         Some(agent) if &agent.owner == peer_id => Ok(claimed),
         _ => Err(ApiError::forbidden(format!(
             "source_agent_id {claimed:?} is not an agent registered by your credential"
@@ -164,9 +164,12 @@ pub async fn list(
             "limit must be between 1 and {TASK_LIST_MAX}"
         )));
     }
-    let tasks = state.db.tasks_page(limit, page.offset)?;
+    let tasks = state.db.tasks_page(limit, page.offset).await?;
     let mut headers = HeaderMap::new();
-    headers.insert("x-total-count", HeaderValue::from(state.db.task_count()?));
+    headers.insert(
+        "x-total-count",
+        HeaderValue::from(state.db.task_count().await?),
+    );
     Ok((headers, Json(tasks)))
 }
 
@@ -179,7 +182,8 @@ pub async fn get_one(
     caller.require_any(compat_open(&state))?;
     state
         .db
-        .task(&task_id)?
+        .task(&task_id)
+        .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("task {task_id:?} not found")))
 }
@@ -198,7 +202,8 @@ pub async fn update(
     within("error", update.error.len(), max)?;
     let task = state
         .db
-        .task(&task_id)?
+        .task(&task_id)
+        .await?
         .ok_or_else(|| ApiError::not_found(format!("task {task_id:?} not found")))?;
     if update.state == TaskState::Assigned {
         return Err(ApiError::conflict(
@@ -206,7 +211,7 @@ pub async fn update(
         ));
     }
     if caller != Caller::Admin {
-        let owner = match state.db.agent(&task.assigned_agent_id)? {
+        let owner = match state.db.agent(&task.assigned_agent_id).await? {
             Some(agent) => agent.owner,
             None => PeerId::default(),
         };
@@ -216,13 +221,17 @@ pub async fn update(
             )));
         }
     }
-    match state.db.transition_task(
-        &task_id,
-        update.state,
-        &update.result,
-        &update.error,
-        unix_now(),
-    )? {
+    match state
+        .db
+        .transition_task(
+            &task_id,
+            update.state,
+            &update.result,
+            &update.error,
+            unix_now(),
+        )
+        .await?
+    {
         Transition::Applied(task) => {
             state.events.publish(Change::Tasks);
             tracing::info!(task_id = %task.id, state = task.state.as_str(), "task updated");
@@ -247,16 +256,16 @@ pub async fn heartbeat(
     if hb.agent_id.trim().is_empty() {
         return Err(ApiError::bad_request("agent_id must not be empty"));
     }
-    let owner = owner_for(&state, &caller, &hb.agent_id)?;
+    let owner = owner_for(&state, &caller, &hb.agent_id).await?;
     let wait = Duration::from_secs(hb.wait_secs.unwrap_or(0).min(MAX_HEARTBEAT_WAIT_SECS));
     let deadline = tokio::time::Instant::now() + wait;
     // Subscribed before the first look, so a task queued in between is not missed.
     let mut changes = state.events.subscribe();
-    let info = state.db.heartbeat_agent(&hb, &owner, unix_now())?;
-    let mut pending_tasks =
-        state
-            .db
-            .assign_pending(&hb.agent_id, &info.capabilities.skills, unix_now())?;
+    let info = state.db.heartbeat_agent(&hb, &owner, unix_now()).await?;
+    let mut pending_tasks = state
+        .db
+        .assign_pending(&hb.agent_id, &info.capabilities.skills, unix_now())
+        .await?;
     // Long poll (ours): the fallback tier's latency is the queue's, not the heartbeat period's.
     while pending_tasks.is_empty() && !wait.is_zero() {
         tokio::select! {
@@ -266,7 +275,7 @@ pub async fn heartbeat(
                         &hb.agent_id,
                         &info.capabilities.skills,
                         unix_now(),
-                    )?;
+                    ).await?;
                 }
                 Ok(_) => {}
                 Err(RecvError::Closed) => break,

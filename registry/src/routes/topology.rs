@@ -17,11 +17,11 @@ pub async fn get_topology(
     caller: Caller,
 ) -> Result<Json<Topology>, ApiError> {
     caller.require_any(false)?;
-    Ok(Json(build(&state)?))
+    Ok(Json(build(&state).await?))
 }
 
 /// The topology now.
-pub fn build(state: &AppState) -> rusqlite::Result<Topology> {
+pub async fn build(state: &AppState) -> crate::store::StoreResult<Topology> {
     let now = unix_now();
     let online = state.hub.online();
     let links = state.hub.links();
@@ -35,13 +35,14 @@ pub fn build(state: &AppState) -> rusqlite::Result<Topology> {
 
     let fingerprints: BTreeMap<String, String> = state
         .db
-        .identity_keys()?
+        .identity_keys()
+        .await?
         .into_iter()
         .map(|k| (k.peer_id, k.fingerprint))
         .collect();
     let fingerprint = |peer: &PeerId| fingerprints.get(peer.as_str()).cloned();
     let mut nodes = Vec::new();
-    let agents = state.db.agents()?;
+    let agents = state.db.agents().await?;
     for agent in agents {
         let record = to_record(state, agent, now);
         let peer = record.info.sidecar_peer_id.clone();

@@ -35,6 +35,10 @@ use tokio_util::sync::CancellationToken;
 /// The subprotocol a browser offers next to its token: `new WebSocket(url, ["meshwork", jwt])`.
 pub const SUBPROTOCOL: &str = "meshwork";
 
+/// How long a closing connection's writer may take to send what is queued and the close
+/// frame before it is dropped (a peer that stopped reading never takes them).
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
 /// `?token=` (upstream's way) or `?ticket=` (browsers, docs/adr/0013).
 #[derive(Deserialize)]
 pub struct TokenQuery {
@@ -79,7 +83,7 @@ pub async fn ws_handler(
         return ApiError::forbidden("this page's origin may not open signaling sockets")
             .into_response();
     }
-    let claims = match throttled(&state, ip, "bearer", &token, || verify_jwt(&state, &token)) {
+    let claims = match throttled(&state, ip, "bearer", &token, verify_jwt(&state, &token)).await {
         Ok(claims) => claims,
         Err(e) => return e.into_response(),
     };
@@ -152,19 +156,24 @@ async fn run(state: Arc<AppState>, peer_id: PeerId, socket: WebSocket) {
                                 Err(_) => break,
                             }
                         }
-                        for frame in batch {
-                            if sink.feed(Message::Text(frame.into())).await.is_err() {
-                                return;
+                        // A peer that takes nothing for `idle` is stalled: a write that waits that
+                        // long ends the connection, so a kill or a shutdown is never stuck
+                        // behind it.
+                        let write = async {
+                            for frame in batch {
+                                sink.feed(Message::Text(frame.into())).await?;
                             }
-                        }
-                        if sink.flush().await.is_err() {
+                            sink.flush().await
+                        };
+                        if !matches!(tokio::time::timeout(idle, write).await, Ok(Ok(()))) {
                             return;
                         }
                     }
                     None => break,
                 },
                 _ = ping.tick() => {
-                    if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
+                    let ping = sink.send(Message::Ping(Vec::new().into()));
+                    if !matches!(tokio::time::timeout(idle, ping).await, Ok(Ok(()))) {
                         return;
                     }
                 }
@@ -234,7 +243,7 @@ async fn run(state: Arc<AppState>, peer_id: PeerId, socket: WebSocket) {
                 continue;
             }
             match message {
-                Message::Text(text) => handle_text(&reader_state, &origin, text.as_str()),
+                Message::Text(text) => handle_text(&reader_state, &origin, text.as_str()).await,
                 Message::Binary(_) => {
                     reader_state.metrics.signal_error();
                     let _ = tx.try_send(error_frame(
@@ -248,15 +257,23 @@ async fn run(state: Arc<AppState>, peer_id: PeerId, socket: WebSocket) {
         }
     });
 
+    // Whichever side ends first ends the other. A kill (a newer connection of this peer id,
+    // a revocation) ends the reader at once, even while the writer is stuck on a peer that
+    // stopped reading; the writer gets `CLOSE_GRACE` to say goodbye.
     tokio::select! {
         _ = &mut writer => reader.abort(),
-        _ = &mut reader => {
-            kill.cancel();
-            let _ = writer.await;
-        }
+        _ = &mut reader => kill.cancel(),
+        _ = kill.cancelled() => reader.abort(),
+    }
+    if !writer.is_finished()
+        && tokio::time::timeout(CLOSE_GRACE, &mut writer)
+            .await
+            .is_err()
+    {
+        writer.abort();
     }
     state.hub.disconnect(&peer_id, conn_id);
-    crate::task_delivery::sidecar_gone(&state, &peer_id, conn_id);
+    crate::task_delivery::sidecar_gone(&state, &peer_id, conn_id).await;
     state.events.publish(Change::Topology);
     tracing::info!(peer_id = %peer_id, conn_id, "signaling disconnected");
 }

@@ -2,7 +2,7 @@
 //! sender; the socket stays open.
 
 use super::hub::{peer_list_frame, Registration, RelayError};
-use crate::{clock::unix_now, db::identity_keys::Binding, events::Change, state::AppState};
+use crate::{clock::unix_now, events::Change, state::AppState, store::Binding};
 use meshwork_protocol::{
     identity::PublicKey,
     memory::SyncMessage,
@@ -101,7 +101,7 @@ fn refuse_relay(
 }
 
 /// Handles one text frame.
-pub fn handle_text(state: &AppState, origin: &Origin<'_>, text: &str) {
+pub async fn handle_text(state: &AppState, origin: &Origin<'_>, text: &str) {
     let limit = state.config.max_frame_bytes;
     if text.len() > limit {
         let message = format!(
@@ -133,13 +133,13 @@ pub fn handle_text(state: &AppState, origin: &Origin<'_>, text: &str) {
         return refuse(state, origin, SignalErrorCode::SenderMismatch, message);
     }
     match msg.kind {
-        SignalType::Register => register(state, origin, &msg),
-        SignalType::MemorySync => memory_sync(state, origin, &msg),
+        SignalType::Register => register(state, origin, &msg).await,
+        SignalType::MemorySync => memory_sync(state, origin, &msg).await,
         SignalType::Heartbeat => {}
         SignalType::MeshMessage if msg.target_id.as_ref().is_some_and(is_registry) => {
-            task_answer(state, origin, &msg)
+            task_answer(state, origin, &msg).await
         }
-        SignalType::TaskReceived => task_received(state, origin, &msg),
+        SignalType::TaskReceived => task_received(state, origin, &msg).await,
         SignalType::Offer
         | SignalType::Answer
         | SignalType::IceCandidate
@@ -155,7 +155,7 @@ pub fn handle_text(state: &AppState, origin: &Origin<'_>, text: &str) {
     }
 }
 
-fn register(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage) {
+async fn register(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage) {
     // Upstream sidecars send `"payload": null`.
     let payload = if msg.payload.is_null() {
         Ok(RegisterPayload::default())
@@ -171,7 +171,7 @@ fn register(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage) {
     };
     let kind = payload.kind.unwrap_or_default();
     let takes_mesh_messages = payload.registry_tier == Some(true);
-    if let Err(message) = bind_key(state, origin.peer_id, payload.identity_key.as_ref()) {
+    if let Err(message) = bind_key(state, origin.peer_id, payload.identity_key.as_ref()).await {
         return refuse(state, origin, SignalErrorCode::IdentityKeyMismatch, message);
     }
     let takes_memory = payload.memory == Some(true) && state.memory.is_some();
@@ -192,20 +192,23 @@ fn register(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage) {
         let list = peer_list_frame(peers, state.memory.is_some());
         let _ = origin.tx.try_send(list);
         if let (true, Some(memory)) = (takes_memory, &state.memory) {
-            let have = SignalMessage::from_registry(SignalType::MemorySync, &memory.have());
+            let have = SignalMessage::from_registry(SignalType::MemorySync, &memory.have().await);
             let _ = origin.tx.try_send(have.to_json());
         }
     }
 }
 
 /// Binds a registering peer's key to its id, or says why the registration is refused.
-fn bind_key(state: &AppState, peer: &PeerId, key: Option<&PublicKey>) -> Result<(), String> {
+async fn bind_key(state: &AppState, peer: &PeerId, key: Option<&PublicKey>) -> Result<(), String> {
     let reset = format!("an admin can reset it (DELETE /api/identity/{peer}, or the hub)");
     let outcome = match key {
-        Some(key) => state
-            .db
-            .bind_identity_key(peer.as_str(), key, "registration", unix_now()),
-        None => match state.db.identity_key(peer.as_str()) {
+        Some(key) => {
+            state
+                .db
+                .bind_identity_key(peer.as_str(), key, "registration", unix_now())
+                .await
+        }
+        None => match state.db.identity_key(peer.as_str()).await {
             Ok(Some(bound)) => Ok(Binding::Conflict(bound)),
             Ok(None) => Ok(Binding::Bound),
             Err(e) => Err(e),
@@ -236,7 +239,7 @@ fn bind_key(state: &AppState, peer: &PeerId, key: Option<&PublicKey>) -> Result<
 
 /// A `memory_sync` frame for the registry's replica: answered to the sender, new events
 /// pushed to every other peer with a replica.
-fn memory_sync(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage) {
+async fn memory_sync(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage) {
     let Some(memory) = &state.memory else {
         let message = "this registry keeps no memory replica (MEMORY_REPLICA=false)".to_owned();
         return refuse(state, origin, SignalErrorCode::NotPermitted, message);
@@ -252,9 +255,9 @@ fn memory_sync(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage) {
             return refuse(state, origin, SignalErrorCode::Malformed, message);
         }
     };
-    match memory.handle(&state.db, frame) {
+    match memory.handle(&*state.db, frame).await {
         Ok(outcome) => {
-            let held = i64::try_from(memory.events_held()).unwrap_or(i64::MAX);
+            let held = i64::try_from(memory.events_held().await).unwrap_or(i64::MAX);
             state.metrics.memory_events.set(held);
             for reply in outcome.replies {
                 let frame = SignalMessage::from_registry(SignalType::MemorySync, &reply);
@@ -313,14 +316,16 @@ fn is_registry(peer: &PeerId) -> bool {
 
 /// A `mesh_message` to the registry's reserved peer id: an agent's answer to a task the
 /// registry delivered over the mesh (ADR 0018).
-fn task_answer(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage) {
+async fn task_answer(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage) {
     if !state.hub.is_registered(origin.peer_id, origin.conn_id) {
         let message = "register before sending mesh_message".to_owned();
         return refuse_relay(state, origin, msg, SignalErrorCode::NotPermitted, message);
     }
     match msg.payload_as::<MeshMessage>() {
         Ok(answer) => {
-            if let Err(message) = crate::task_delivery::on_answer(state, origin.peer_id, answer) {
+            if let Err(message) =
+                crate::task_delivery::on_answer(state, origin.peer_id, answer).await
+            {
                 refuse_relay(state, origin, msg, SignalErrorCode::NotPermitted, message)
             }
         }
@@ -332,9 +337,9 @@ fn task_answer(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage) {
 }
 
 /// A sidecar says whether the task the registry sent it reached its agent (ADR 0018).
-fn task_received(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage) {
+async fn task_received(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage) {
     match msg.payload_as::<TaskReceivedPayload>() {
-        Ok(received) => crate::task_delivery::on_received(state, origin.peer_id, received),
+        Ok(received) => crate::task_delivery::on_received(state, origin.peer_id, received).await,
         Err(e) => {
             let message = format!("invalid task_received payload: {e}");
             refuse(state, origin, SignalErrorCode::Malformed, message)

@@ -15,13 +15,13 @@ use std::time::Instant;
 /// A sidecar's `task_received`. Not delivered: the task goes back to the queue at once. A
 /// late acknowledgement (after the deadline requeued the task) takes the task back if it is
 /// still waiting, so the agent that has it is the one that answers.
-pub fn on_received(state: &AppState, sidecar: &PeerId, received: TaskReceivedPayload) {
+pub async fn on_received(state: &AppState, sidecar: &PeerId, received: TaskReceivedPayload) {
     let id = &received.request_id;
     if received.delivered {
         if state.mesh_tasks.mark_received(id, sidecar) {
             return;
         }
-        return late_acknowledgement(state, sidecar, id);
+        return late_acknowledgement(state, sidecar, id).await;
     }
     let Some(sent) = state.mesh_tasks.take_from(id, sidecar) else {
         return;
@@ -29,16 +29,20 @@ pub fn on_received(state: &AppState, sidecar: &PeerId, received: TaskReceivedPay
     state.mesh_tasks.decline(id, sent.conn_id);
     let reason = received.reason.unwrap_or_else(|| "no reason given".into());
     let note = format!("{sidecar} could not hand it to its agent ({reason}); back in the queue");
-    requeue(state, id, &sent, &note);
+    requeue(state, id, &sent, &note).await;
 }
 
-fn late_acknowledgement(state: &AppState, sidecar: &PeerId, id: &str) {
-    let Some(agent_id) = waiting_for(state, sidecar, id) else {
+async fn late_acknowledgement(state: &AppState, sidecar: &PeerId, id: &str) {
+    let Some(agent_id) = waiting_for(state, sidecar, id).await else {
         tracing::warn!(task_id = %id, sidecar = %sidecar, "late acknowledgement of a task handed out since; it may run twice");
         return;
     };
     let note = format!("{sidecar} acknowledged it late; its agent has it");
-    match state.db.claim_for_mesh(id, &agent_id, &note, unix_now()) {
+    match state
+        .db
+        .claim_for_mesh(id, &agent_id, &note, unix_now())
+        .await
+    {
         Ok(Some(_)) => {
             let Some(conn_id) = state.hub.task_connection(sidecar) else {
                 return;
@@ -59,18 +63,22 @@ fn late_acknowledgement(state: &AppState, sidecar: &PeerId, id: &str) {
 }
 
 /// The agent (of `sidecar`) a pending task `id` is addressed to, if any.
-fn waiting_for(state: &AppState, sidecar: &PeerId, id: &str) -> Option<String> {
-    let task = state.db.task(id).ok()??;
+async fn waiting_for(state: &AppState, sidecar: &PeerId, id: &str) -> Option<String> {
+    let task = state.db.task(id).await.ok()??;
     if task.state != TaskState::Pending || task.target_agent_id.is_empty() {
         return None;
     }
-    let agent = state.db.agent(&task.target_agent_id).ok()??;
+    let agent = state.db.agent(&task.target_agent_id).await.ok()??;
     (&agent.owner == sidecar).then_some(task.target_agent_id)
 }
 
 /// An agent's answer, sent to the registry's reserved peer id through its sidecar.
 /// `Err` says why it was refused (the sidecar's agent hears it).
-pub fn on_answer(state: &AppState, sidecar: &PeerId, answer: MeshMessage) -> Result<(), String> {
+pub async fn on_answer(
+    state: &AppState,
+    sidecar: &PeerId,
+    answer: MeshMessage,
+) -> Result<(), String> {
     if answer.kind != MeshMessageType::TaskResponse {
         return Err(format!(
             "the registry takes only task_response messages, not {}",
@@ -82,12 +90,13 @@ pub fn on_answer(state: &AppState, sidecar: &PeerId, answer: MeshMessage) -> Res
         Some(sent) => sent.agent_id,
         // Not in flight (the deadline requeued it, or a restart forgot it): the answer still
         // counts if the task waits for this sidecar's agent.
-        None => adopt(state, sidecar, id)?,
+        None => adopt(state, sidecar, id).await?,
     };
     let (next, result, error) = outcome(&answer.payload, state.config.max_task_result_bytes);
     match state
         .db
         .finish_assigned(id, &agent_id, next, &result, &error, unix_now())
+        .await
     {
         Ok(Some(_)) => {
             state.events.publish(Change::Tasks);
@@ -106,23 +115,28 @@ pub fn on_answer(state: &AppState, sidecar: &PeerId, answer: MeshMessage) -> Res
 
 /// The agent a task not in flight may be answered for by `sidecar`: the one it is assigned
 /// to, or (still pending) addressed to — then it is handed to that agent first.
-fn adopt(state: &AppState, sidecar: &PeerId, id: &str) -> Result<String, String> {
+async fn adopt(state: &AppState, sidecar: &PeerId, id: &str) -> Result<String, String> {
     let unknown = || format!("no task {id:?} is waiting for an answer from {sidecar}");
-    let task = state.db.task(id).ok().flatten().ok_or_else(unknown)?;
-    let owned_by = |agent_id: &str| {
+    let task = state.db.task(id).await.ok().flatten().ok_or_else(unknown)?;
+    let assignee_is_ours = || async {
         state
             .db
-            .agent(agent_id)
+            .agent(&task.assigned_agent_id)
+            .await
             .ok()
             .flatten()
             .is_some_and(|a| &a.owner == sidecar)
     };
     match task.state {
-        TaskState::Assigned if owned_by(&task.assigned_agent_id) => Ok(task.assigned_agent_id),
+        TaskState::Assigned if assignee_is_ours().await => Ok(task.assigned_agent_id.clone()),
         TaskState::Pending => {
-            let agent_id = waiting_for(state, sidecar, id).ok_or_else(unknown)?;
+            let agent_id = waiting_for(state, sidecar, id).await.ok_or_else(unknown)?;
             let note = format!("{sidecar} answered it after it went back to the queue");
-            match state.db.claim_for_mesh(id, &agent_id, &note, unix_now()) {
+            match state
+                .db
+                .claim_for_mesh(id, &agent_id, &note, unix_now())
+                .await
+            {
                 Ok(Some(_)) => Ok(agent_id),
                 _ => Err(unknown()),
             }
@@ -169,19 +183,19 @@ fn truncate(mut text: String, max: usize) -> String {
 /// A sidecar's signaling connection closed: what it had not acknowledged goes back to the
 /// queue, and so does what its agent had not answered — that answer can no longer arrive
 /// (the one case where an agent may run a task twice: its first result was lost).
-pub fn sidecar_gone(state: &AppState, sidecar: &PeerId, conn_id: u64) {
+pub async fn sidecar_gone(state: &AppState, sidecar: &PeerId, conn_id: u64) {
     for (id, sent) in state.mesh_tasks.take_connection(sidecar, conn_id) {
         let note = if sent.received {
             format!("{sidecar} disconnected before its agent answered; back in the queue")
         } else {
             format!("{sidecar} disconnected before acknowledging it; back in the queue")
         };
-        requeue(state, &id, &sent, &note);
+        requeue(state, &id, &sent, &note).await;
     }
 }
 
-fn requeue(state: &AppState, id: &str, sent: &Sent, note: &str) {
-    match state.db.unclaim(id, &sent.agent_id, note, unix_now()) {
+async fn requeue(state: &AppState, id: &str, sent: &Sent, note: &str) {
+    match state.db.unclaim(id, &sent.agent_id, note, unix_now()).await {
         Ok(true) => {
             tracing::info!(task_id = %id, %note, "task back in the queue");
             state.events.publish(Change::Tasks);

@@ -3,7 +3,7 @@
 //! agent), and the acknowledgement deadline on a timer.
 
 use super::inflight::Sent;
-use crate::{clock::unix_now, db::agents::StoredAgent, events::Change, state::AppState};
+use crate::{clock::unix_now, events::Change, state::AppState, store::StoredAgent};
 use meshwork_protocol::{
     mesh_message::{MeshMessage, MeshMessageType},
     rest::{Health, Task},
@@ -67,7 +67,11 @@ fn destination(
 }
 
 /// Sends `task` over the mesh if a sidecar can take it now; `true` when it went out.
-fn deliver(state: &AppState, agents: &[StoredAgent], task: &Task) -> rusqlite::Result<bool> {
+async fn deliver(
+    state: &AppState,
+    agents: &[StoredAgent],
+    task: &Task,
+) -> crate::store::StoreResult<bool> {
     if state.mesh_tasks.contains(&task.id) {
         return Ok(false);
     }
@@ -81,7 +85,8 @@ fn deliver(state: &AppState, agents: &[StoredAgent], task: &Task) -> rusqlite::R
     let note = format!("sent to {sidecar} over its signaling socket");
     if state
         .db
-        .claim_for_mesh(&task.id, &agent_id, &note, now)?
+        .claim_for_mesh(&task.id, &agent_id, &note, now)
+        .await?
         .is_none()
     {
         return Ok(false); // A heartbeat took it first, or it expired.
@@ -104,7 +109,10 @@ fn deliver(state: &AppState, agents: &[StoredAgent], task: &Task) -> rusqlite::R
         state.mesh_tasks.take_from(&task.id, &sidecar);
         state.mesh_tasks.decline(&task.id, conn_id);
         let note = format!("could not be sent to {sidecar} ({e:?}); back in the queue");
-        state.db.unclaim(&task.id, &agent_id, &note, unix_now())?;
+        state
+            .db
+            .unclaim(&task.id, &agent_id, &note, unix_now())
+            .await?;
         return Ok(false);
     }
     tracing::info!(task_id = %task.id, agent_id = %agent_id, sidecar = %sidecar, "task sent over the mesh");
@@ -113,16 +121,21 @@ fn deliver(state: &AppState, agents: &[StoredAgent], task: &Task) -> rusqlite::R
 
 /// Offers one just-queued task to the mesh (the create handler calls this before answering,
 /// so the task is on its way when the submitter hears its id).
-pub fn offer(state: &AppState, task: &Task) {
+pub async fn offer(state: &AppState, task: &Task) {
     let agents = if task.target_agent_id.is_empty() {
-        state.db.agents()
+        state.db.agents().await
     } else {
         state
             .db
             .agent(&task.target_agent_id)
+            .await
             .map(|a| a.into_iter().collect())
     };
-    match agents.and_then(|agents| deliver(state, &agents, task)) {
+    let delivered = match agents {
+        Ok(agents) => deliver(state, &agents, task).await,
+        Err(e) => Err(e),
+    };
+    match delivered {
         Ok(true) => state.events.publish(Change::Tasks),
         Ok(false) => {}
         Err(e) => tracing::error!(task_id = %task.id, error = %e, "mesh delivery failed"),
@@ -130,8 +143,8 @@ pub fn offer(state: &AppState, task: &Task) {
 }
 
 /// Offers every pending task to the mesh.
-pub fn sweep(state: &AppState) {
-    let pending = match state.db.pending_tasks(unix_now()) {
+pub async fn sweep(state: &AppState) {
+    let pending = match state.db.pending_tasks(unix_now()).await {
         Ok(p) => p,
         Err(e) => return tracing::error!(error = %e, "reading pending tasks failed"),
     };
@@ -141,13 +154,13 @@ pub fn sweep(state: &AppState) {
         return;
     }
     // Read once per sweep: a long queue for absent agents costs one query, not one per task.
-    let agents = match state.db.agents() {
+    let agents = match state.db.agents().await {
         Ok(a) => a,
         Err(e) => return tracing::error!(error = %e, "reading agents failed"),
     };
     let mut sent = false;
     for task in &pending {
-        match deliver(state, &agents, task) {
+        match deliver(state, &agents, task).await {
             Ok(went) => sent |= went,
             Err(e) => tracing::error!(task_id = %task.id, error = %e, "mesh delivery failed"),
         }
@@ -158,7 +171,7 @@ pub fn sweep(state: &AppState) {
 }
 
 /// Tasks whose sidecar did not acknowledge in time go back to the queue.
-fn expire_acknowledgements(state: &AppState) {
+async fn expire_acknowledgements(state: &AppState) {
     let timeout = Duration::from_millis(state.config.task_ack_timeout_ms);
     let Some(sent_before) = Instant::now().checked_sub(timeout) else {
         return;
@@ -174,6 +187,7 @@ fn expire_acknowledgements(state: &AppState) {
         match state
             .db
             .unclaim(&task_id, &sent.agent_id, &note, unix_now())
+            .await
         {
             Ok(back) => requeued |= back,
             Err(e) => tracing::error!(task_id = %task_id, error = %e, "requeue failed"),
@@ -193,11 +207,11 @@ pub async fn run(state: Arc<AppState>) {
     loop {
         tokio::select! {
             change = changes.recv() => match change {
-                Ok(Change::Topology | Change::Agents) | Err(RecvError::Lagged(_)) => sweep(&state),
+                Ok(Change::Topology | Change::Agents) | Err(RecvError::Lagged(_)) => sweep(&state).await,
                 Ok(_) => {}
                 Err(RecvError::Closed) => return,
             },
-            _ = tick.tick() => expire_acknowledgements(&state),
+            _ = tick.tick() => expire_acknowledgements(&state).await,
             _ = state.shutdown.cancelled() => return,
         }
     }

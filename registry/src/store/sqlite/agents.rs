@@ -2,34 +2,12 @@
 //! peer (or the admin) may heartbeat, update or delete it (ours — upstream let anyone).
 
 use super::Db;
+use crate::store::records::{agent_json, health_from, heartbeat_info, StoredAgent};
 use meshwork_protocol::{
     rest::{AgentInfo, Health, HeartbeatRequest},
     PeerId,
 };
 use rusqlite::{params, OptionalExtension, Row};
-
-/// An agent as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredAgent {
-    /// What the agent said about itself.
-    pub info: AgentInfo,
-    /// Peer id of the credential that owns the record.
-    pub owner: PeerId,
-    /// Unix seconds.
-    pub registered_at: f64,
-    /// Unix seconds.
-    pub last_heartbeat: f64,
-    /// Health as last derived by the maintenance loop (transitions are detected against it).
-    pub stored_health: Health,
-}
-
-fn health_from(s: &str) -> Health {
-    match s {
-        "stale" => Health::Stale,
-        "offline" => Health::Offline,
-        _ => Health::Active,
-    }
-}
 
 fn row_to_agent(row: &Row<'_>) -> rusqlite::Result<StoredAgent> {
     let info_json: String = row.get(1)?;
@@ -48,10 +26,6 @@ fn row_to_agent(row: &Row<'_>) -> rusqlite::Result<StoredAgent> {
 
 const SELECT: &str =
     "SELECT owner_peer_id, info, registered_at, last_heartbeat, health FROM agents";
-
-fn to_json(info: &AgentInfo) -> String {
-    serde_json::to_string(info).unwrap_or_default()
-}
 
 impl Db {
     /// One agent.
@@ -85,7 +59,7 @@ impl Db {
              VALUES (?1, ?2, ?3, ?4, ?4, 'active')
              ON CONFLICT(agent_id) DO UPDATE SET
                 info = excluded.info, last_heartbeat = excluded.last_heartbeat, health = 'active'",
-            params![info.agent_id, owner.as_str(), to_json(info), now],
+            params![info.agent_id, owner.as_str(), agent_json(info), now],
         )?;
         Ok(())
     }
@@ -107,25 +81,13 @@ impl Db {
                 |r| r.get(0),
             )
             .optional()?;
-        let mut info = existing
-            .and_then(|json| serde_json::from_str::<AgentInfo>(&json).ok())
-            .unwrap_or_else(|| AgentInfo {
-                agent_id: hb.agent_id.clone(),
-                hostname: String::new(),
-                ip: String::new(),
-                port: 8080,
-                sidecar_peer_id: owner.clone(),
-                capabilities: Default::default(),
-                status: String::new(),
-                mode: String::new(),
-            });
-        merge_heartbeat(&mut info, hb);
+        let info = heartbeat_info(existing.as_deref(), hb, owner);
         tx.execute(
             "INSERT INTO agents (agent_id, owner_peer_id, info, registered_at, last_heartbeat, health)
              VALUES (?1, ?2, ?3, ?4, ?4, 'active')
              ON CONFLICT(agent_id) DO UPDATE SET
                 info = excluded.info, last_heartbeat = excluded.last_heartbeat, health = 'active'",
-            params![hb.agent_id, owner.as_str(), to_json(&info), now],
+            params![hb.agent_id, owner.as_str(), agent_json(&info), now],
         )?;
         tx.commit()?;
         Ok(info)
@@ -152,29 +114,5 @@ impl Db {
             params![agent_id, health.as_str(), last_heartbeat],
         )?;
         Ok(())
-    }
-}
-
-fn merge_heartbeat(info: &mut AgentInfo, hb: &HeartbeatRequest) {
-    fn set(field: &mut String, value: &str) {
-        if !value.is_empty() {
-            value.clone_into(field);
-        }
-    }
-    set(&mut info.hostname, &hb.hostname);
-    set(&mut info.ip, &hb.ip);
-    set(&mut info.status, &hb.status);
-    set(&mut info.mode, &hb.mode);
-    if hb.port != 0 {
-        info.port = hb.port;
-    }
-    if !hb.sidecar_peer_id.as_str().is_empty() {
-        info.sidecar_peer_id = hb.sidecar_peer_id.clone();
-    }
-    if !hb.skill_names.is_empty() {
-        info.capabilities.skills = hb.skill_names.clone();
-    }
-    if hb.goals_count != 0 {
-        info.capabilities.goals_count = hb.goals_count;
     }
 }

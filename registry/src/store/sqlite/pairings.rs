@@ -2,22 +2,12 @@
 //! SHA-256 (the copy waiting for the device to claim it lives in memory, `crate::pairing`).
 
 use super::Db;
+use crate::store::records::StoredPairing;
 use meshwork_protocol::{
     rest::{PairingEntry, PairingStatus},
     PeerId,
 };
 use rusqlite::{params, OptionalExtension, Row};
-
-/// A pairing entry as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredPairing {
-    /// What admins see.
-    pub entry: PairingEntry,
-    /// SHA-256 of the claim secret, when the device sent one.
-    pub claim_hash: Option<String>,
-    /// Unix seconds of approval (JWTs issued before it are not this device's).
-    pub approved_at: Option<f64>,
-}
 
 const SELECT: &str = "SELECT id, agent_name, peer_id, status, created_at, updated_at, \
      claim_hash, approved_at FROM pairings";

@@ -1,10 +1,11 @@
-//! The embedded SQLite store: the registry's durable state.
+//! The embedded SQLite backend (the default): the registry's durable state in one file.
 //!
 //! One connection behind a mutex: every statement is short, SQLite serializes writers anyway,
 //! and WAL mode makes each committed transaction survive a SIGKILL of the process.
 //! See `docs/adr/0002-sqlite-with-rusqlite.md`.
 
 pub mod agents;
+mod async_store;
 pub mod files;
 pub mod identity_keys;
 pub mod memory;
@@ -12,6 +13,7 @@ pub mod pairings;
 pub mod settings;
 pub mod tasks;
 
+pub use async_store::SqliteStore;
 use rusqlite::Connection;
 use std::{
     path::Path,

@@ -3,33 +3,9 @@
 //! admin resets it.
 
 use super::Db;
+use crate::store::records::{binding, bound_key, Binding, BoundKey};
 use meshwork_protocol::identity::PublicKey;
 use rusqlite::{params, OptionalExtension};
-use serde::Serialize;
-
-/// How a binding attempt came out.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Binding {
-    /// The key is now (or already was) the peer id's.
-    Bound,
-    /// The peer id is bound to this other key.
-    Conflict(PublicKey),
-}
-
-/// One bound key, for admins.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BoundKey {
-    /// The peer id.
-    pub peer_id: String,
-    /// Its key (base64url).
-    pub key: String,
-    /// Short fingerprint for people to compare.
-    pub fingerprint: String,
-    /// `registration` or `pairing`.
-    pub source: String,
-    /// Unix seconds.
-    pub bound_at: f64,
-}
 
 impl Db {
     /// The key bound to `peer_id`, if any (a corrupt row counts as none).
@@ -64,10 +40,7 @@ impl Db {
             params![peer_id],
             |r| r.get(0),
         )?;
-        Ok(match PublicKey::parse(&bound) {
-            Ok(existing) if existing != *key => Binding::Conflict(existing),
-            _ => Binding::Bound,
-        })
+        Ok(binding(&bound, key))
     }
 
     /// Replaces whatever key `peer_id` had (pairing approval: the admin's decision).
@@ -101,17 +74,7 @@ impl Db {
         let mut stmt = conn
             .prepare("SELECT peer_id, key, source, bound_at FROM identity_keys ORDER BY peer_id")?;
         let rows = stmt.query_map([], |r| {
-            let key: String = r.get(1)?;
-            let fingerprint = PublicKey::parse(&key)
-                .map(|k| k.fingerprint())
-                .unwrap_or_default();
-            Ok(BoundKey {
-                peer_id: r.get(0)?,
-                key,
-                fingerprint,
-                source: r.get(2)?,
-                bound_at: r.get(3)?,
-            })
+            Ok(bound_key(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })?;
         rows.collect()
     }

@@ -3,9 +3,9 @@
 //! that lands adds a step to the task's timeline in the same transaction (ADR 0018).
 
 use super::Db;
+use crate::store::records::{group, with_timelines, Transition};
 use meshwork_protocol::rest::{Task, TaskDelivery, TaskState, TaskStep};
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use std::collections::HashMap;
 
 const SELECT: &str = "SELECT id, skill, target_agent_id, source_agent_id, assigned_agent_id, \
      payload, state, result, error, created_at, updated_at, ttl FROM tasks";
@@ -46,31 +46,6 @@ fn row_to_step(row: &Row<'_>) -> rusqlite::Result<(String, TaskStep)> {
             note: row.get(4)?,
         },
     ))
-}
-
-/// Attaches each task's timeline and the delivery of its current hand-out (none once it went
-/// back to the queue).
-fn with_timelines(tasks: &mut [Task], mut steps: HashMap<String, Vec<TaskStep>>) {
-    for task in tasks {
-        task.timeline = steps.remove(&task.id).unwrap_or_default();
-        task.delivery = None;
-        for step in &task.timeline {
-            if step.state == TaskState::Pending {
-                task.delivery = None;
-            }
-            if step.via.is_some() {
-                task.delivery = step.via;
-            }
-        }
-    }
-}
-
-fn group(rows: Vec<(String, TaskStep)>) -> HashMap<String, Vec<TaskStep>> {
-    let mut steps: HashMap<String, Vec<TaskStep>> = HashMap::new();
-    for (id, step) in rows {
-        steps.entry(id).or_default().push(step);
-    }
-    steps
 }
 
 /// Appends one step to a task's timeline.
@@ -115,17 +90,6 @@ fn update_with_step(
     }
     tx.commit()?;
     Ok(ids.len())
-}
-
-/// Outcome of a requested transition.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Transition {
-    /// Applied; the task as it is now.
-    Applied(Box<Task>),
-    /// No such task.
-    NotFound,
-    /// The task was in this state, from which the transition is illegal.
-    Illegal(TaskState),
 }
 
 impl Db {
