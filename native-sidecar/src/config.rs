@@ -2,7 +2,15 @@
 //! arguments), with a clap flag for every setting.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use std::{net::IpAddr, path::PathBuf, time::Duration};
+use std::{
+    net::IpAddr,
+    path::PathBuf,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 /// Parses seconds into a duration: a finite, non-negative number (`inf`, `NaN` and negative
 /// values are refused with an error instead of a panic).
@@ -133,16 +141,25 @@ pub enum MemoryOp {
 /// Settings of the sidecar process.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SidecarConfig {
-    /// Registry signaling WebSocket.
-    #[arg(long, env = "SIGNALING_URL", default_value = "ws://localhost:8080/ws")]
-    pub signaling_url: String,
-    /// Registry token endpoint.
+    /// Registry signaling WebSocket; several, comma-separated, for registries that act as one
+    /// (ADR 0024): the sidecar moves to the next when its registry goes away.
     #[arg(
-        long,
+        long = "signaling-url",
+        env = "SIGNALING_URL",
+        default_value = "ws://localhost:8080/ws"
+    )]
+    pub signaling_urls: String,
+    /// Registry token endpoint; several, comma-separated, in the order of `SIGNALING_URL`
+    /// (missing ones are derived from the signaling URL).
+    #[arg(
+        long = "token-url",
         env = "TOKEN_URL",
         default_value = "http://localhost:8080/api/token"
     )]
-    pub token_url: String,
+    pub token_urls: String,
+    /// Which of the registries is in use (shared by every clone of the configuration).
+    #[arg(skip)]
+    pub current_registry: Arc<AtomicUsize>,
     /// Agent API key (sent as X-API-Key).
     #[arg(
         long,
@@ -219,19 +236,101 @@ impl SidecarConfig {
         base.join("meshwork").join(me)
     }
 
+    /// The registry in use: its signaling URL and its token URL.
+    pub fn registry(&self) -> (String, String) {
+        let list = |urls: &str| -> Vec<String> {
+            urls.split(',')
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let signaling = list(&self.signaling_urls);
+        let tokens = list(&self.token_urls);
+        let n = signaling.len().max(1);
+        let i = self.current_registry.load(Ordering::Relaxed) % n;
+        let ws = signaling.get(i).cloned().unwrap_or_default();
+        let token = tokens.get(i).cloned().unwrap_or_else(|| token_url_for(&ws));
+        (ws, token)
+    }
+
+    /// The signaling URL in use.
+    pub fn signaling_url(&self) -> String {
+        self.registry().0
+    }
+
+    /// The token URL in use.
+    pub fn token_url(&self) -> String {
+        self.registry().1
+    }
+
+    /// Moves to the next registry of the list (after a connection to this one ended).
+    pub fn next_registry(&self) {
+        let n = self
+            .signaling_urls
+            .split(',')
+            .filter(|u| !u.trim().is_empty())
+            .count();
+        if n > 1 {
+            self.current_registry.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// The registry's base URL, derived from the token URL.
     pub fn registry_base(&self) -> String {
-        self.token_url
+        self.token_url()
             .trim_end_matches('/')
             .trim_end_matches("/api/token")
             .to_owned()
     }
 }
 
+/// `http(s)://host/api/token` for a `ws(s)://host/ws` signaling URL.
+fn token_url_for(signaling: &str) -> String {
+    let http = signaling
+        .replacen("wss://", "https://", 1)
+        .replacen("ws://", "http://", 1);
+    format!(
+        "{}/api/token",
+        http.trim_end_matches('/').trim_end_matches("/ws")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse_secs;
     use std::time::Duration;
+
+    #[test]
+    fn several_registries_are_tried_in_turn_with_their_token_urls() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            config: super::SidecarConfig,
+        }
+        let cli = Cli::parse_from([
+            "sidecar",
+            "--signaling-url",
+            "ws://a:1/ws, wss://b:2/ws",
+            "--token-url",
+            "http://a:1/api/token",
+        ]);
+        let config = cli.config.clone();
+        assert_eq!(
+            config.registry(),
+            ("ws://a:1/ws".into(), "http://a:1/api/token".into())
+        );
+        config.next_registry();
+        assert_eq!(
+            cli.config.registry(),
+            ("wss://b:2/ws".into(), "https://b:2/api/token".into()),
+            "every clone moves together; a missing token URL is derived"
+        );
+        config.next_registry();
+        assert_eq!(cli.config.signaling_url(), "ws://a:1/ws");
+        assert_eq!(cli.config.registry_base(), "http://a:1");
+    }
 
     #[test]
     fn seconds_parse_without_panics_and_refuse_what_is_not_a_duration() {

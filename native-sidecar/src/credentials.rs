@@ -51,7 +51,7 @@ async fn checked(resp: reqwest::Response) -> Result<reqwest::Response, Credentia
 
 /// Exchanges the API key (or device token) for a JWT.
 pub async fn fetch_token(config: &SidecarConfig) -> Result<TokenResponse, CredentialError> {
-    let resp = with_credential(client().post(&config.token_url), config)
+    let resp = with_credential(client().post(config.token_url()), config)
         .send()
         .await?;
     Ok(checked(resp).await?.json().await?)

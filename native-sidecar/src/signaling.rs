@@ -37,6 +37,11 @@ pub fn spawn(config: SidecarConfig, events: mpsc::Sender<SignalingEvent>, stop: 
             r = connect_and_pump(&config, &events) => r,
             _ = stop.cancelled() => "stopped".to_owned(),
         };
+        // Its registry is gone or refused us: the next attempt tries the next one (when
+        // several are configured; they act as one, ADR 0024).
+        if reason != "stopped" {
+            config.next_registry();
+        }
         let _ = events.send(SignalingEvent::Down(reason)).await;
     });
 }
@@ -49,14 +54,15 @@ async fn connect_and_pump(config: &SidecarConfig, events: &mpsc::Sender<Signalin
     let ice_servers = credentials::renew_ice_servers(config, token.peer_id.as_str())
         .await
         .map_err(|e| e.to_string());
-    let url = format!("{}?token={}", config.signaling_url, token.token);
+    let signaling_url = config.signaling_url();
+    let url = format!("{signaling_url}?token={}", token.token);
     // TCP_NODELAY: signaling frames are small and latency-bound. With Nagle on, a frame sent
     // right after another (a task's acknowledgement, then its answer) waits for the
     // registry's delayed ACK: +40 ms per task (ADR 0018's bench found it).
     let connected = tokio_tungstenite::connect_async_with_config(url.as_str(), None, true).await;
     let ws = match connected {
         Ok((ws, _)) => ws,
-        Err(e) => return format!("connect {}: {e}", config.signaling_url),
+        Err(e) => return format!("connect {signaling_url}: {e}"),
     };
     let (mut sink, mut stream) = ws.split();
     let (tx, mut rx) = mpsc::channel::<String>(256);

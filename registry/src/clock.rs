@@ -10,6 +10,14 @@ pub fn unix_now() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
 /// Formats unix seconds as RFC 3339 (UTC, millisecond precision).
 pub fn rfc3339(unix: f64) -> String {
     let millis = (unix * 1000.0) as i64;

@@ -35,6 +35,18 @@ pub struct Config {
     /// `key=value` string (`host=/dir` is a Unix socket).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// NATS servers (comma-separated, one NATS cluster) through which registries sharing
+    /// `DATABASE_URL` act as one: a peer on one reaches peers on the others (ADR 0024).
+    #[arg(long, env = "NATS_URL", value_delimiter = ',')]
+    pub nats_url: Vec<String>,
+    /// Name of the registry cluster: the NATS subjects' prefix (several clusters can share one
+    /// NATS).
+    #[arg(long, env = "CLUSTER_NAME", default_value = "meshwork")]
+    pub cluster_name: String,
+    /// Seconds a registry of the cluster may stay silent before its peers count as gone (its
+    /// sidecars reconnect elsewhere meanwhile).
+    #[arg(long, env = "CLUSTER_GRACE_SECS", default_value_t = 10.0)]
+    pub cluster_grace_secs: f64,
     /// Development mode: a missing API keys file yields a generated dev key.
     #[arg(long, env = "MESHWORK_DEV", value_parser = clap::builder::BoolishValueParser::new())]
     pub dev: bool,

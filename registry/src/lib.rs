@@ -23,11 +23,13 @@
 //! - [`metrics`]: counters and the Prometheus text rendering.
 //! - [`error`]: `ApiError`, the `{"error": …}` responses.
 //! - [`clock`]: wall-clock helpers (unix seconds, RFC 3339).
+//! - [`cluster`]: registries that act as one over NATS (ADR 0024).
 #![forbid(unsafe_code)]
 
 pub mod access;
 pub mod auth;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod connections;
 pub mod error;

@@ -96,6 +96,38 @@ pub async fn build_state(config: Config) -> anyhow::Result<(Arc<AppState>, Vec<S
         metrics.memory_events.set(held);
     }
     let admin_cid = credential_id(&secret, "admin", &admin_token);
+    let hub = SignalingHub::default();
+    let events = Events::default();
+    let cluster = if config.nats_url.is_empty() {
+        None
+    } else {
+        if config.database_url.is_none() {
+            anyhow::bail!(
+                "NATS_URL needs DATABASE_URL: registries act as one only on a shared database"
+            );
+        }
+        let grace = Duration::try_from_secs_f64(config.cluster_grace_secs)
+            .unwrap_or(Duration::from_secs(10));
+        let cluster =
+            crate::cluster::Cluster::connect(&config.nats_url, &config.cluster_name, grace).await?;
+        let (presence, changes, outboxes) = crate::cluster::Cluster::outboxes();
+        hub.join_cluster(crate::signaling::hub::ClusterLink {
+            instance: cluster.instance.clone(),
+            outbox: presence,
+        });
+        events.join_cluster(changes);
+        banner.push(format!(
+            "cluster: registry {} of {:?} over NATS {}",
+            cluster.instance,
+            config.cluster_name,
+            config.nats_url.join(",")
+        ));
+        Some((Arc::new(cluster), outboxes))
+    };
+    let (cluster, outboxes) = match cluster {
+        Some((c, o)) => (Some(c), Some(o)),
+        None => (None, None),
+    };
     let state = Arc::new(AppState {
         jwt: JwtKeys::new(&secret, config.jwt_ttl_secs),
         config,
@@ -103,17 +135,25 @@ pub async fn build_state(config: Config) -> anyhow::Result<(Arc<AppState>, Vec<S
         api_keys,
         admin_token,
         admin_cid,
-        hub: SignalingHub::default(),
+        hub,
         metrics,
-        events: Events::default(),
+        events,
         limits,
         pairing_codes: PairingCodes::new(Duration::from_secs(CODE_TTL_SECS)),
         pickups: Pickups::new(Duration::from_secs(PICKUP_TTL_SECS)),
         tickets: Default::default(),
         memory,
         mesh_tasks: Default::default(),
+        cluster,
         shutdown: CancellationToken::new(),
     });
+    if let (Some(cluster), Some(outboxes)) = (&state.cluster, outboxes) {
+        tokio::spawn(crate::cluster::run(
+            state.clone(),
+            cluster.clone(),
+            outboxes,
+        ));
+    }
     Ok((state, banner))
 }
 

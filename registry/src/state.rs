@@ -45,6 +45,8 @@ pub struct AppState {
     pub memory: Option<crate::memory::RegistryMemory>,
     /// Queued tasks sent over the mesh and not yet answered (ADR 0018).
     pub mesh_tasks: crate::task_delivery::inflight::Inflight,
+    /// The registry cluster (NATS), when `NATS_URL` is set (ADR 0024).
+    pub cluster: Option<std::sync::Arc<crate::cluster::Cluster>>,
     /// Cancelled on shutdown; every background loop watches it.
     pub shutdown: CancellationToken,
 }

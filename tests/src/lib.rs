@@ -8,6 +8,7 @@
 //! - [`bins`]: where the workspace's binaries are (built by `cargo build --workspace --bins`).
 //! - [`firewall`]: nftables rules that take direct UDP paths away between two addresses.
 //! - [`http`]: REST calls with a chosen credential.
+//! - [`nats`]: a NATS cluster of real `nats-server` processes.
 //! - [`postgres`]: a PostgreSQL database per registry instead of SQLite (`MESHWORK_TEST_POSTGRES`).
 //! - [`registry`]: `RegistryProcess`, a registry child process with its own data dir.
 //! - [`sidecar`]: `SidecarProcess` and `IpcClient`, a sidecar child process and its agent socket.
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod firewall;
 pub mod http;
 pub mod memory_ipc;
+pub mod nats;
 pub mod postgres;
 pub mod registry;
 pub mod sidecar;

@@ -58,7 +58,12 @@ pub fn database_name(data_dir: &Path) -> String {
 /// not exist yet; `None` without a cluster ([`test_cluster`]). Panics if the cluster has no
 /// socket or the database cannot be created.
 pub fn database_url_for(data_dir: &Path) -> Option<String> {
-    let cluster = test_cluster()?;
+    Some(database_url_in(&test_cluster()?, data_dir))
+}
+
+/// [`database_url_for`] in the cluster whose socket directory is `cluster`.
+pub fn database_url_in(cluster: &Path, data_dir: &Path) -> String {
+    let cluster = cluster.to_path_buf();
     let host = cluster
         .to_str()
         .unwrap_or_else(|| panic!("{ENV} is not valid UTF-8: {}", cluster.to_string_lossy()));
@@ -72,10 +77,56 @@ pub fn database_url_for(data_dir: &Path) -> Option<String> {
         std::fs::write(&marker, &name)
             .unwrap_or_else(|e| panic!("writing {}: {e}", marker.display()));
     }
-    Some(format!(
+    format!(
         "host={} port={port} user={USER} dbname={name}",
         conn_value(host)
-    ))
+    )
+}
+
+/// A PostgreSQL cluster for a test that needs one whatever the run's backend: the run's own
+/// ([`test_cluster`]), or one started now with `scripts/postgres.sh` and stopped on drop.
+pub struct TestCluster {
+    dir: PathBuf,
+    owned: bool,
+}
+
+impl TestCluster {
+    /// The run's cluster, or a new one (under a second to start).
+    pub fn shared_or_start() -> Self {
+        if let Some(dir) = test_cluster() {
+            return Self { dir, owned: false };
+        }
+        let dir = crate::bins::temp_dir("pg");
+        let out = Command::new(script())
+            .arg("start")
+            .arg(&dir)
+            .output()
+            .unwrap_or_else(|e| panic!("running scripts/postgres.sh: {e}"));
+        assert!(
+            out.status.success(),
+            "scripts/postgres.sh start failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        Self { dir, owned: true }
+    }
+
+    /// The `--database-url` of the database that belongs to `data_dir` (created if needed).
+    pub fn database_url(&self, data_dir: &Path) -> String {
+        database_url_in(&self.dir, data_dir)
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        if self.owned {
+            let _ = Command::new(script()).arg("stop").arg(&self.dir).output();
+        }
+    }
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/postgres.sh")
 }
 
 /// Runs `sql` in `data_dir`'s database with `psql` and returns its unaligned output (one

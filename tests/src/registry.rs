@@ -44,6 +44,8 @@ pub struct RegistryOptions {
     /// In a PostgreSQL run, share the database of the registry on this data dir (registries
     /// that act as one); ignored with SQLite.
     pub database_of: Option<PathBuf>,
+    /// This `--database-url`, whatever the run's backend.
+    pub database_url: Option<String>,
 }
 
 /// The admin token every test registry uses.
@@ -111,13 +113,18 @@ impl RegistryProcess {
             "MESHWORK_COMPAT",
             "MESHWORK_DEV",
             "DATABASE_URL",
+            "NATS_URL",
         ] {
             cmd.env_remove(var);
         }
-        if let Some(url) = (!opts.sqlite)
-            .then(|| postgres::database_url_for(opts.database_of.as_deref().unwrap_or(&data_dir)))
-            .flatten()
-        {
+        let url = opts.database_url.clone().or_else(|| {
+            (!opts.sqlite)
+                .then(|| {
+                    postgres::database_url_for(opts.database_of.as_deref().unwrap_or(&data_dir))
+                })
+                .flatten()
+        });
+        if let Some(url) = url {
             cmd.arg("--database-url").arg(url);
         }
         if let Some(keys) = &opts.api_keys {

@@ -1,7 +1,7 @@
 //! What to do with one text frame from a peer. Every refusal is an `error` frame back to the
 //! sender; the socket stays open.
 
-use super::hub::{peer_list_frame, Registration, RelayError};
+use super::hub::{peer_list_frame, Registration, RelayError, Route};
 use crate::{clock::unix_now, events::Change, state::AppState, store::Binding};
 use meshwork_protocol::{
     identity::PublicKey,
@@ -143,7 +143,7 @@ pub async fn handle_text(state: &AppState, origin: &Origin<'_>, text: &str) {
         SignalType::Offer
         | SignalType::Answer
         | SignalType::IceCandidate
-        | SignalType::MeshMessage => relay(state, origin, &msg, text),
+        | SignalType::MeshMessage => relay(state, origin, &msg, text).await,
         SignalType::LinkReport => link_report(state, origin, &msg),
         SignalType::PeerList
         | SignalType::PeerJoined
@@ -264,6 +264,9 @@ async fn memory_sync(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage)
                 let _ = origin.tx.try_send(frame.to_json());
             }
             for push in outcome.pushes {
+                if let Some(cluster) = &state.cluster {
+                    cluster.share_memory(&push).await;
+                }
                 let frame = SignalMessage::from_registry(SignalType::MemorySync, &push);
                 state.hub.push_memory(origin.peer_id, &frame.to_json());
             }
@@ -276,7 +279,7 @@ async fn memory_sync(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage)
     }
 }
 
-fn relay(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage, text: &str) {
+async fn relay(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage, text: &str) {
     if !state.hub.is_registered(origin.peer_id, origin.conn_id) {
         let message = format!("register before sending {}", msg.kind.as_str());
         return refuse_relay(state, origin, msg, SignalErrorCode::NotPermitted, message);
@@ -286,8 +289,27 @@ fn relay(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage, text: &str)
         return refuse_relay(state, origin, msg, SignalErrorCode::UnknownTarget, message);
     };
     match state.hub.relay(target, msg.kind, text.to_owned()) {
-        Ok(()) if msg.kind == SignalType::MeshMessage => state.metrics.mesh_message_relayed(),
-        Ok(()) => state.metrics.relayed(),
+        Ok(Route::Remote(instance)) => {
+            let forward = crate::cluster::Forward {
+                to: target.clone(),
+                kind: msg.kind,
+                text: text.to_owned(),
+                from_peer: origin.peer_id.clone(),
+            };
+            let sent = match &state.cluster {
+                Some(cluster) => cluster.forward(&instance, &forward).await,
+                None => Err(anyhow::anyhow!("no cluster")),
+            };
+            if let Err(e) = sent {
+                let message = format!(
+                    "{:?} is on another registry, which cannot be reached now ({e})",
+                    target.as_str()
+                );
+                return refuse_relay(state, origin, msg, SignalErrorCode::UnknownTarget, message);
+            }
+            count_relayed(state, msg.kind);
+        }
+        Ok(Route::Here) => count_relayed(state, msg.kind),
         Err(RelayError::UnknownTarget) => {
             let message = format!("unknown target {:?}", target.as_str());
             refuse_relay(state, origin, msg, SignalErrorCode::UnknownTarget, message)
@@ -307,6 +329,14 @@ fn relay(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage, text: &str)
             );
             refuse_relay(state, origin, msg, SignalErrorCode::RateLimited, message)
         }
+    }
+}
+
+fn count_relayed(state: &AppState, kind: SignalType) {
+    if kind == SignalType::MeshMessage {
+        state.metrics.mesh_message_relayed();
+    } else {
+        state.metrics.relayed();
     }
 }
 

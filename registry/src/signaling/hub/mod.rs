@@ -1,5 +1,10 @@
 //! The table of connected peers: who is registered, where to send their frames, and the links
-//! they report open.
+//! they report open. In a cluster (ADR 0024) it also holds the peers registered on the other
+//! registries ([`remote`]), so a peer list, a relay or a topology covers the whole mesh.
+
+pub mod remote;
+
+pub use remote::{ClusterLink, Presence, RemotePeer, Route};
 
 use meshwork_protocol::{
     identity::PublicKey,
@@ -41,12 +46,19 @@ struct PeerSlot {
     /// It takes queued tasks as `task_request` frames and acknowledges them (ADR 0018);
     /// only meshwork sidecars with the registry tier on say so.
     takes_tasks: bool,
+    /// Unix milliseconds of its registration: of two connections of one peer id on two
+    /// registries, the later wins.
+    since_ms: u64,
 }
 
 #[derive(Default)]
 struct HubInner {
     peers: HashMap<PeerId, PeerSlot>,
     links: HashMap<PeerId, Vec<LinkInfo>>,
+    /// Peers registered on other registries of the cluster, and what they hold.
+    remote: remote::RemoteTable,
+    /// The cluster this registry is part of, if any.
+    cluster: Option<ClusterLink>,
 }
 
 /// Why a relay failed.
@@ -116,6 +128,7 @@ impl SignalingHub {
             identity_key: None,
             takes_memory: false,
             takes_tasks: false,
+            since_ms: 0,
         };
         if let Some(old) = self.lock().peers.insert(peer_id.clone(), slot) {
             tracing::info!(peer_id = %peer_id, "second connection replaces the first");
@@ -144,26 +157,27 @@ impl SignalingHub {
         slot.identity_key = identity_key;
         slot.takes_memory = peer.takes_memory;
         slot.takes_tasks = peer.takes_tasks && peer.takes_mesh_messages;
-        let joined = SignalMessage::from_registry(
-            SignalType::PeerJoined,
-            &PeerJoinedPayload {
-                peer_id: peer_id.clone(),
-                identity_key,
-            },
-        )
-        .to_json();
-        let mut others = Vec::new();
-        for (id, slot) in inner
+        slot.since_ms = crate::clock::unix_millis();
+        let announced = remote::announcement(peer_id, slot);
+        let others = inner
             .peers
             .iter()
             .filter(|(id, s)| *id != peer_id && s.registered)
-        {
-            others.push((id.clone(), slot.identity_key));
-            if slot.tx.try_send(joined.clone()).is_err() {
-                tracing::warn!(peer_id = %id, "peer_joined dropped: peer not keeping up");
-            }
-        }
+            .map(|(id, slot)| (id.clone(), slot.identity_key));
+        let mut others: Vec<_> = others.collect();
+        broadcast_joined(&inner, peer_id, identity_key);
+        // Registered here now: a copy elsewhere is the older one (its registry closes it
+        // when it hears of this one).
+        inner.remote.forget(peer_id);
+        others.extend(
+            inner
+                .remote
+                .peers()
+                .map(|p| (p.peer_id.clone(), p.identity_key)),
+        );
         others.sort_by(|a, b| a.0.cmp(&b.0));
+        others.dedup_by(|a, b| a.0 == b.0);
+        inner.announce(Presence::Joined { peer: announced });
         Some(others)
     }
 
@@ -180,40 +194,48 @@ impl SignalingHub {
         let was_registered = inner.peers.remove(peer_id).is_some_and(|s| s.registered);
         inner.links.remove(peer_id);
         if was_registered {
-            broadcast_left(&inner, peer_id, LeaveReason::Disconnected);
+            // (Still in the mesh if it registered on another registry meanwhile.)
+            if !inner.remote.holds(peer_id) {
+                broadcast_left(&inner, peer_id, LeaveReason::Disconnected);
+            }
+            inner.announce(Presence::Left {
+                peer_id: peer_id.clone(),
+            });
         }
     }
 
     /// Cuts a revoked peer off: closes its connection and tells every other peer it left with
     /// reason `revoked`, so they close their DataChannels to it. `false` if it was not online.
+    /// In a cluster the other registries do the same for a peer connected to them.
     pub fn revoke(&self, peer_id: &PeerId) -> bool {
         let mut inner = self.lock();
-        let Some(slot) = inner.peers.remove(peer_id) else {
-            return false;
-        };
-        slot.kill.cancel();
-        inner.links.remove(peer_id);
-        broadcast_left(&inner, peer_id, LeaveReason::Revoked);
-        true
+        inner.announce(Presence::Revoked {
+            peer_id: peer_id.clone(),
+        });
+        revoke_here(&mut inner, peer_id)
     }
 
-    /// Sends a frame of type `kind` to a registered peer.
+    /// Sends a frame of type `kind` to a registered peer here, or says which registry of the
+    /// cluster holds it (the caller forwards it there).
     pub fn relay(
         &self,
         target: &PeerId,
         kind: SignalType,
         frame: String,
-    ) -> Result<(), RelayError> {
+    ) -> Result<Route, RelayError> {
         let inner = self.lock();
-        let slot = inner
-            .peers
-            .get(target)
-            .filter(|s| s.registered)
-            .ok_or(RelayError::UnknownTarget)?;
+        let Some(slot) = inner.peers.get(target).filter(|s| s.registered) else {
+            let remote = inner.remote.get(target).ok_or(RelayError::UnknownTarget)?;
+            if kind == SignalType::MeshMessage && !remote.peer.takes_mesh_messages {
+                return Err(RelayError::Declined);
+            }
+            return Ok(Route::Remote(remote.instance.clone()));
+        };
         if kind == SignalType::MeshMessage && !slot.takes_mesh_messages {
             return Err(RelayError::Declined);
         }
-        slot.tx.try_send(frame).map_err(|_| RelayError::Congested)
+        slot.tx.try_send(frame).map_err(|_| RelayError::Congested)?;
+        Ok(Route::Here)
     }
 
     /// The connection id of `peer`'s registered connection if it takes queued tasks over
@@ -255,11 +277,15 @@ impl SignalingHub {
         {
             return false;
         }
+        inner.announce(Presence::Links {
+            peer_id: peer_id.clone(),
+            links: links.clone(),
+        });
         inner.links.insert(peer_id.clone(), links);
         true
     }
 
-    /// Registered peers now.
+    /// Registered peers now, here and on the cluster's other registries.
     pub fn online(&self) -> Vec<OnlinePeer> {
         let inner = self.lock();
         let mut peers: Vec<OnlinePeer> = inner
@@ -272,19 +298,27 @@ impl SignalingHub {
                 identity_key: s.identity_key,
             })
             .collect();
+        peers.extend(inner.remote.peers().map(|p| OnlinePeer {
+            peer_id: p.peer_id.clone(),
+            kind: p.kind,
+            identity_key: p.identity_key,
+        }));
         peers.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
+        peers.dedup_by(|a, b| a.peer_id == b.peer_id);
         peers
     }
 
-    /// Every peer's latest link report.
+    /// Every peer's latest link report, here and on the cluster's other registries.
     pub fn links(&self) -> Vec<(PeerId, Vec<LinkInfo>)> {
         let inner = self.lock();
         let mut links: Vec<_> = inner
             .links
             .iter()
+            .chain(inner.remote.links())
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         links.sort_by(|a, b| a.0.cmp(&b.0));
+        links.dedup_by(|a, b| a.0 == b.0);
         links
     }
 
@@ -292,6 +326,42 @@ impl SignalingHub {
     pub fn connection_count(&self) -> usize {
         self.lock().peers.len()
     }
+}
+
+/// Tells every registered peer here (but `peer_id`) that `peer_id` joined.
+fn broadcast_joined(inner: &HubInner, peer_id: &PeerId, identity_key: Option<PublicKey>) {
+    let joined = SignalMessage::from_registry(
+        SignalType::PeerJoined,
+        &PeerJoinedPayload {
+            peer_id: peer_id.clone(),
+            identity_key,
+        },
+    )
+    .to_json();
+    for (id, slot) in inner
+        .peers
+        .iter()
+        .filter(|(id, s)| *id != peer_id && s.registered)
+    {
+        if slot.tx.try_send(joined.clone()).is_err() {
+            tracing::warn!(peer_id = %id, "peer_joined dropped: peer not keeping up");
+        }
+    }
+}
+
+/// Closes `peer_id`'s connection here (if any), forgets it elsewhere, and tells every peer
+/// here it left, revoked. Whether it was online here.
+fn revoke_here(inner: &mut HubInner, peer_id: &PeerId) -> bool {
+    let here = inner.peers.remove(peer_id);
+    let elsewhere = inner.remote.forget(peer_id);
+    inner.links.remove(peer_id);
+    if let Some(slot) = &here {
+        slot.kill.cancel();
+    }
+    if here.is_some() || elsewhere {
+        broadcast_left(inner, peer_id, LeaveReason::Revoked);
+    }
+    here.is_some()
 }
 
 fn broadcast_left(inner: &HubInner, peer_id: &PeerId, reason: LeaveReason) {
