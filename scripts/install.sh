@@ -93,6 +93,8 @@ if [ "$mode" = "test" ]; then
   fi
   need_apt psql postgresql-client
   need_apt runuser util-linux
+  # The clustered-registry suite runs real NATS servers (ADR 0024).
+  need_apt nats-server nats-server
   # Real, unmodified chatixia agents (PyPI) for the task suites and bench (ADR 0018). It
   # declares Python >= 3.12 but runs on 3.11. The tests find it in this venv
   # (CHATIXIA_VENV overrides).

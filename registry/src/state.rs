@@ -6,7 +6,7 @@ use crate::{
     events::Events,
     limits::Limits,
     metrics::Metrics,
-    pairing::{PairingCodes, Pickups},
+    pairing::DeviceTokens,
     signaling::hub::SignalingHub,
     store::SharedStore,
 };
@@ -35,10 +35,8 @@ pub struct AppState {
     pub events: Events,
     /// Rate limits and connection caps.
     pub limits: Limits,
-    /// Outstanding pairing codes.
-    pub pairing_codes: PairingCodes,
-    /// Approved device tokens waiting for their device.
-    pub pickups: Pickups,
+    /// Device tokens, derived per pairing entry (the codes and claims are in the store).
+    pub device_tokens: DeviceTokens,
     /// WebSocket tickets waiting to be redeemed (docs/adr/0013).
     pub tickets: crate::auth::tickets::Tickets,
     /// The shared memory's replica, unless `MEMORY_REPLICA=false` (ADR 0016).

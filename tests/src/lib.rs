@@ -10,6 +10,8 @@
 //! - [`http`]: REST calls with a chosen credential.
 //! - [`nats`]: a NATS cluster of real `nats-server` processes.
 //! - [`postgres`]: a PostgreSQL database per registry instead of SQLite (`MESHWORK_TEST_POSTGRES`).
+//! - [`relay_load`]: offer/answer load through registries, for the benchmarks.
+//! - [`registry_cluster`]: registries sharing PostgreSQL and NATS.
 //! - [`registry`]: `RegistryProcess`, a registry child process with its own data dir.
 //! - [`sidecar`]: `SidecarProcess` and `IpcClient`, a sidecar child process and its agent socket.
 //! - [`signal_client`]: a signaling WebSocket client that waits for frames with timeouts.
@@ -27,6 +29,8 @@ pub mod memory_ipc;
 pub mod nats;
 pub mod postgres;
 pub mod registry;
+pub mod registry_cluster;
+pub mod relay_load;
 pub mod sidecar;
 pub mod signal_client;
 pub mod signal_proxy;

@@ -7,9 +7,8 @@
 
 use meshwork_tests::{
     http::{call, Cred},
-    nats::NatsCluster,
-    postgres::TestCluster,
-    RegistryOptions, RegistryProcess, SidecarProcess, SignalClient,
+    registry_cluster::RegistryCluster,
+    RegistryProcess, SidecarProcess, SignalClient,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -27,40 +26,10 @@ fn keys() -> Value {
     }})
 }
 
-/// PostgreSQL, NATS and `n` registries sharing both.
-struct Cluster {
-    registries: Vec<RegistryProcess>,
-    nats: NatsCluster,
-    _pg: TestCluster,
-}
+type Cluster = RegistryCluster;
 
-impl Cluster {
-    fn start(n: usize, env: &[(&str, &str)]) -> Self {
-        let pg = TestCluster::shared_or_start();
-        let nats = NatsCluster::start(3);
-        let shared = meshwork_tests::bins::temp_dir("cluster-db");
-        let url = pg.database_url(&shared);
-        let registries = (0..n)
-            .map(|_| {
-                let mut env: Vec<(String, String)> = env
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                    .collect();
-                env.push(("NATS_URL".into(), nats.urls()));
-                RegistryProcess::start(RegistryOptions {
-                    api_keys: Some(keys()),
-                    database_url: Some(url.clone()),
-                    env,
-                    ..Default::default()
-                })
-            })
-            .collect();
-        Self {
-            registries,
-            nats,
-            _pg: pg,
-        }
-    }
+fn start(n: usize, env: &[(&str, &str)]) -> Cluster {
+    RegistryCluster::start(n, keys(), env)
 }
 
 async fn token(reg: &RegistryProcess, key: &str) -> String {
@@ -149,7 +118,7 @@ async fn all_see(cluster: &Cluster, peers: &[&str]) {
 
 #[tokio::test]
 async fn sidecars_on_three_registries_form_one_mesh() {
-    let cluster = Cluster::start(3, &[]);
+    let cluster = start(3, &[]);
     let [a, b, c] = [
         &cluster.registries[0],
         &cluster.registries[1],
@@ -171,7 +140,7 @@ async fn sidecars_on_three_registries_form_one_mesh() {
 
 #[tokio::test]
 async fn a_target_on_no_registry_is_refused_at_once_and_one_elsewhere_is_reached() {
-    let cluster = Cluster::start(2, &[]);
+    let cluster = start(2, &[]);
     let [a, b] = [&cluster.registries[0], &cluster.registries[1]];
     let mut alice = signal(a, "ak_alice", "alice").await;
     register(&mut alice).await;
@@ -211,7 +180,7 @@ async fn a_target_on_no_registry_is_refused_at_once_and_one_elsewhere_is_reached
 
 #[tokio::test]
 async fn a_peer_that_connects_again_on_another_registry_replaces_its_first_connection() {
-    let cluster = Cluster::start(3, &[]);
+    let cluster = start(3, &[]);
     let [a, b, c] = [
         &cluster.registries[0],
         &cluster.registries[1],
@@ -251,7 +220,7 @@ async fn a_peer_that_connects_again_on_another_registry_replaces_its_first_conne
 
 #[tokio::test]
 async fn a_task_queued_on_one_registry_reaches_a_sidecar_on_another() {
-    let cluster = Cluster::start(2, &[]);
+    let cluster = start(2, &[]);
     let [a, b] = [&cluster.registries[0], &cluster.registries[1]];
     // bob's agent is known (its record is in the shared database), its sidecar is on b.
     let hb = json!({"agent_id": "bob-agent", "skill_names": ["echo"], "sidecar_peer_id": "bob"});
@@ -284,7 +253,7 @@ async fn a_task_queued_on_one_registry_reaches_a_sidecar_on_another() {
 
 #[tokio::test]
 async fn signaling_goes_on_when_a_nats_node_dies() {
-    let mut cluster = Cluster::start(2, &[]);
+    let mut cluster = start(2, &[]);
     let alice = SidecarProcess::start(&cluster.registries[0], "ak_alice", "alice");
     let mut alice_ipc = alice.ipc().await;
     let bob = SidecarProcess::start(&cluster.registries[1], "ak_bob", "bob");
@@ -303,7 +272,7 @@ async fn signaling_goes_on_when_a_nats_node_dies() {
 #[tokio::test]
 async fn the_peers_of_a_registry_that_died_are_reported_gone_after_the_grace_period() {
     let grace = Duration::from_secs(3);
-    let cluster = Cluster::start(2, &[("CLUSTER_GRACE_SECS", "3")]);
+    let cluster = start(2, &[("CLUSTER_GRACE_SECS", "3")]);
     let mut registries = cluster.registries;
     let mut bob = signal(&registries[1], "ak_bob", "bob").await;
     register(&mut bob).await;
@@ -334,7 +303,7 @@ async fn the_peers_of_a_registry_that_died_are_reported_gone_after_the_grace_per
 
 #[tokio::test]
 async fn a_sidecar_moves_to_the_next_registry_when_its_own_dies_and_keeps_its_channels() {
-    let cluster = Cluster::start(3, &[]);
+    let cluster = start(3, &[]);
     let mut registries = cluster.registries;
     let (a, b) = (&registries[0], &registries[1]);
     let urls = |f: &dyn Fn(&RegistryProcess) -> String| format!("{},{}", f(a), f(b));
@@ -365,4 +334,73 @@ async fn a_sidecar_moves_to_the_next_registry_when_its_own_dies_and_keeps_its_ch
     // alice's channel to bob never went down meanwhile.
     assert_eq!(alice_ipc.list_peers().await, ["bob", "carol"]);
     drop((bob, cluster.nats));
+}
+
+#[tokio::test]
+async fn a_device_pairs_across_registries_and_claims_after_a_restart() {
+    let cluster = start(3, &[]);
+    let mut registries = cluster.registries;
+    let secret = "0123456789abcdef0123456789abcdef";
+    // The code comes from a, the device pairs on b...
+    let (_, code) = call(
+        &registries[0],
+        Method::POST,
+        "/api/pairing/generate-code",
+        Cred::Admin,
+        None,
+    )
+    .await;
+    let code = code["code"].as_str().expect("code").to_owned();
+    let pair = json!({"code": code, "agent_name": "phone", "claim_secret": secret});
+    let (status, entry) = call(
+        &registries[1],
+        Method::POST,
+        "/api/pairing/pair",
+        Cred::Anonymous,
+        Some(pair),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{entry}");
+    let id = entry["id"].as_str().expect("id").to_owned();
+    // ...the admin approves on c...
+    let approve = format!("/api/pairing/{id}/approve");
+    let (status, approved) = call(&registries[2], Method::POST, &approve, Cred::Admin, None).await;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+    let token = approved["device_token"]
+        .as_str()
+        .expect("device_token")
+        .to_owned();
+    // ...c dies before the device claims: the claim on a still gets the token, once.
+    let _ = registries.remove(2).kill9();
+    let claim = json!({"claim_secret": secret, "wait_secs": 0});
+    let path = format!("/api/pairing/{id}/claim");
+    let (status, claimed) = call(
+        &registries[0],
+        Method::POST,
+        &path,
+        Cred::Anonymous,
+        Some(claim.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{claimed}");
+    assert_eq!(claimed["device_token"], token.as_str());
+    let (status, again) = call(
+        &registries[1],
+        Method::POST,
+        &path,
+        Cred::Anonymous,
+        Some(claim),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::GONE,
+        "one claim only, on any registry: {again}"
+    );
+    // The token works on every registry.
+    for reg in &registries {
+        let (status, jwt) = call(reg, Method::POST, "/api/token", Cred::Device(&token), None).await;
+        assert_eq!(status, StatusCode::OK, "{jwt}");
+    }
+    drop(cluster.nats);
 }

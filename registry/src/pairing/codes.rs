@@ -1,113 +1,70 @@
-//! Six-digit single-use pairing codes, valid `CODE_TTL_SECS`. Kept in memory only: a restart
-//! voids unused codes (an admin makes a new one in a second), never an approval.
+//! Six-digit single-use pairing codes, valid `CODE_TTL_SECS`, kept in the store: a device may
+//! get its code from one registry of a cluster and pair on another.
 //!
 //! A code also dies after [`MAX_WRONG_TRIES`] wrong codes were tried while it was outstanding,
 //! from whichever addresses: per-address limits alone fall to many source addresses, and a
 //! million codes leave a guesser 10 in 1,000,000 per code the admin issues.
 
+use super::CODE_TTL_SECS;
+use crate::store::{Store, StoreResult};
 use rand::Rng;
-use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::{Duration, Instant},
-};
 
 /// Wrong codes tried, in total across all addresses, before every outstanding code dies.
 pub const MAX_WRONG_TRIES: u32 = 10;
 
-struct Code {
-    expires: Instant,
-    /// Wrong codes tried since this one was issued.
-    wrong_tries: u32,
+/// Issues a new code, valid `CODE_TTL_SECS` from `now` (unix seconds).
+pub async fn issue(db: &dyn Store, now: f64) -> StoreResult<String> {
+    loop {
+        let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000u32));
+        let expires = now + CODE_TTL_SECS as f64;
+        if db.insert_pairing_code(&code, expires, now).await? {
+            return Ok(code);
+        }
+    }
 }
 
-/// The outstanding codes.
-pub struct PairingCodes {
-    ttl: Duration,
-    codes: Mutex<HashMap<String, Code>>,
-}
-
-impl PairingCodes {
-    /// Codes valid for `ttl`.
-    pub fn new(ttl: Duration) -> Self {
-        Self {
-            ttl,
-            codes: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// A new code, distinct from every outstanding one.
-    pub fn issue(&self, now: Instant) -> String {
-        let mut codes = self.codes.lock().unwrap_or_else(|p| p.into_inner());
-        codes.retain(|_, c| c.expires > now);
-        let mut rng = rand::thread_rng();
-        loop {
-            let code = format!("{:06}", rng.gen_range(0..1_000_000u32));
-            if !codes.contains_key(&code) {
-                let entry = Code {
-                    expires: now + self.ttl,
-                    wrong_tries: 0,
-                };
-                codes.insert(code.clone(), entry);
-                return code;
-            }
-        }
-    }
-
-    /// Uses up a code: `true` once for a valid, unexpired code. A wrong code counts against
-    /// every outstanding code; those that reach [`MAX_WRONG_TRIES`] die.
-    pub fn redeem(&self, code: &str, now: Instant) -> bool {
-        let mut codes = self.codes.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(found) = codes.remove(code) {
-            return found.expires > now;
-        }
-        let before = codes.len();
-        codes.retain(|_, c| {
-            c.wrong_tries += 1;
-            c.wrong_tries < MAX_WRONG_TRIES && c.expires > now
-        });
-        if codes.len() < before {
-            tracing::warn!(
-                voided = before - codes.len(),
-                "pairing codes voided after {MAX_WRONG_TRIES} wrong tries; generate a new one"
-            );
-        }
-        false
-    }
+/// Spends `code`; `false` when it is not outstanding (never issued, used, expired or voided).
+pub async fn redeem(db: &dyn Store, code: &str, now: f64) -> StoreResult<bool> {
+    db.redeem_pairing_code(code, now, MAX_WRONG_TRIES).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::sqlite::SqliteStore;
 
-    #[test]
-    fn a_code_is_six_digits_and_single_use() {
-        let codes = PairingCodes::new(Duration::from_secs(300));
-        let t0 = Instant::now();
-        let code = codes.issue(t0);
+    fn store() -> SqliteStore {
+        SqliteStore::in_memory().expect("in-memory store")
+    }
+
+    #[tokio::test]
+    async fn a_code_is_six_digits_and_single_use() -> StoreResult<()> {
+        let db = store();
+        let code = issue(&db, 100.0).await?;
         assert_eq!(code.len(), 6);
         assert!(code.chars().all(|c| c.is_ascii_digit()));
-        assert!(codes.redeem(&code, t0));
-        assert!(!codes.redeem(&code, t0), "second use refused");
+        assert!(redeem(&db, &code, 100.0).await?);
+        assert!(!redeem(&db, &code, 100.0).await?, "second use refused");
+        Ok(())
     }
 
-    #[test]
-    fn a_code_dies_after_ten_wrong_tries() {
-        let codes = PairingCodes::new(Duration::from_secs(300));
-        let t0 = Instant::now();
-        let code = codes.issue(t0);
+    #[tokio::test]
+    async fn a_code_dies_after_ten_wrong_tries() -> StoreResult<()> {
+        let db = store();
+        let code = issue(&db, 100.0).await?;
         let wrong = if code == "000000" { "000001" } else { "000000" };
         for _ in 0..MAX_WRONG_TRIES {
-            assert!(!codes.redeem(wrong, t0));
+            assert!(!redeem(&db, wrong, 100.0).await?);
         }
-        assert!(!codes.redeem(&code, t0), "voided");
+        assert!(!redeem(&db, &code, 100.0).await?, "voided");
+        Ok(())
     }
 
-    #[test]
-    fn an_expired_code_is_refused() {
-        let codes = PairingCodes::new(Duration::from_secs(300));
-        let t0 = Instant::now();
-        let code = codes.issue(t0);
-        assert!(!codes.redeem(&code, t0 + Duration::from_secs(301)));
+    #[tokio::test]
+    async fn an_expired_code_is_refused() -> StoreResult<()> {
+        let db = store();
+        let code = issue(&db, 100.0).await?;
+        assert!(!redeem(&db, &code, 100.0 + CODE_TTL_SECS as f64 + 1.0).await?);
+        Ok(())
     }
 }

@@ -7,7 +7,7 @@ use crate::{
     error::{ApiError, ApiJson},
     events::Change,
     limits::ClientIp,
-    pairing::{names, new_device_token, CODE_TTL_SECS},
+    pairing::{codes, names, CODE_TTL_SECS, PICKUP_TTL_SECS},
     state::AppState,
 };
 use axum::{
@@ -20,10 +20,7 @@ use meshwork_protocol::rest::{
     PairingEntry, PairingStatus,
 };
 use prometheus_client::metrics::gauge::Gauge;
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Duration};
 
 /// Counts a claim as waiting for as long as it is alive (the `/metrics` gauge).
 struct WaitingClaim<'a>(&'a Gauge);
@@ -51,7 +48,7 @@ pub async fn generate_code(
     caller: Caller,
 ) -> Result<Json<GenerateCodeResponse>, ApiError> {
     caller.require_admin()?;
-    let code = state.pairing_codes.issue(Instant::now());
+    let code = codes::issue(&*state.db, unix_now()).await?;
     tracing::info!("pairing code issued");
     Ok(Json(GenerateCodeResponse {
         code,
@@ -91,7 +88,7 @@ pub async fn pair(
         )));
     }
     // The code is spent only by a request that could otherwise succeed.
-    if !state.pairing_codes.redeem(req.code.trim(), Instant::now()) {
+    if !codes::redeem(&*state.db, req.code.trim(), unix_now()).await? {
         return Err(ApiError::forbidden("invalid or expired pairing code"));
     }
     let now = unix_now();
@@ -191,27 +188,14 @@ pub async fn approve(
     Path(id): Path<String>,
 ) -> Result<Json<ApproveResponse>, ApiError> {
     caller.require_admin()?;
-    let token = new_device_token();
-    // The token waits for the device's claim before the entry reads `approved`, so a claim
-    // that sees `approved` always finds it (unless already taken).
-    let left_for_device = state
-        .db
-        .pairing(&id)
-        .await?
-        .is_some_and(|p| p.claim_hash.is_some())
-        && state.pickups.put(&id, token.clone(), Instant::now());
+    let token = state.device_tokens.token_for(&id);
     let entry = transition(
         &state,
         &id,
         PairingStatus::Approved,
         Some(&sha256_hex(&token)),
     )
-    .await
-    .inspect_err(|_| {
-        if left_for_device {
-            state.pickups.discard(&id);
-        }
-    })?;
+    .await?;
     if let Some(key) = state.db.pairing_key(&id).await? {
         // The admin approved this device: its key is the peer id's from now on.
         let peer = entry.peer_id.as_str();
@@ -236,7 +220,6 @@ pub async fn reject(
 ) -> Result<Json<PairingEntry>, ApiError> {
     caller.require_admin()?;
     let entry = transition(&state, &id, PairingStatus::Rejected, None).await?;
-    state.pickups.discard(&id);
     tracing::info!(id = %entry.id, peer_id = %entry.peer_id, "device rejected");
     Ok(Json(entry))
 }
@@ -249,7 +232,6 @@ pub async fn revoke(
 ) -> Result<Json<PairingEntry>, ApiError> {
     caller.require_admin()?;
     let entry = transition(&state, &id, PairingStatus::Revoked, None).await?;
-    state.pickups.discard(&id);
     state.hub.revoke(&entry.peer_id);
     state.events.publish(Change::Topology);
     tracing::warn!(id = %entry.id, peer_id = %entry.peer_id, "device revoked");
@@ -307,11 +289,17 @@ pub async fn claim(
         match entry.status {
             PairingStatus::PendingApproval => {}
             PairingStatus::Approved => {
-                let Some(token) = state.pickups.take(&entry.id, Instant::now()) else {
+                let now = unix_now();
+                let in_time = stored
+                    .approved_at
+                    .is_some_and(|at| now - at <= PICKUP_TTL_SECS as f64);
+                let first = in_time && state.db.claim_device_token(&entry.id, now).await?;
+                let token = first.then(|| state.device_tokens.token_for(&entry.id));
+                let Some(token) = token else {
                     return Err(ApiError::new(
                         StatusCode::GONE,
                         "the device token was already claimed, or waited too long (tokens wait \
-                         300 s, and not across a registry restart); the admin saw it when \
+                         300 s after the approval); the admin saw it when \
                          approving, or can revoke and pair the device again",
                     ));
                 };

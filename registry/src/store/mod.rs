@@ -142,6 +142,17 @@ pub trait Store: Send + Sync {
         token_hash: Option<&str>,
     ) -> StoreResult<bool>;
 
+    /// Stores a new pairing code valid until `expires_at` (dropping expired ones); `false`
+    /// when that code is outstanding already.
+    async fn insert_pairing_code(&self, code: &str, expires_at: f64, now: f64)
+        -> StoreResult<bool>;
+    /// Spends `code` if it is outstanding and unexpired. A wrong code counts against every
+    /// outstanding code; one that reaches `max_wrong` wrong tries is void.
+    async fn redeem_pairing_code(&self, code: &str, now: f64, max_wrong: u32) -> StoreResult<bool>;
+    /// Records the first claim of an approved entry's device token; `false` when it was
+    /// claimed before.
+    async fn claim_device_token(&self, pairing_id: &str, now: f64) -> StoreResult<bool>;
+
     // --- tasks (ADR 0018, 0022)
 
     /// Stores a new task.

@@ -90,6 +90,15 @@ CREATE TABLE IF NOT EXISTS pairing_keys (
     pairing_id TEXT PRIMARY KEY,
     key        TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS pairing_codes (
+    code        TEXT PRIMARY KEY,
+    expires_at  DOUBLE PRECISION NOT NULL,
+    wrong_tries BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS token_claims (
+    pairing_id TEXT PRIMARY KEY,
+    claimed_at DOUBLE PRECISION NOT NULL
+);
 ";
 
 /// Any number, the same in every registry: the lock that serializes schema creation when

@@ -101,6 +101,71 @@ impl PgStore {
             .await
     }
 
+    pub(super) async fn insert_pairing_code(
+        &self,
+        code: &str,
+        expires_at: f64,
+        now: f64,
+    ) -> StoreResult<bool> {
+        let client = self.client().await?;
+        client
+            .execute("DELETE FROM pairing_codes WHERE expires_at <= $1", &[&now])
+            .await?;
+        let n = client
+            .execute(
+                "INSERT INTO pairing_codes (code, expires_at) VALUES ($1, $2) \
+                 ON CONFLICT (code) DO NOTHING",
+                &[&code, &expires_at],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    pub(super) async fn redeem_pairing_code(
+        &self,
+        code: &str,
+        now: f64,
+        max_wrong: u32,
+    ) -> StoreResult<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let found: Option<f64> = tx
+            .query_opt(
+                "DELETE FROM pairing_codes WHERE code = $1 RETURNING expires_at",
+                &[&code],
+            )
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?;
+        if found.is_none() {
+            tx.execute(
+                "UPDATE pairing_codes SET wrong_tries = wrong_tries + 1",
+                &[],
+            )
+            .await?;
+            tx.execute(
+                "DELETE FROM pairing_codes WHERE wrong_tries >= $1 OR expires_at <= $2",
+                &[&i64::from(max_wrong), &now],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(found.is_some_and(|expires| expires > now))
+    }
+
+    pub(super) async fn claim_device_token(&self, pairing_id: &str, now: f64) -> StoreResult<bool> {
+        let n = self
+            .client()
+            .await?
+            .execute(
+                "INSERT INTO token_claims (pairing_id, claimed_at) VALUES ($1, $2) \
+                 ON CONFLICT (pairing_id) DO NOTHING",
+                &[&pairing_id, &now],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
     pub(super) async fn transition_pairing(
         &self,
         id: &str,

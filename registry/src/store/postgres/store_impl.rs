@@ -130,6 +130,23 @@ impl Store for PgStore {
         PgStore::transition_pairing(self, id, from, to, now, token_hash).await
     }
 
+    async fn insert_pairing_code(
+        &self,
+        code: &str,
+        expires_at: f64,
+        now: f64,
+    ) -> StoreResult<bool> {
+        PgStore::insert_pairing_code(self, code, expires_at, now).await
+    }
+
+    async fn redeem_pairing_code(&self, code: &str, now: f64, max_wrong: u32) -> StoreResult<bool> {
+        PgStore::redeem_pairing_code(self, code, now, max_wrong).await
+    }
+
+    async fn claim_device_token(&self, pairing_id: &str, now: f64) -> StoreResult<bool> {
+        PgStore::claim_device_token(self, pairing_id, now).await
+    }
+
     async fn insert_task(&self, task: &Task) -> StoreResult<()> {
         PgStore::insert_task(self, task).await
     }

@@ -198,6 +198,26 @@ impl Store for SqliteStore {
         ))
     }
 
+    async fn insert_pairing_code(
+        &self,
+        code: &str,
+        expires_at: f64,
+        now: f64,
+    ) -> StoreResult<bool> {
+        let code = code.to_owned();
+        blocking!(self, |db| db.insert_pairing_code(&code, expires_at, now))
+    }
+
+    async fn redeem_pairing_code(&self, code: &str, now: f64, max_wrong: u32) -> StoreResult<bool> {
+        let code = code.to_owned();
+        blocking!(self, |db| db.redeem_pairing_code(&code, now, max_wrong))
+    }
+
+    async fn claim_device_token(&self, pairing_id: &str, now: f64) -> StoreResult<bool> {
+        let pairing_id = pairing_id.to_owned();
+        blocking!(self, |db| db.claim_device_token(&pairing_id, now))
+    }
+
     async fn insert_task(&self, task: &Task) -> StoreResult<()> {
         let task = task.clone();
         blocking!(self, |db| db.insert_task(&task))

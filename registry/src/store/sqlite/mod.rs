@@ -108,6 +108,15 @@ CREATE TABLE IF NOT EXISTS pairing_keys (
     pairing_id TEXT PRIMARY KEY,
     key        TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS pairing_codes (
+    code        TEXT PRIMARY KEY,
+    expires_at  REAL NOT NULL,
+    wrong_tries INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS token_claims (
+    pairing_id TEXT PRIMARY KEY,
+    claimed_at REAL NOT NULL
+);
 ";
 
 impl Db {

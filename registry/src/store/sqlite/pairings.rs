@@ -110,6 +110,61 @@ impl Db {
             .optional()
     }
 
+    /// See [`crate::store::Store::insert_pairing_code`].
+    pub fn insert_pairing_code(
+        &self,
+        code: &str,
+        expires_at: f64,
+        now: f64,
+    ) -> rusqlite::Result<bool> {
+        let conn = self.lock();
+        conn.execute(
+            "DELETE FROM pairing_codes WHERE expires_at <= ?1",
+            params![now],
+        )?;
+        let n = conn.execute(
+            "INSERT OR IGNORE INTO pairing_codes (code, expires_at) VALUES (?1, ?2)",
+            params![code, expires_at],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// See [`crate::store::Store::redeem_pairing_code`].
+    pub fn redeem_pairing_code(
+        &self,
+        code: &str,
+        now: f64,
+        max_wrong: u32,
+    ) -> rusqlite::Result<bool> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let found: Option<f64> = tx
+            .query_row(
+                "DELETE FROM pairing_codes WHERE code = ?1 RETURNING expires_at",
+                params![code],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if found.is_none() {
+            tx.execute("UPDATE pairing_codes SET wrong_tries = wrong_tries + 1", [])?;
+            tx.execute(
+                "DELETE FROM pairing_codes WHERE wrong_tries >= ?1 OR expires_at <= ?2",
+                params![max_wrong, now],
+            )?;
+        }
+        tx.commit()?;
+        Ok(found.is_some_and(|expires| expires > now))
+    }
+
+    /// See [`crate::store::Store::claim_device_token`].
+    pub fn claim_device_token(&self, pairing_id: &str, now: f64) -> rusqlite::Result<bool> {
+        let n = self.lock().execute(
+            "INSERT OR IGNORE INTO token_claims (pairing_id, claimed_at) VALUES (?1, ?2)",
+            params![pairing_id, now],
+        )?;
+        Ok(n == 1)
+    }
+
     /// Moves an entry `from → to` atomically; `false` when it was not in `from` (a race lost,
     /// or an illegal transition). On approval, stores the device token's hash.
     pub fn transition_pairing(
