@@ -122,6 +122,15 @@ pub(crate) fn with_timelines(tasks: &mut [Task], mut steps: HashMap<String, Vec<
     }
 }
 
+/// Oldest first, as every task list reads (ties by id).
+pub(crate) fn sort_by_creation(tasks: &mut [Task]) {
+    tasks.sort_by(|a, b| {
+        a.created_at
+            .total_cmp(&b.created_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
+}
+
 /// Groups `(task id, step)` rows by task, keeping their order.
 pub(crate) fn group(rows: Vec<(String, TaskStep)>) -> HashMap<String, Vec<TaskStep>> {
     let mut steps: HashMap<String, Vec<TaskStep>> = HashMap::new();

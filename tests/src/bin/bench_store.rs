@@ -56,7 +56,13 @@ fn fill_sqlite(data_dir: &Path, n: usize, now: f64) -> anyhow::Result<()> {
 
 fn fill_postgres(url: &str, n: usize, now: f64) -> anyhow::Result<()> {
     let numbers = format!("WITH n{n}(i) AS (SELECT generate_series(1, {n})) ");
-    for sql in history_sql(n, now) {
+    let analyze = ["VACUUM ANALYZE".to_owned()];
+    for sql in history_sql(n, now).iter().chain(&analyze) {
+        let numbers = if sql == "VACUUM ANALYZE" {
+            ""
+        } else {
+            numbers.as_str()
+        };
         let out = std::process::Command::new("psql")
             .arg("-d")
             .arg(url)

@@ -5,7 +5,7 @@
 
 use super::{corrupt, count, PgStore};
 use crate::store::{
-    records::{group, with_timelines, Transition},
+    records::{group, sort_by_creation, with_timelines, Transition},
     StoreError, StoreResult,
 };
 use deadpool_postgres::GenericClient;
@@ -77,7 +77,7 @@ async fn with_steps(
     let mut list = tasks(c, tasks_sql, args).await?;
     let steps = c
         .query(
-            &format!("{SELECT_STEPS} WHERE task_id IN ({ids_sql}) ORDER BY seq"),
+            &format!("{SELECT_STEPS} WHERE task_id IN ({ids_sql}) ORDER BY task_id, seq"),
             args,
         )
         .await?
@@ -176,11 +176,15 @@ impl PgStore {
         let client = self.client().await?;
         with_steps(
             &client,
-            &format!("{SELECT} WHERE updated_at >= $1 ORDER BY created_at, id"),
+            &format!("{SELECT} WHERE updated_at >= $1"),
             "SELECT id FROM tasks WHERE updated_at >= $1",
             &[&since],
         )
         .await
+        .map(|mut tasks| {
+            sort_by_creation(&mut tasks);
+            tasks
+        })
     }
 
     pub(super) async fn pending_tasks(&self, now: f64) -> StoreResult<Vec<Task>> {

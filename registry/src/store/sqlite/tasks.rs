@@ -3,7 +3,7 @@
 //! that lands adds a step to the task's timeline in the same transaction (ADR 0018).
 
 use super::Db;
-use crate::store::records::{group, with_timelines, Transition};
+use crate::store::records::{group, sort_by_creation, with_timelines, Transition};
 use meshwork_protocol::rest::{Task, TaskDelivery, TaskState, TaskStep};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -143,15 +143,16 @@ impl Db {
     /// Tasks changed at or after `since` (unix seconds), oldest first, with their timelines.
     pub fn tasks_updated_since(&self, since: f64) -> rusqlite::Result<Vec<Task>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare_cached(&format!(
-            "{SELECT} WHERE updated_at >= ?1 ORDER BY created_at, id"
-        ))?;
+        // Read through the `updated_at` index and sorted here: asked to sort by creation,
+        // SQLite walks the whole table in that order instead (12 ms at 100k tasks).
+        let mut stmt = conn.prepare_cached(&format!("{SELECT} WHERE updated_at >= ?1"))?;
         let mut tasks = stmt
             .query_map(params![since], row_to_task)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
+        sort_by_creation(&mut tasks);
         let mut stmt = conn.prepare_cached(&format!(
             "{SELECT_STEPS} WHERE task_id IN (SELECT id FROM tasks WHERE updated_at >= ?1) \
-             ORDER BY seq"
+             ORDER BY task_id, seq"
         ))?;
         let steps = stmt
             .query_map(params![since], row_to_step)?
@@ -434,7 +435,7 @@ impl Db {
             .query_map(params![limit, offset], row_to_task)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let mut stmt = conn.prepare_cached(&format!(
-            "{SELECT_STEPS} WHERE task_id IN ({page}) ORDER BY seq"
+            "{SELECT_STEPS} WHERE task_id IN ({page}) ORDER BY task_id, seq"
         ))?;
         let steps = stmt
             .query_map(params![limit, offset], row_to_step)?
