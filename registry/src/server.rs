@@ -108,7 +108,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<(Arc<AppState>, Vec<S
         }
         let grace = Duration::try_from_secs_f64(config.cluster_grace_secs)
             .unwrap_or(Duration::from_secs(10));
-        let cluster =
+        let (cluster, subscriptions) =
             crate::cluster::Cluster::connect(&config.nats_url, &config.cluster_name, grace).await?;
         let (presence, changes, outboxes) = crate::cluster::Cluster::outboxes();
         hub.join_cluster(crate::signaling::hub::ClusterLink {
@@ -122,10 +122,10 @@ pub async fn build_state(config: Config) -> anyhow::Result<(Arc<AppState>, Vec<S
             config.cluster_name,
             config.nats_url.join(",")
         ));
-        Some((Arc::new(cluster), outboxes))
+        Some((Arc::new(cluster), (outboxes, subscriptions)))
     };
-    let (cluster, outboxes) = match cluster {
-        Some((c, o)) => (Some(c), Some(o)),
+    let (cluster, feeds) = match cluster {
+        Some((c, f)) => (Some(c), Some(f)),
         None => (None, None),
     };
     let state = Arc::new(AppState {
@@ -146,11 +146,12 @@ pub async fn build_state(config: Config) -> anyhow::Result<(Arc<AppState>, Vec<S
         cluster,
         shutdown: CancellationToken::new(),
     });
-    if let (Some(cluster), Some(outboxes)) = (&state.cluster, outboxes) {
+    if let (Some(cluster), Some((outboxes, subscriptions))) = (&state.cluster, feeds) {
         tokio::spawn(crate::cluster::run(
             state.clone(),
             cluster.clone(),
             outboxes,
+            subscriptions,
         ));
     }
     Ok((state, banner))

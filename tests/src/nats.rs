@@ -44,13 +44,33 @@ fn routez(port: u16) -> Option<serde_json::Value> {
 }
 
 impl NatsCluster {
-    /// Starts `n` servers routed to each other and waits (15 s at most) until every one has
-    /// a route to every other.
+    /// Starts `n` servers routed to each other and waits until every one has a route to
+    /// every other. The ports are picked free just before the servers bind them, so another
+    /// process may take one meanwhile: a cluster whose routes do not form within 10 s is
+    /// started again on new ports (three tries).
     pub fn start(n: usize) -> Self {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let cluster = Self::spawn(n);
+            match cluster.wait_routed(n - 1, Duration::from_secs(10)) {
+                Ok(()) => return cluster,
+                Err(why) if tries < 3 => eprintln!("NATS cluster not routed ({why}); again"),
+                Err(why) => panic!("NATS cluster not routed after {tries} tries: {why}"),
+            }
+        }
+    }
+
+    fn spawn(n: usize) -> Self {
         let dir = temp_dir("nats");
         let ports: Vec<(u16, u16, u16)> = (0..n)
             .map(|_| (free_port(), free_port(), free_port()))
             .collect();
+        // Its own name: test clusters running side by side never join each other.
+        let cluster_name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "meshwork-test".into());
         let routes: Vec<String> = ports
             .iter()
             .map(|(_, route, _)| format!("nats://127.0.0.1:{route}"))
@@ -63,7 +83,7 @@ impl NatsCluster {
                     .args(["-a", "127.0.0.1", "-p", &port.to_string()])
                     .args(["-m", &monitor.to_string()])
                     .args(["-n", &format!("node-{i}")])
-                    .args(["--cluster_name", "meshwork-test"])
+                    .args(["--cluster_name", &cluster_name])
                     .args(["--cluster", &format!("nats://127.0.0.1:{route}")])
                     .args(["--routes", &routes.join(",")])
                     .args([
@@ -81,13 +101,11 @@ impl NatsCluster {
                 }
             })
             .collect();
-        let cluster = Self { nodes, dir };
-        cluster.wait_routed(n - 1, Duration::from_secs(15));
-        cluster
+        Self { nodes, dir }
     }
 
-    /// Waits until every live node has `routes` routes.
-    fn wait_routed(&self, routes: usize, within: Duration) {
+    /// Waits until every live node has `routes` routes; says which did not, with its log.
+    fn wait_routed(&self, routes: usize, within: Duration) -> Result<(), String> {
         let deadline = Instant::now() + within;
         for node in self.nodes.iter().filter(|n| n.child.is_some()) {
             loop {
@@ -95,15 +113,23 @@ impl NatsCluster {
                 if count.is_some_and(|c| c as usize >= routes) {
                     break;
                 }
-                assert!(
-                    Instant::now() < deadline,
-                    "NATS node on {} never got {routes} routes (logs in {})",
-                    node.port,
-                    self.dir.display()
-                );
+                if Instant::now() >= deadline {
+                    let logs: Vec<String> = (0..self.nodes.len())
+                        .map(|i| {
+                            let path = self.dir.join(format!("node-{i}.log"));
+                            std::fs::read_to_string(path).unwrap_or_default()
+                        })
+                        .collect();
+                    return Err(format!(
+                        "node on {} has {count:?} of {routes} routes; logs:\n{}",
+                        node.port,
+                        logs.join("\n")
+                    ));
+                }
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
+        Ok(())
     }
 
     /// `nats://127.0.0.1:PORT` of every node, comma-separated (what `NATS_URL` takes).

@@ -16,11 +16,22 @@ pub struct RegistryCluster {
     url: String,
     keys: Value,
     env: Vec<(String, String)>,
+    hub: Option<std::path::PathBuf>,
 }
 
 impl RegistryCluster {
     /// Starts `n` registries with these API keys and extra environment.
     pub fn start(n: usize, keys: Value, env: &[(&str, &str)]) -> Self {
+        Self::start_serving(n, keys, env, None)
+    }
+
+    /// [`start`](Self::start), each registry serving the hub from `hub` (trunk's `dist/`).
+    pub fn start_serving(
+        n: usize,
+        keys: Value,
+        env: &[(&str, &str)],
+        hub: Option<std::path::PathBuf>,
+    ) -> Self {
         let pg = TestCluster::shared_or_start();
         let nats = NatsCluster::start(3);
         let shared = crate::bins::temp_dir("cluster-db");
@@ -37,11 +48,21 @@ impl RegistryCluster {
             url,
             keys,
             env,
+            hub,
         };
         for _ in 0..n {
             cluster.add();
         }
         cluster
+    }
+
+    /// The first three registries.
+    pub fn trio(&self) -> [&RegistryProcess; 3] {
+        [
+            &self.registries[0],
+            &self.registries[1],
+            &self.registries[2],
+        ]
     }
 
     /// Starts one more registry in the cluster; its index.
@@ -51,6 +72,7 @@ impl RegistryCluster {
                 api_keys: Some(self.keys.clone()),
                 database_url: Some(self.url.clone()),
                 env: self.env.clone(),
+                hub_dist_dir: self.hub.clone(),
                 ..Default::default()
             }));
         self.registries.len() - 1

@@ -119,11 +119,7 @@ async fn all_see(cluster: &Cluster, peers: &[&str]) {
 #[tokio::test]
 async fn sidecars_on_three_registries_form_one_mesh() {
     let cluster = start(3, &[]);
-    let [a, b, c] = [
-        &cluster.registries[0],
-        &cluster.registries[1],
-        &cluster.registries[2],
-    ];
+    let [a, b, c] = cluster.trio();
     let alice = SidecarProcess::start(a, "ak_alice", "alice");
     let bob = SidecarProcess::start(b, "ak_bob", "bob");
     let carol = SidecarProcess::start(c, "ak_carol", "carol");
@@ -181,11 +177,7 @@ async fn a_target_on_no_registry_is_refused_at_once_and_one_elsewhere_is_reached
 #[tokio::test]
 async fn a_peer_that_connects_again_on_another_registry_replaces_its_first_connection() {
     let cluster = start(3, &[]);
-    let [a, b, c] = [
-        &cluster.registries[0],
-        &cluster.registries[1],
-        &cluster.registries[2],
-    ];
+    let [a, b, c] = cluster.trio();
     let mut carol = signal(c, "ak_carol", "carol").await;
     register(&mut carol).await;
     let mut first = signal(a, "ak_alice", "alice").await;
@@ -403,4 +395,32 @@ async fn a_device_pairs_across_registries_and_claims_after_a_restart() {
         assert_eq!(status, StatusCode::OK, "{jwt}");
     }
     drop(cluster.nats);
+}
+
+#[tokio::test]
+async fn the_hub_stream_on_one_registry_shows_a_task_queued_on_another() {
+    let cluster = start(2, &[]);
+    let [a, b] = [&cluster.registries[0], &cluster.registries[1]];
+    let url = format!("ws://127.0.0.1:{}/api/hub/stream", b.port);
+    let (mut stream, _) =
+        SignalClient::connect_subprotocol(&url, meshwork_tests::registry::ADMIN_TOKEN, "hub")
+            .await
+            .expect("the admin opens b's stream");
+    stream.expect("snapshot").await.expect("snapshot");
+    let task = json!({"skill": "echo", "target_agent_id": "somebody", "payload": {}});
+    let (status, body) = call(a, Method::POST, "/api/hub/tasks", Cred::Admin, Some(task)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = body["task_id"].as_str().expect("task_id").to_owned();
+    hear(
+        &mut stream,
+        "the task on b's stream",
+        Duration::from_secs(5),
+        |f| {
+            f["type"] == "tasks_changed"
+                && f["tasks"]
+                    .as_array()
+                    .is_some_and(|t| t.iter().any(|t| t["id"] == id.as_str()))
+        },
+    )
+    .await;
 }

@@ -27,6 +27,9 @@ use tokio::sync::mpsc;
 /// How often a registry announces its whole peer list (which also says it is alive).
 pub const SNAPSHOT_EVERY: Duration = Duration::from_secs(2);
 
+/// How long a starting registry waits for NATS.
+const INITIAL_CONNECT: Duration = Duration::from_secs(30);
+
 /// Announcements and changes waiting for NATS, per registry.
 const OUTBOX: usize = 16 * 1024;
 
@@ -48,10 +51,23 @@ pub struct Outboxes {
     pub changes: mpsc::Receiver<Change>,
 }
 
+/// This registry's subscriptions, made before it serves anyone.
+pub struct Subscriptions {
+    presence: async_nats::Subscriber,
+    deliveries: async_nats::Subscriber,
+    changes: async_nats::Subscriber,
+    memory: async_nats::Subscriber,
+}
+
 impl Cluster {
     /// Connects to NATS (`urls`: one or more servers of one NATS cluster; the client moves to
-    /// another when one dies).
-    pub async fn connect(urls: &[String], name: &str, grace: Duration) -> anyhow::Result<Self> {
+    /// another when one dies) and subscribes: when this returns, the registry hears the
+    /// cluster, so it may start serving. A NATS that cannot be reached stops the start.
+    pub async fn connect(
+        urls: &[String],
+        name: &str,
+        grace: Duration,
+    ) -> anyhow::Result<(Self, Subscriptions)> {
         let instance = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
         let client = async_nats::ConnectOptions::new()
             .name(format!("meshwork-registry {instance}"))
@@ -68,12 +84,38 @@ impl Cluster {
             .connect(urls)
             .await
             .map_err(|e| anyhow::anyhow!("cannot connect to NATS at {urls:?}: {e}"))?;
-        Ok(Self {
+        let cluster = Self {
             instance,
             client,
             prefix: name.to_owned(),
             grace,
-        })
+        };
+        let subscribe = |subject: String| {
+            let client = cluster.client.clone();
+            async move { client.subscribe(subject).await }
+        };
+        let (presence, deliveries, changes, memory) = tokio::try_join!(
+            subscribe(cluster.subject("presence")),
+            subscribe(cluster.deliver_subject(&cluster.instance)),
+            subscribe(cluster.subject("changes")),
+            subscribe(cluster.subject("memory")),
+        )
+        .map_err(|e| anyhow::anyhow!("cannot subscribe to the cluster's NATS subjects: {e}"))?;
+        // Connected, and the server has our subscriptions, once it answered the flush's ping
+        // (the first connection is retried meanwhile; a NATS away that long stops the start).
+        tokio::time::timeout(INITIAL_CONNECT, cluster.client.flush())
+            .await
+            .map_err(|_| {
+                anyhow::anyhow!("no NATS server at {urls:?} answered within {INITIAL_CONNECT:?}")
+            })?
+            .map_err(|e| anyhow::anyhow!("NATS did not confirm the subscriptions: {e}"))?;
+        let subscriptions = Subscriptions {
+            presence,
+            deliveries,
+            changes,
+            memory,
+        };
+        Ok((cluster, subscriptions))
     }
 
     /// The queues the hub and the change bus feed, and their receiving ends for [`run`].

@@ -2,7 +2,7 @@
 
 use super::{
     wire::{Envelope, Forward},
-    Cluster, Outboxes, SNAPSHOT_EVERY,
+    Cluster, Outboxes, Subscriptions, SNAPSHOT_EVERY,
 };
 use crate::{
     events::Change,
@@ -34,24 +34,18 @@ fn decode<T: DeserializeOwned>(me: &str, payload: &[u8]) -> Option<(String, T)> 
 }
 
 /// Runs until shutdown.
-pub async fn run(state: Arc<AppState>, cluster: Arc<Cluster>, mut out: Outboxes) {
-    let subscribe = |subject: String| {
-        let client = cluster.client.clone();
-        async move { client.subscribe(subject).await }
-    };
-    let subs = tokio::try_join!(
-        subscribe(cluster.subject("presence")),
-        subscribe(cluster.deliver_subject(&cluster.instance)),
-        subscribe(cluster.subject("changes")),
-        subscribe(cluster.subject("memory")),
-    );
-    let (mut presence, mut deliveries, mut changes, mut memory) = match subs {
-        Ok(subs) => subs,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot subscribe to the cluster's subjects; clustering is off");
-            return;
-        }
-    };
+pub async fn run(
+    state: Arc<AppState>,
+    cluster: Arc<Cluster>,
+    mut out: Outboxes,
+    subs: Subscriptions,
+) {
+    let Subscriptions {
+        mut presence,
+        mut deliveries,
+        mut changes,
+        mut memory,
+    } = subs;
     let me = cluster.instance.clone();
     tracing::info!(instance = %me, "joined the registry cluster");
     cluster
@@ -64,6 +58,7 @@ pub async fn run(state: Arc<AppState>, cluster: Arc<Cluster>, mut out: Outboxes)
                 cluster.publish(cluster.subject("presence"), &message).await;
             }
             Some(change) = out.changes.recv() => {
+                tracing::debug!(?change, "change shared with the cluster");
                 cluster.publish(cluster.subject("changes"), &change).await;
             }
             Some(msg) = presence.next() => {
@@ -81,9 +76,10 @@ pub async fn run(state: Arc<AppState>, cluster: Arc<Cluster>, mut out: Outboxes)
                 }
             }
             Some(msg) = changes.next() => {
-                let Some((_, change)) = decode::<Change>(&me, &msg.payload) else {
+                let Some((from, change)) = decode::<Change>(&me, &msg.payload) else {
                     continue;
                 };
+                tracing::debug!(?change, %from, "change from the cluster");
                 state.events.publish_local(change);
                 if change == Change::Tasks {
                     // A task queued elsewhere may be for a sidecar connected here.

@@ -30,7 +30,7 @@ pub enum StoreError {
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
     /// PostgreSQL refused.
-    #[error("postgres: {0}")]
+    #[error("postgres: {}", postgres_message(.0))]
     Postgres(#[from] tokio_postgres::Error),
     /// No PostgreSQL connection could be had.
     #[error("postgres pool: {0}")]
@@ -41,6 +41,14 @@ pub enum StoreError {
     /// The blocking task running an SQLite call died.
     #[error("store worker: {0}")]
     Worker(String),
+}
+
+/// What PostgreSQL said (its own message and SQLSTATE), not just "db error".
+fn postgres_message(err: &tokio_postgres::Error) -> String {
+    match err.as_db_error() {
+        Some(db) => format!("{} ({}): {}", db.severity(), db.code().code(), db.message()),
+        None => err.to_string(),
+    }
 }
 
 /// The result of a store call.

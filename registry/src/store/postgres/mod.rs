@@ -136,8 +136,23 @@ impl PgStore {
         Ok(store)
     }
 
+    /// Creates what the schema lacks. A database that has it all is left alone: even `CREATE
+    /// INDEX IF NOT EXISTS` takes a lock on its table, and next to registries already
+    /// writing that can deadlock a registry that is starting.
     async fn create_schema(&self) -> StoreResult<()> {
         let mut client = self.client().await?;
+        let names = schema_relations();
+        let row = client
+            .query_one(
+                "SELECT count(*) FROM pg_catalog.pg_class c \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = current_schema() AND c.relname = ANY($1)",
+                &[&names],
+            )
+            .await?;
+        if count(row.try_get(0)?) == names.len() as u64 {
+            return Ok(());
+        }
         let tx = client.transaction().await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
             .await?;
@@ -152,6 +167,17 @@ impl PgStore {
     }
 }
 
+/// The tables and indexes [`SCHEMA`] creates.
+fn schema_relations() -> Vec<String> {
+    SCHEMA
+        .split("IF NOT EXISTS ")
+        .skip(1)
+        .filter_map(|rest| rest.split_whitespace().next())
+        .map(|name| name.trim_end_matches(|c: char| !c.is_alphanumeric() && c != '_'))
+        .map(str::to_owned)
+        .collect()
+}
+
 /// A count from the database as the unsigned number the API speaks.
 fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
@@ -160,4 +186,25 @@ fn count(n: i64) -> u64 {
 /// A stored text that must parse, or a clear error naming what it is.
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} {value:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_schema_check_knows_every_table_and_index() {
+        let names = super::schema_relations();
+        for expected in [
+            "settings",
+            "tasks",
+            "tasks_by_updated",
+            "task_steps_by_task",
+            "token_claims",
+        ] {
+            assert!(
+                names.iter().any(|n| n == expected),
+                "{expected} missing from {names:?}"
+            );
+        }
+        assert_eq!(names.len(), super::SCHEMA.matches("IF NOT EXISTS").count());
+    }
 }
