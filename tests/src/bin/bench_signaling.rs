@@ -12,9 +12,10 @@
 
 use futures_util::{SinkExt, StreamExt};
 use meshwork_tests::cli::Flag;
+use meshwork_tests::relay_load::{join, keys};
 use meshwork_tests::stats::rss_kib;
 use meshwork_tests::{RegistryOptions, RegistryProcess};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::{
     sync::{
         atomic::{AtomicU64, Ordering},
@@ -22,7 +23,7 @@ use std::{
     },
     time::{Duration, Instant},
 };
-use tokio_tungstenite::{connect_async, tungstenite::Message};
+use tokio_tungstenite::tungstenite::Message;
 
 struct Args {
     peers: usize,
@@ -58,28 +59,6 @@ fn parse_args() -> Args {
     }
 }
 
-fn keys(n: usize) -> Value {
-    let mut keys = serde_json::Map::new();
-    for i in 0..n {
-        keys.insert(
-            format!("ak_bench_{i}"),
-            json!({"peer_id": format!("p{i:05}"), "role": "agent"}),
-        );
-    }
-    json!({ "keys": keys })
-}
-
-async fn token(http: &reqwest::Client, reg: &RegistryProcess, i: usize) -> anyhow::Result<String> {
-    let v: Value = http
-        .post(reg.url("/api/token"))
-        .header("x-api-key", format!("ak_bench_{i}"))
-        .send()
-        .await?
-        .json()
-        .await?;
-    Ok(v["token"].as_str().unwrap_or_default().to_owned())
-}
-
 /// The bench measures the relay itself: lift the per-IP token rate and per-peer frame budget
 /// (every simulated peer shares 127.0.0.1).
 fn bench_env() -> Vec<(String, String)> {
@@ -92,23 +71,6 @@ fn bench_env() -> Vec<(String, String)> {
     .into_iter()
     .map(|(k, v)| (k.into(), v.into()))
     .collect()
-}
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn join(reg: &RegistryProcess, http: &reqwest::Client, i: usize) -> anyhow::Result<Ws> {
-    let token = token(http, reg, i).await?;
-    let (mut ws, _) = connect_async(format!("{}?token={token}", reg.ws_url())).await?;
-    let frame = json!({"type": "register", "peer_id": format!("p{i:05}"), "payload": {}});
-    ws.send(Message::Text(frame.to_string().into())).await?;
-    loop {
-        match ws.next().await {
-            Some(Ok(Message::Text(t))) if t.as_str().contains("\"peer_list\"") => return Ok(ws),
-            Some(Ok(_)) => continue,
-            other => anyhow::bail!("peer {i}: no peer_list: {other:?}"),
-        }
-    }
 }
 
 async fn idle_memory(reg: &RegistryProcess, peers: usize) -> anyhow::Result<()> {

@@ -19,7 +19,7 @@ use meshwork_protocol::{
 };
 use serde::{Deserialize, Serialize};
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     time::{Duration, Instant},
 };
 use tokio::sync::mpsc;
@@ -261,7 +261,7 @@ impl SignalingHub {
                 }
             }
             Presence::Snapshot { peers } => {
-                let listed: Vec<PeerId> = peers.iter().map(|p| p.peer_id.clone()).collect();
+                let listed: HashSet<&PeerId> = peers.iter().map(|p| &p.peer_id).collect();
                 let gone: Vec<PeerId> = inner
                     .remote
                     .peers
