@@ -1,7 +1,7 @@
 //! What to do with one text frame from a peer. Every refusal is an `error` frame back to the
 //! sender; the socket stays open.
 
-use super::hub::{peer_list_frame, Registration, RelayError, Route};
+use super::hub::{Registration, RelayError, Route};
 use crate::{clock::unix_now, events::Change, state::AppState, store::Binding};
 use meshwork_protocol::{
     identity::PublicKey,
@@ -185,14 +185,15 @@ async fn register(state: &AppState, origin: &Origin<'_>, msg: &SignalMessage) {
         takes_memory,
         takes_tasks,
     };
-    let registered = state
-        .hub
-        .register(origin.peer_id, origin.conn_id, registration);
+    let registered = state.hub.register(
+        origin.peer_id,
+        origin.conn_id,
+        registration,
+        state.memory.is_some(),
+    );
     if let Some(peers) = registered {
-        tracing::info!(peer_id = %origin.peer_id, ?kind, peers = peers.len(), "peer registered");
+        tracing::info!(peer_id = %origin.peer_id, ?kind, peers, "peer registered");
         state.events.publish(Change::Topology);
-        let list = peer_list_frame(peers, state.memory.is_some());
-        let _ = origin.tx.try_send(list);
         if let (true, Some(memory)) = (takes_memory, &state.memory) {
             let have = SignalMessage::from_registry(SignalType::MemorySync, &memory.have().await);
             let _ = origin.tx.try_send(have.to_json());

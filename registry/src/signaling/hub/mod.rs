@@ -3,6 +3,8 @@
 //! registries ([`remote`]), so a peer list, a relay or a topology covers the whole mesh.
 
 pub mod remote;
+#[cfg(test)]
+mod tests;
 
 pub use remote::{ClusterLink, Presence, RemotePeer, Route};
 
@@ -137,20 +139,28 @@ impl SignalingHub {
         conn_id
     }
 
-    /// Marks a connection registered; returns the peer list for it, and tells the others.
-    /// `None` when the connection has been replaced meanwhile.
+    /// Marks a connection registered, queues its `peer_list` (with `memory` when the registry
+    /// keeps a replica), and tells the others. Returns how many peers the list names; `None`
+    /// when the connection has been replaced meanwhile.
+    ///
+    /// The list is queued under the hub's lock: a `peer_joined` or `peer_left` about a peer
+    /// that registers or leaves next is queued after it, so the peer never applies a list
+    /// older than an announcement it already applied (a `peer_list` unlists everyone it does
+    /// not name).
     pub fn register(
         &self,
         peer_id: &PeerId,
         conn_id: u64,
         peer: Registration,
-    ) -> Option<Vec<(PeerId, Option<PublicKey>)>> {
+        memory: bool,
+    ) -> Option<usize> {
         let mut inner = self.lock();
         let slot = inner
             .peers
             .get_mut(peer_id)
             .filter(|s| s.conn_id == conn_id)?;
         let identity_key = peer.identity_key;
+        let tx = slot.tx.clone();
         slot.registered = true;
         slot.kind = peer.kind;
         slot.takes_mesh_messages = peer.takes_mesh_messages;
@@ -165,7 +175,6 @@ impl SignalingHub {
             .filter(|(id, s)| *id != peer_id && s.registered)
             .map(|(id, slot)| (id.clone(), slot.identity_key));
         let mut others: Vec<_> = others.collect();
-        broadcast_joined(&inner, peer_id, identity_key);
         // Registered here now: a copy elsewhere is the older one (its registry closes it
         // when it hears of this one).
         inner.remote.forget(peer_id);
@@ -177,8 +186,11 @@ impl SignalingHub {
         );
         others.sort_by(|a, b| a.0.cmp(&b.0));
         others.dedup_by(|a, b| a.0 == b.0);
+        let listed = others.len();
+        let _ = tx.try_send(peer_list_frame(others, memory));
+        broadcast_joined(&inner, peer_id, identity_key);
         inner.announce(Presence::Joined { peer: announced });
-        Some(others)
+        Some(listed)
     }
 
     /// Removes a connection if it is still the current one for its peer id; tells the others.
@@ -393,7 +405,7 @@ impl SignalingHub {
 
 /// Builds the `peer_list` frame for a peer: ids, and the keys of those that have one;
 /// `memory` when the registry keeps a replica.
-pub fn peer_list_frame(peers: Vec<(PeerId, Option<PublicKey>)>, memory: bool) -> String {
+fn peer_list_frame(peers: Vec<(PeerId, Option<PublicKey>)>, memory: bool) -> String {
     let keys = peers
         .iter()
         .filter_map(|(id, key)| Some((id.clone(), (*key)?)))
