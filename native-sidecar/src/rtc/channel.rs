@@ -6,33 +6,12 @@ use meshwork_protocol::{
     core::{Attempt, Event, Incoming},
     PeerId,
 };
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 use tokio::sync::mpsc::Sender;
-use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelState};
+use webrtc::data_channel::{DataChannel, DataChannelEvent};
 
-/// Reads the channel until it closes. `kick` works around webrtc-rs 0.21.1 not flushing the
-/// handshake packets it queues while handling an event: touching any channel setter wakes its
-/// writer, so the offerer does that every millisecond until the channel is open.
-pub fn spawn_pump(
-    peer: PeerId,
-    attempt: Attempt,
-    dc: Arc<dyn DataChannel>,
-    events: Sender<Event>,
-    kick: bool,
-) {
-    if kick {
-        let dc = dc.clone();
-        tokio::spawn(async move {
-            for _ in 0..10_000 {
-                match dc.ready_state().await {
-                    Ok(RTCDataChannelState::Connecting) => {}
-                    _ => break,
-                }
-                let _ = dc.set_buffered_amount_low_threshold(0).await;
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-        });
-    }
+/// Reads the channel until it closes.
+pub fn spawn_pump(peer: PeerId, attempt: Attempt, dc: Arc<dyn DataChannel>, events: Sender<Event>) {
     tokio::spawn(async move {
         while let Some(event) = dc.poll().await {
             let data = match event {

@@ -11,8 +11,7 @@ use std::sync::{Arc, Mutex};
 use webrtc::{
     data_channel::DataChannel,
     peer_connection::{
-        PeerConnectionEventHandler, RTCIceConnectionState, RTCPeerConnectionIceEvent,
-        RTCPeerConnectionState,
+        PeerConnectionEventHandler, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
     },
 };
 
@@ -60,23 +59,6 @@ impl PeerConnectionEventHandler for Handler {
         }
     }
 
-    async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
-        // webrtc-rs 0.21.1 starts DTLS on this event but can leave its first flight (the
-        // ClientHello) unsent until the driver's next timer: 10.5 ms of a browser link's
-        // setup (docs/BENCHMARKS.md, issue 18). Touching the channel from a task that runs
-        // after this callback makes the driver drain its writes at once.
-        if state != RTCIceConnectionState::Connected {
-            return;
-        }
-        let dc = self.channel.lock().ok().and_then(|slot| slot.clone());
-        if let Some(dc) = dc {
-            tokio::spawn(async move {
-                tokio::task::yield_now().await;
-                let _ = dc.set_buffered_amount_low_threshold(0).await;
-            });
-        }
-    }
-
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
         let state = match state {
             RTCPeerConnectionState::New => ConnectionState::New,
@@ -104,12 +86,6 @@ impl PeerConnectionEventHandler for Handler {
         if let Ok(mut slot) = self.channel.lock() {
             *slot = Some(dc.clone());
         }
-        channel::spawn_pump(
-            self.peer.clone(),
-            self.attempt,
-            dc,
-            self.sinks.data.clone(),
-            false,
-        );
+        channel::spawn_pump(self.peer.clone(), self.attempt, dc, self.sinks.data.clone());
     }
 }

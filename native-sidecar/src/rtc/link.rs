@@ -19,7 +19,7 @@ use meshwork_protocol::{
 use rtc::peer_connection::transport::RTCDtlsRole;
 use std::{
     sync::{
-        atomic::{AtomicBool, AtomicUsize, Ordering},
+        atomic::{AtomicUsize, Ordering},
         Arc,
     },
     time::Instant,
@@ -210,7 +210,6 @@ async fn run(
         }
     };
     let relays = RemoteRelays::default();
-    let kick_pending = Arc::new(AtomicBool::new(false));
     loop {
         let op = tokio::select! {
             op = ops.recv() => op,
@@ -226,7 +225,7 @@ async fn run(
                 let dc = channel.lock().ok().and_then(|c| c.clone());
                 let sent = match dc {
                     Some(dc) => tokio::select! {
-                        sent = send_frames(&dc, &frames, &kick_pending) => sent,
+                        sent = send_frames(&dc, &frames) => sent,
                         // Closed while waiting for SCTP: the core has moved on.
                         _ = close.cancelled() => break,
                     },
@@ -291,7 +290,7 @@ async fn perform(
             if let Ok(mut slot) = channel.lock() {
                 *slot = Some(dc.clone());
             }
-            spawn_pump(peer.clone(), attempt, dc, task.sinks.data.clone(), true);
+            spawn_pump(peer.clone(), attempt, dc, task.sinks.data.clone());
             let offer = pc.create_offer(None).await?;
             pc.set_local_description(offer.clone()).await?;
             core(Event::LocalDescription {
@@ -346,31 +345,11 @@ async fn perform(
     Ok(())
 }
 
-/// Wakes the connection's writer once more, right after the current burst of sends.
-///
-/// webrtc-rs 0.21.1 can leave a send stranded in its core until the next timer (~200 ms)
-/// when it lands while the driver is mid-iteration; on a TURN-relayed path every message hit
-/// it (request → reply 387 ms instead of 0.46 ms, `bench_tiers`). Touching a channel setter
-/// from a task that runs after this one yields makes the driver drain again. One kick per
-/// burst: `pending` coalesces.
-fn wake_writer(dc: &Arc<dyn DataChannel>, pending: &Arc<AtomicBool>) {
-    if pending.swap(true, Ordering::AcqRel) {
-        return;
-    }
-    let (dc, pending) = (dc.clone(), pending.clone());
-    tokio::spawn(async move {
-        tokio::task::yield_now().await;
-        pending.store(false, Ordering::Release);
-        let _ = dc.set_buffered_amount_low_threshold(0).await;
-    });
-}
-
-/// Writes one message's frames (waiting while the channel's send buffer is full: SCTP flow
-/// control), then wakes the writer.
+/// Writes one message's frames, waiting while the channel's send buffer is full (SCTP flow
+/// control).
 async fn send_frames(
     dc: &Arc<dyn DataChannel>,
     frames: &[Frame],
-    kick_pending: &Arc<AtomicBool>,
 ) -> Result<(), webrtc::error::Error> {
     for frame in frames {
         match frame {
@@ -378,7 +357,6 @@ async fn send_frames(
             Frame::Chunk(bytes) => dc.send(BytesMut::from(&bytes[..])).await?,
         }
     }
-    wake_writer(dc, kick_pending);
     Ok(())
 }
 

@@ -12,7 +12,7 @@
 //! 4. Full-mesh formation time and total sidecar RSS for N sidecars.
 
 use meshwork_tests::cli::Flag;
-use meshwork_tests::stats::{percentile, rss_kib};
+use meshwork_tests::stats::{percentile, pss_kib, rss_anon_kib, rss_kib};
 use meshwork_tests::{
     sidecar::QUIET_LOG, IpcClient, RegistryOptions, RegistryProcess, SidecarProcess,
 };
@@ -31,12 +31,15 @@ fn peer(i: usize) -> String {
     format!("p{i:03}")
 }
 
+/// `BENCH_SIDECAR_LOG` sets the sidecars' `RUST_LOG` (timelines of a setup, as in
+/// `bench_browser`); quiet otherwise.
 fn start(reg: &RegistryProcess, i: usize) -> SidecarProcess {
+    let log = std::env::var("BENCH_SIDECAR_LOG").unwrap_or_else(|_| QUIET_LOG.to_owned());
     SidecarProcess::start_with(
         reg,
         &format!("ak_{i}"),
         &peer(i),
-        &[("MESHWORK_KEEP_ALIVE", "1"), ("RUST_LOG", QUIET_LOG)],
+        &[("MESHWORK_KEEP_ALIVE", "1"), ("RUST_LOG", &log)],
     )
 }
 
@@ -239,17 +242,15 @@ async fn mesh(reg: &RegistryProcess, n: usize, base: usize) -> anyhow::Result<()
         _keep.push(w.await?);
     }
     let formed = t0.elapsed();
-    let rss: u64 = cars
-        .iter()
-        .filter_map(SidecarProcess::pid)
-        .map(rss_kib)
-        .sum();
+    let pids: Vec<u32> = cars.iter().filter_map(SidecarProcess::pid).collect();
+    let mib = |f: fn(u32) -> u64| pids.iter().copied().map(f).sum::<u64>() as f64 / 1024.0;
+    let (rss, anon, pss) = (mib(rss_kib), mib(rss_anon_kib), mib(pss_kib));
     println!(
-        "N={n:>3}: full mesh ({} links) in {:.2} s; total sidecar RSS {:.0} MiB ({:.1} MiB per sidecar)",
+        "N={n:>3}: full mesh ({} links) in {:.2} s; total sidecar RSS {rss:.0} MiB ({:.1} MiB per sidecar); \
+         anonymous {anon:.0} MiB; PSS {pss:.0} MiB",
         n * (n - 1) / 2,
         formed.as_secs_f64(),
-        rss as f64 / 1024.0,
-        rss as f64 / 1024.0 / n as f64
+        rss / n as f64
     );
     Ok(())
 }
@@ -278,7 +279,11 @@ async fn links(reg: &RegistryProcess, n: usize, base: usize) -> anyhow::Result<(
     let many = rss_kib(pid);
     let per_link = many.saturating_sub(one) as f64 / (n - 1) as f64;
     println!("## Memory per link (one sidecar's RSS)");
-    println!("1 link: {one} KiB; {n} links: {many} KiB; per extra link: {per_link:.0} KiB");
+    println!(
+        "1 link: {one} KiB; {n} links: {many} KiB; per extra link: {per_link:.0} KiB \
+         (anonymous at {n} links: {} KiB)",
+        rss_anon_kib(pid)
+    );
     Ok(())
 }
 
