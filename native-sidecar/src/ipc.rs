@@ -226,10 +226,20 @@ async fn serve<R, W>(
         let codec = AnyDelimiterCodec::new_with_max_length(b"\n".to_vec(), Vec::new(), MAX_LINE);
         let mut lines = FramedRead::new(read, codec);
         let mut out = FramedWrite::new(write, LinesCodec::new());
+        // Every line already queued goes out with the one being written: a burst of messages
+        // to the agent is one write, not one per line.
         let writer = async {
             while let Some(line) = rx.recv().await {
-                if out.send(line).await.is_err() {
-                    break;
+                if out.feed(line).await.is_err() {
+                    return;
+                }
+                while let Some(line) = rx.try_recv() {
+                    if out.feed(line).await.is_err() {
+                        return;
+                    }
+                }
+                if SinkExt::<String>::flush(&mut out).await.is_err() {
+                    return;
                 }
             }
         };

@@ -93,17 +93,44 @@ impl ClientLines {
     /// The next line, `None` once the driver dropped the client.
     pub async fn recv(&mut self) -> Option<String> {
         let line = self.rx.recv().await?;
+        Some(self.taken(line))
+    }
+
+    /// The next line if one is queued now (the writer batches what is waiting into one
+    /// write).
+    pub fn try_recv(&mut self) -> Option<String> {
+        let line = self.rx.try_recv().ok()?;
+        Some(self.taken(line))
+    }
+
+    /// Stops counting a taken line; wakes the driver when the queue drains below
+    /// [`HIGH_WATER`].
+    fn taken(&self, line: String) -> String {
         let before = self.queued.fetch_sub(line.len(), Ordering::AcqRel);
         if before > HIGH_WATER && before - line.len() <= HIGH_WATER {
             self.room.notify_one();
         }
-        Some(line)
+        line
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn lines_waiting_now_are_taken_without_waiting_and_counted_off() {
+        let (queue, mut lines) = client_queue(100, Default::default());
+        assert_eq!(lines.try_recv(), None);
+        assert_eq!(queue.push("abc".into()), Ok(()));
+        assert_eq!(queue.push("de".into()), Ok(()));
+        assert_eq!(queue.queued(), 5);
+        assert_eq!(lines.try_recv().as_deref(), Some("abc"));
+        assert_eq!(queue.queued(), 2);
+        assert_eq!(lines.try_recv().as_deref(), Some("de"));
+        assert_eq!(lines.try_recv(), None);
+        assert_eq!(queue.queued(), 0);
+    }
 
     #[tokio::test]
     async fn lines_count_until_taken_and_the_limit_is_in_bytes() {
