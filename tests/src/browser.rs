@@ -303,22 +303,59 @@ impl Browser {
         .await;
     }
 
-    /// Ends the session and chromedriver.
-    pub async fn close(mut self) {
+    /// Ends the session, then chromedriver and the profile (as dropping it does).
+    pub async fn close(self) {
         let _ = self.client.clone().close().await;
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // Chromium is chromedriver's child: end its whole tree first so no browser outlives
+        // the test and nothing writes into the profile while it is removed. A test that
+        // panics drops its browser too, so its profile goes with it.
+        let tree = descendants(self.driver.id());
+        if !tree.is_empty() {
+            let _ = Command::new("kill").arg("-KILL").args(&tree).status();
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
 
-impl Drop for Browser {
-    fn drop(&mut self) {
-        // Chromium is chromedriver's child: end it first so no browser outlives the test.
-        let _ = Command::new("pkill")
-            .args(["-KILL", "-P", &self.driver.id().to_string()])
-            .status();
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+/// Every process below `pid` (chromium, its zygotes, renderers and utilities), from /proc:
+/// all of them write into the profile, so all end before it is removed.
+fn descendants(pid: u32) -> Vec<String> {
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let child: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
+            let ppid = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            Some((child, ppid))
+        })
+        .collect();
+    let mut found = vec![pid];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(
+            parents
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(c, _)| *c),
+        );
+        i += 1;
     }
+    found.into_iter().skip(1).map(|p| p.to_string()).collect()
 }
