@@ -10,6 +10,20 @@ scripts/install.sh test
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
 
+# Everything the suite writes to temp (data dirs, sockets, Chromium's profiles and scoped dirs,
+# throwaway PostgreSQL clusters) goes under one directory, removed when the run ends however it
+# ends. Short name: Unix socket paths inside it must stay under 108 bytes. World-traversable,
+# as /tmp is, so the `postgres` user reaches its cluster inside it.
+run_tmp="$(mktemp -d "${TMPDIR:-/tmp}/mw.XXXXXX")"
+chmod 0755 "$run_tmp"
+export TMPDIR="$run_tmp"
+pg_dir=""
+cleanup() {
+  if [ -n "$pg_dir" ]; then scripts/postgres.sh stop "$pg_dir" >/dev/null 2>&1 || true; fi
+  rm -rf "$run_tmp"
+}
+trap cleanup EXIT
+
 step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 
 step "cargo fmt --check"
@@ -35,12 +49,11 @@ step "cargo test (in a network namespace with only loopback)"
 scripts/in-netns.sh cargo test --workspace --locked --offline
 
 step "end-to-end suites again, every registry on PostgreSQL (a throwaway cluster; ADR 0023)"
-pg_dir="$(mktemp -d "${TMPDIR:-/tmp}/meshwork-pg.XXXXXX")"
-trap 'scripts/postgres.sh stop "$pg_dir" >/dev/null 2>&1 || true' EXIT
+pg_dir="$(mktemp -d "$TMPDIR/pg.XXXXXX")"
 MESHWORK_TEST_POSTGRES="$(scripts/postgres.sh start "$pg_dir")" \
   scripts/in-netns.sh cargo test -p meshwork-tests --locked --offline
 scripts/postgres.sh stop "$pg_dir"
-trap - EXIT
+pg_dir=""
 
 step "wasm-bindgen-test (the wasm shell in headless Chromium, same namespace rules)"
 scripts/in-netns.sh cargo test -p meshwork-wasm-peer --target wasm32-unknown-unknown --locked --offline

@@ -41,6 +41,39 @@ pub fn temp_dir(prefix: &str) -> PathBuf {
     dir
 }
 
+/// A directory removed (with what is in it) when this is dropped.
+pub struct RemovedOnDrop(pub PathBuf);
+
+/// [`temp_dir`] for a test's own files: removed when the test ends, passed or failed.
+pub fn scratch_dir(prefix: &str) -> RemovedOnDrop {
+    RemovedOnDrop(temp_dir(prefix))
+}
+
+impl std::ops::Deref for RemovedOnDrop {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::path::Path> for RemovedOnDrop {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for RemovedOnDrop {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for RemovedOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// The files in `dir` whose names start with `prefix` and whose bytes contain `needle`.
 pub fn files_containing(dir: &std::path::Path, prefix: &str, needle: &str) -> Vec<String> {
     std::fs::read_dir(dir)

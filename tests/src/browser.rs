@@ -32,13 +32,18 @@ impl Browser {
         let port = free_port();
         let driver_bin =
             std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        // One directory holds the profile and Chromium's temp files (its `scoped_dir`s, up to
+        // 32 MB each, which a killed Chromium leaves behind), so dropping it removes both.
+        let profile = crate::bins::temp_dir("chromium");
+        let tmp = profile.join("tmp");
+        std::fs::create_dir_all(&tmp).unwrap_or_else(|e| panic!("creating {}: {e}", tmp.display()));
         let driver = Command::new(driver_bin)
             .arg(format!("--port={port}"))
+            .env("TMPDIR", &tmp)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawning chromedriver (apt-get install chromium-driver)");
-        let profile = crate::bins::temp_dir("chromium");
         let caps = json!({
             "goog:chromeOptions": {
                 "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
@@ -49,7 +54,7 @@ impl Browser {
                     "--disable-background-networking", "--disable-component-update",
                     "--disable-sync", "--no-first-run", "--disable-default-apps",
                     "--disable-extensions", "--disable-quic", "--disable-dev-shm-usage",
-                    format!("--user-data-dir={}", profile.display()),
+                    format!("--user-data-dir={}", profile.join("profile").display()),
                 ]
             }
         });

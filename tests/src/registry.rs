@@ -232,7 +232,9 @@ impl RegistryProcess {
         format!("{}{path}", self.base_url)
     }
 
-    /// SIGKILL, keeping the data dir for a restart.
+    /// SIGKILL, keeping the data dir for a restart (pass it back in [`RegistryOptions`]; the
+    /// registry started on it removes it). A crash that is not restarted is `drop`.
+    #[must_use = "the data dir is kept for a restart; drop the registry to crash it for good"]
     pub fn kill9(mut self) -> PathBuf {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();

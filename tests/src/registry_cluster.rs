@@ -14,6 +14,8 @@ pub struct RegistryCluster {
     /// The shared database's cluster.
     pub pg: TestCluster,
     url: String,
+    /// Names the shared database (and holds its marker); removed on drop.
+    _db_dir: crate::bins::RemovedOnDrop,
     keys: Value,
     env: Vec<(String, String)>,
     hub: Option<std::path::PathBuf>,
@@ -46,6 +48,7 @@ impl RegistryCluster {
             nats,
             pg,
             url,
+            _db_dir: crate::bins::RemovedOnDrop(shared),
             keys,
             env,
             hub,

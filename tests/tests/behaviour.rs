@@ -15,7 +15,7 @@
 //! that fails after it was accepted (`a_write_that_fails_later_goes_through_the_registry`).
 
 use meshwork_tests::{
-    bins::temp_dir,
+    bins::scratch_dir,
     browser::Browser,
     firewall::Firewall,
     http::{admin_get, admin_post},
@@ -485,7 +485,8 @@ async fn run_suite(reg: RegistryProcess, subject: &mut impl Subject, ref_addr: I
         .as_str()
         .expect("a pairing code")
         .to_owned();
-    let token_file = temp_dir("device").join("device_token");
+    let device_dir = scratch_dir("device");
+    let token_file = device_dir.join("device_token");
     let _device = SidecarProcess::start_pairing(&reg, &code, "laptop", &token_file);
     let id = until(EVENT_TIMEOUT, "the pairing request", || async {
         admin_get(&reg, "/api/pairing/pending").await[0]["id"]
@@ -523,7 +524,7 @@ async fn run_suite(reg: RegistryProcess, subject: &mut impl Subject, ref_addr: I
 
     // 11. the registry dies: open channels stay and carry messages — also well past the
     // links' silence timeout (a tracked request that nobody answers marks the time).
-    reg.kill9();
+    drop(reg); // SIGKILL
     let marker = message("task_request", "m1", json!({"skill": "echo"}));
     assert_eq!(
         subject.request("ref", marker, 7_000).await,

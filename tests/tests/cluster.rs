@@ -275,7 +275,7 @@ async fn the_peers_of_a_registry_that_died_are_reported_gone_after_the_grace_per
     })
     .await;
 
-    let _ = registries.remove(0).kill9();
+    drop(registries.remove(0)); // SIGKILL
     let died = Instant::now();
     hear(
         &mut bob,
@@ -315,9 +315,9 @@ async fn a_sidecar_moves_to_the_next_registry_when_its_own_dies_and_keeps_its_ch
     let bob = SidecarProcess::start(b, "ak_bob", "bob");
     alice_ipc.wait_connected_within(&["bob"], SETUP).await;
 
-    let _ = registries.remove(0).kill9();
-    // carol arrives on the third registry after a died: she reaches alice only once alice has
-    // registered again, on b.
+    drop(registries.remove(0)); // SIGKILL
+                                // carol arrives on the third registry after a died: she reaches alice only once alice has
+                                // registered again, on b.
     let carol = SidecarProcess::start(&registries[1], "ak_carol", "carol");
     let mut carol_ipc = carol.ipc().await;
     carol_ipc
@@ -363,7 +363,7 @@ async fn a_device_pairs_across_registries_and_claims_after_a_restart() {
         .expect("device_token")
         .to_owned();
     // ...c dies before the device claims: the claim on a still gets the token, once.
-    let _ = registries.remove(2).kill9();
+    drop(registries.remove(2)); // SIGKILL
     let claim = json!({"claim_secret": secret, "wait_secs": 0});
     let path = format!("/api/pairing/{id}/claim");
     let (status, claimed) = call(

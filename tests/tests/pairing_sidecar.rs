@@ -3,7 +3,7 @@
 //! DataChannel to it within a second.
 
 use meshwork_tests::{
-    bins::temp_dir,
+    bins::scratch_dir,
     http::{admin_get, admin_post, call, Cred},
     sidecar::EVENT_TIMEOUT,
     wait::until,
@@ -32,7 +32,7 @@ async fn a_device_pairs_with_one_command_joins_the_mesh_and_revocation_cuts_it_o
         .as_str()
         .expect("code")
         .to_owned();
-    let dir = temp_dir("device");
+    let dir = scratch_dir("device");
     let token_file = dir.join("meshwork").join("device_token");
     let mut device = SidecarProcess::start_pairing(&reg, &code, "laptop", &token_file);
 

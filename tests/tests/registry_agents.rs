@@ -297,11 +297,11 @@ async fn unknown_api_route_is_404_json_and_root_explains_missing_hub() {
 
 #[tokio::test]
 async fn built_hub_is_served_with_spa_fallback() {
-    let dir = meshwork_tests::bins::temp_dir("hub");
+    let dir = meshwork_tests::bins::scratch_dir("hub");
     std::fs::write(dir.join("index.html"), "<html>hub index</html>").expect("write");
     std::fs::write(dir.join("app.js"), "console.log(1)").expect("write");
     let reg = RegistryProcess::start(RegistryOptions {
-        hub_dist_dir: Some(dir.clone()),
+        hub_dist_dir: Some(dir.to_path_buf()),
         ..Default::default()
     });
     assert_eq!(

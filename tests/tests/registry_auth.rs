@@ -1,7 +1,7 @@
 //! Credentials and auth modes against a real registry (PROTOCOL.md §4–5).
 
 use meshwork_tests::{
-    bins::{bin_path, temp_dir},
+    bins::{bin_path, scratch_dir},
     registry::ADMIN_TOKEN,
     RegistryOptions, RegistryProcess,
 };
@@ -320,7 +320,7 @@ async fn dev_mode_without_keys_file_prints_a_working_dev_key() {
 }
 
 fn run_registry_expecting_failure(args: &[&str], env: &[(&str, &str)]) -> String {
-    let dir = temp_dir("fail");
+    let dir = scratch_dir("fail");
     let mut cmd = Command::new(bin_path("meshwork-registry"));
     cmd.args(["--port", "0", "--data-dir"]).arg(&dir).args(args);
     for var in ["API_KEYS_FILE", "SIGNALING_SECRET", "MESHWORK_DEV"] {
@@ -337,7 +337,7 @@ fn run_registry_expecting_failure(args: &[&str], env: &[(&str, &str)]) -> String
 
 #[test]
 fn malformed_keys_file_is_a_startup_error() {
-    let dir = temp_dir("badkeys");
+    let dir = scratch_dir("badkeys");
     let path = dir.join("keys.json");
     std::fs::write(&path, r#"{"keys": ["ak_dev_001"]}"#).expect("write");
     let err =

@@ -2,7 +2,7 @@
 //! and `registry.db` with its `-wal` and `-shm` files `0600`, whoever created them.
 
 use meshwork_tests::{
-    bins::temp_dir,
+    bins::scratch_dir,
     http::{call, Cred},
     RegistryOptions, RegistryProcess,
 };
@@ -54,7 +54,7 @@ fn assert_owner_only(dir: &Path) {
 
 #[tokio::test]
 async fn a_new_data_dir_and_its_database_files_are_owner_only() {
-    let parent = temp_dir("at-rest");
+    let parent = scratch_dir("at-rest");
     let dir = parent.join("data");
     let reg = start_and_write(&dir, false).await;
     assert_owner_only(&dir);
@@ -64,7 +64,7 @@ async fn a_new_data_dir_and_its_database_files_are_owner_only() {
 
 #[tokio::test]
 async fn a_data_dir_others_can_read_is_made_owner_only_with_a_warning() {
-    let parent = temp_dir("at-rest");
+    let parent = scratch_dir("at-rest");
     let dir = parent.join("data");
     let kept = start_and_write(&dir, false).await.kill9();
     // As an older registry (umask 022) left it.

@@ -49,7 +49,7 @@ async fn socket_is_owner_only_and_removed_on_exit() {
 #[tokio::test]
 async fn stale_socket_is_replaced_and_live_one_is_refused() {
     let reg = registry();
-    let dir = meshwork_tests::bins::temp_dir("stale");
+    let dir = meshwork_tests::bins::scratch_dir("stale");
     let path = dir.join("ipc.sock");
     // A stale socket file, as a crashed sidecar leaves it.
     drop(std::os::unix::net::UnixListener::bind(&path).expect("bind"));

@@ -6,7 +6,7 @@
 //! `trunk build --release` left in the target dir, so trunk only re-links and optimises.
 
 use meshwork_tests::{
-    bins::temp_dir,
+    bins::scratch_dir,
     browser::Browser,
     http::{call, Cred},
     registry::ADMIN_TOKEN,
@@ -102,7 +102,7 @@ async fn trunk_serve_gives_a_live_hub_and_a_tab_that_joins_the_mesh() {
     .await;
     assert!(status.is_success());
 
-    let dir = temp_dir("trunk-serve");
+    let dir = scratch_dir("trunk-serve");
     let port = free_port();
     let config = trunk_config(&dir, reg.port, port);
     let _trunk = Trunk(

@@ -3,17 +3,19 @@
 //! and the hub page carries its security headers.
 
 use meshwork_tests::{
-    bins::temp_dir, http::send, registry::ADMIN_TOKEN, RegistryOptions, RegistryProcess,
+    bins::{scratch_dir, RemovedOnDrop},
+    http::send,
+    registry::ADMIN_TOKEN,
+    RegistryOptions, RegistryProcess,
 };
 use reqwest::{Client, StatusCode};
 use serde_json::json;
-use std::path::PathBuf;
 
 const INLINE: &str = "console.log('hub');";
 
 /// A built hub with one inline script, as trunk writes it.
-fn fake_hub() -> PathBuf {
-    let dist = temp_dir("hub");
+fn fake_hub() -> RemovedOnDrop {
+    let dist = scratch_dir("hub");
     let index = format!(
         "<!doctype html><html><head><script>{INLINE}</script>\
          <script type=\"module\" src=\"/hub.js\"></script></head><body></body></html>"
@@ -24,11 +26,11 @@ fn fake_hub() -> PathBuf {
     dist
 }
 
-fn start(capture_log: bool, env: &[(&str, &str)]) -> (RegistryProcess, PathBuf) {
+fn start(capture_log: bool, env: &[(&str, &str)]) -> (RegistryProcess, RemovedOnDrop) {
     let dist = fake_hub();
     let reg = RegistryProcess::start(RegistryOptions {
         api_keys: Some(json!({"keys": {"ak_alice": {"peer_id": "alice-sidecar"}}})),
-        hub_dist_dir: Some(dist.clone()),
+        hub_dist_dir: Some(dist.to_path_buf()),
         capture_log,
         env: env
             .iter()
