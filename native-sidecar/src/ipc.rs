@@ -19,11 +19,12 @@ use tokio::{
     net::{UnixListener, UnixStream},
     sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore},
 };
-use tokio_util::codec::{
-    AnyDelimiterCodec, AnyDelimiterCodecError, FramedRead, FramedWrite, LinesCodec,
-};
+use tokio_util::codec::{FramedRead, FramedWrite, LinesCodec};
 
-use crate::ipc_queue::{client_queue, ClientQueue, MAX_QUEUED_BYTES};
+use crate::{
+    ipc_lines::{Line, LineSplitter},
+    ipc_queue::{client_queue, ClientQueue, MAX_QUEUED_BYTES},
+};
 
 /// Most IPC clients served at once: each may hold a queue, so their number is bounded too.
 pub const MAX_CLIENTS: usize = 64;
@@ -222,9 +223,9 @@ async fn serve<R, W>(
         if inputs.send(IpcInput::Connected { id, tx }).await.is_err() {
             return;
         }
-        // Lines as bytes: a line that is not UTF-8 is refused on its own, the client stays.
-        let codec = AnyDelimiterCodec::new_with_max_length(b"\n".to_vec(), Vec::new(), MAX_LINE);
-        let mut lines = FramedRead::new(read, codec);
+        // Lines as bytes: a line that is not UTF-8, or too long, is refused on its own; the
+        // client stays.
+        let mut lines = FramedRead::new(read, LineSplitter::new(MAX_LINE));
         let mut out = FramedWrite::new(write, LinesCodec::new());
         // Every line already queued goes out with the one being written: a burst of messages
         // to the agent is one write, not one per line.
@@ -246,16 +247,18 @@ async fn serve<R, W>(
         let reader = async {
             loop {
                 let input = match lines.next().await {
-                    Some(Ok(bytes)) => match String::from_utf8(bytes.to_vec()) {
+                    Some(Ok(Line::Text(bytes))) => match String::from_utf8(bytes.into()) {
                         Ok(line) if line.trim().is_empty() => continue,
-                        Ok(line) => {
+                        Ok(mut line) => {
                             let want = u32::try_from(line.len().clamp(1, INPUT_BUDGET))
                                 .unwrap_or(u32::MAX);
                             let Ok(budget) = shared.budget.clone().acquire_many_owned(want).await
                             else {
                                 break;
                             };
-                            let line = line.trim_end_matches('\r').to_owned();
+                            while line.ends_with('\r') {
+                                line.pop();
+                            }
                             IpcInput::Line {
                                 id,
                                 line,
@@ -267,13 +270,11 @@ async fn serve<R, W>(
                             message: format!("line skipped: not UTF-8 ({e})"),
                         },
                     },
-                    Some(Err(AnyDelimiterCodecError::MaxChunkLengthExceeded)) => {
-                        IpcInput::Refused {
-                            id,
-                            message: format!("line longer than {MAX_LINE} bytes skipped"),
-                        }
-                    }
-                    Some(Err(AnyDelimiterCodecError::Io(_))) | None => break,
+                    Some(Ok(Line::TooLong)) => IpcInput::Refused {
+                        id,
+                        message: format!("line longer than {MAX_LINE} bytes skipped"),
+                    },
+                    Some(Err(_)) | None => break,
                 };
                 if inputs.send(input).await.is_err() {
                     break;

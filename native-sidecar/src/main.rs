@@ -28,6 +28,7 @@ mod driver;
 mod early;
 mod identity_store;
 mod ipc;
+mod ipc_lines;
 mod ipc_queue;
 mod memory;
 mod memory_cmds;

@@ -308,6 +308,15 @@ impl IpcEvent {
 
     /// Serializes to one line, without the trailing newline.
     pub fn to_line(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        // Sized for a message's payload up front (growing by doubling copied it ~4 times).
+        let payload = match self {
+            Self::Message { message, .. } => message.payload.json().len(),
+            _ => 0,
+        };
+        let mut out = Vec::with_capacity(payload + 256);
+        if serde_json::to_writer(&mut out, self).is_err() {
+            return String::new();
+        }
+        String::from_utf8(out).unwrap_or_default()
     }
 }

@@ -195,7 +195,7 @@ fn chatixia_task_request_and_response_round_trip() {
         "source_agent": "alice", "target_agent": "bob",
         "payload": {"skill": "search", "message": "find rust", "limit": 3}}));
     assert_eq!(req.kind, MeshMessageType::TaskRequest);
-    assert_eq!(req.payload["limit"], 3);
+    assert_eq!(req.payload.to_value()["limit"], 3);
     let resp: MeshMessage = round_trip(
         json!({"type": "task_response", "request_id": "a1b2c3d4e5f6",
         "source_agent": "bob", "target_agent": "alice", "payload": {"result": "ok", "error": ""}}),

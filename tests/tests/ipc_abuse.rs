@@ -1,6 +1,6 @@
-//! IPC clients that misbehave (issue 17): a line that is not UTF-8 is refused on its own,
-//! and clients that never read cannot grow the sidecar without bound — they are hung up on,
-//! while an agent that reads gets everything.
+//! IPC clients that misbehave (issue 17): a line that is not UTF-8 or over the limit is
+//! refused on its own, and clients that never read cannot grow the sidecar without bound —
+//! they are hung up on, while an agent that reads gets everything.
 
 use meshwork_tests::{RegistryOptions, RegistryProcess, SidecarProcess};
 use serde_json::json;
@@ -22,6 +22,29 @@ fn peak_rss_mib(pid: u32) -> u64 {
     meshwork_tests::stats::peak_rss_kib(pid) / 1024
 }
 
+/// Reads what the sidecar answers on `raw` until it holds `error` and then a `peer_list`
+/// (10 s at most), and asserts that order: the bad line was refused, the next one served.
+async fn refused_then_served(raw: &mut UnixStream, error: &str) {
+    let mut got = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !(got.contains(error) && got.contains("peer_list")) {
+        let mut buf = [0u8; 4096];
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let n = tokio::time::timeout(left, raw.read(&mut buf))
+            .await
+            .expect("an answer in time")
+            .expect("read");
+        assert!(n > 0, "the sidecar hung up on the client: {got}");
+        got.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let error_at = got.find(error).unwrap_or(usize::MAX);
+    let list_at = got.find("peer_list").unwrap_or(0);
+    assert!(
+        error_at < list_at,
+        "the error, then the next line served: {got}"
+    );
+}
+
 #[tokio::test]
 async fn a_line_that_is_not_utf8_gets_an_error_and_the_client_stays() {
     let reg = registry();
@@ -34,25 +57,25 @@ async fn a_line_that_is_not_utf8_gets_an_error_and_the_client_stays() {
     raw.write_all(b"{\"type\":\"list_peers\",\"payload\":{}}\n")
         .await
         .expect("write");
-    let mut got = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !(got.contains("not UTF-8") && got.contains("peer_list")) {
-        let mut buf = [0u8; 4096];
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let n = tokio::time::timeout(left, raw.read(&mut buf))
-            .await
-            .expect("an answer in time")
-            .expect("read");
-        assert!(n > 0, "the sidecar hung up on the client: {got}");
-        got.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
-    let error_at = got.find("not UTF-8").unwrap_or(usize::MAX);
-    let list_at = got.find("peer_list").unwrap_or(0);
-    assert!(
-        error_at < list_at,
-        "the error, then the next line served: {got}"
-    );
+    refused_then_served(&mut raw, "not UTF-8").await;
     // Other clients are not disturbed.
+    assert!(agent.list_peers().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_line_over_the_limit_gets_an_error_and_the_client_stays() {
+    let reg = registry();
+    let alice = SidecarProcess::start(&reg, "ak_alice", "alice");
+    let mut agent = alice.ipc().await;
+    let mut raw = UnixStream::connect(&alice.socket).await.expect("connect");
+    // 17 MiB + 1 byte: over the largest message plus its command (16 MiB + 1 MiB).
+    let mut long = vec![b'x'; 17 * 1024 * 1024 + 1];
+    long.push(b'\n');
+    raw.write_all(&long).await.expect("write");
+    raw.write_all(b"{\"type\":\"list_peers\",\"payload\":{}}\n")
+        .await
+        .expect("write");
+    refused_then_served(&mut raw, "bytes skipped").await;
     assert!(agent.list_peers().await.is_empty());
 }
 

@@ -47,7 +47,7 @@ impl MeshCore {
         now: Time,
     ) {
         if super::memory_link::is_memory_frame(&message) {
-            return self.on_memory_frame(peer, message.payload);
+            return self.on_memory_frame(peer, message.payload.to_value());
         }
         let ours = message.kind.is_response()
             && self

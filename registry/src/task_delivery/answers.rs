@@ -92,7 +92,10 @@ pub async fn on_answer(
         // counts if the task waits for this sidecar's agent.
         None => adopt(state, sidecar, id).await?,
     };
-    let (next, result, error) = outcome(&answer.payload, state.config.max_task_result_bytes);
+    let (next, result, error) = outcome(
+        &answer.payload.to_value(),
+        state.config.max_task_result_bytes,
+    );
     match state
         .db
         .finish_assigned(id, &agent_id, next, &result, &error, unix_now())

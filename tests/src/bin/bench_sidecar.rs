@@ -175,14 +175,10 @@ async fn rtt(reg: &RegistryProcess, base: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn throughput(reg: &RegistryProcess, base: usize) -> anyhow::Result<()> {
+async fn throughput(reg: &RegistryProcess, base: usize, small: usize) -> anyhow::Result<()> {
     let (_a, _b, mut ipc_a, mut ipc_b) = pair(reg, base, base + 1).await;
     println!("## Throughput of one channel, agent to agent (payload bytes)");
-    for (size, count) in [
-        (1024usize, 20_000usize),
-        (64 * 1024, 1_500),
-        (1024 * 1024, 100),
-    ] {
+    for (size, count) in [(1024usize, small), (64 * 1024, 1_500), (1024 * 1024, 100)] {
         let body = "x".repeat(size);
         let target = peer(base + 1);
         let t = Instant::now();
@@ -307,6 +303,11 @@ async fn main() -> anyhow::Result<()> {
                 value: "N,N,…",
                 help: "full-mesh sizes (10,20,50)",
             },
+            Flag {
+                name: "--messages",
+                value: "N",
+                help: "1 KiB messages in the throughput run (20000; more for a CPU profile)",
+            },
         ],
     );
     let runs: usize = args.get("--runs", 20);
@@ -320,7 +321,7 @@ async fn main() -> anyhow::Result<()> {
     println!("# meshwork native sidecar benchmark (loopback, release)");
     setup_time(&reg, runs, 0).await?;
     rtt(&reg, 2 * runs).await?;
-    throughput(&reg, 2 * runs + 2).await?;
+    throughput(&reg, 2 * runs + 2, args.get("--messages", 20_000)).await?;
     let mut base = 2 * runs + 4;
     links(&reg, n_links, base).await?;
     base += n_links + 1;

@@ -136,7 +136,7 @@ fn registry_tier_messages_between_keyed_peers_are_sealed() {
         .filter_map(|e| match e {
             AppEvent::Message {
                 message, verified, ..
-            } => Some((message.payload["text"].clone(), *verified)),
+            } => Some((message.payload.to_value()["text"].clone(), *verified)),
             _ => None,
         })
         .collect();

@@ -1,5 +1,8 @@
 //! The JSON carried on the `mesh` DataChannel (PROTOCOL.md §2).
 
+mod payload;
+
+pub use payload::Payload;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
@@ -92,10 +95,6 @@ impl<'de> Deserialize<'de> for MeshMessageType {
     }
 }
 
-fn empty_object() -> Value {
-    Value::Object(Map::new())
-}
-
 /// One application message between peers.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MeshMessage {
@@ -111,8 +110,8 @@ pub struct MeshMessage {
     /// The intended agent's name.
     #[serde(default)]
     pub target_agent: String,
-    /// Type-specific body.
-    pub payload: Value,
+    /// Type-specific body, as JSON text ([`Payload`]).
+    pub payload: Payload,
     /// Fields this version does not know, kept so they reach the application.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -135,7 +134,7 @@ impl<'de> Deserialize<'de> for MeshMessage {
                 mut map: A,
             ) -> Result<MeshMessage, A::Error> {
                 let mut kind = None;
-                let mut msg = MeshMessage::new(MeshMessageType::Ping, "", empty_object());
+                let mut msg = MeshMessage::new(MeshMessageType::Ping, "", Payload::default());
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
                         "type" => kind = Some(map.next_value::<MeshMessageType>()?),
@@ -159,13 +158,17 @@ impl<'de> Deserialize<'de> for MeshMessage {
 
 impl MeshMessage {
     /// Builds a message with no extra fields.
-    pub fn new(kind: MeshMessageType, request_id: impl Into<String>, payload: Value) -> Self {
+    pub fn new(
+        kind: MeshMessageType,
+        request_id: impl Into<String>,
+        payload: impl Into<Payload>,
+    ) -> Self {
         Self {
             kind,
             request_id: request_id.into(),
             source_agent: String::new(),
             target_agent: String::new(),
-            payload,
+            payload: payload.into(),
             extra: Map::new(),
         }
     }
@@ -177,7 +180,12 @@ impl MeshMessage {
 
     /// Serializes to one DataChannel text message.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        // Sized for the payload up front: growing by doubling copied a large one ~4 times.
+        let mut out = Vec::with_capacity(self.payload.json().len() + 256);
+        if serde_json::to_writer(&mut out, self).is_err() {
+            return String::new();
+        }
+        String::from_utf8(out).unwrap_or_default()
     }
 }
 
