@@ -1,6 +1,7 @@
 //! The JSON carried on the `mesh` DataChannel (PROTOCOL.md §2).
 
 mod payload;
+mod scan;
 
 pub use payload::Payload;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};

@@ -13,8 +13,11 @@ use serde::{
 };
 use serde_json::Value;
 
-/// Above this many `[` and `{` (in strings or not), the nesting is checked by parsing.
-const BRACKETS_WITHOUT_CHECK: usize = 100;
+use super::scan::scan;
+
+/// Deepest nesting accepted in a payload: what serde_json's limit (128 for a whole line)
+/// left for a payload inside a command when payloads were parsed.
+pub const MAX_DEPTH: usize = 120;
 
 /// JSON text of one value, on one line. Only serde_json's parser (which checked it) and
 /// serializer (of a `Value`) make one, so the text is always valid JSON.
@@ -38,13 +41,26 @@ impl Payload {
         serde_json::from_str(self.json()).unwrap_or(Value::Null)
     }
 
-    /// Whether the text must be parsed before it is passed on: a line break (allowed as
-    /// whitespace in JSON) would split the IPC line an agent reads, and deep nesting is
-    /// refused as it was when payloads were parsed.
-    fn needs_parse(text: &str) -> bool {
-        let bytes = text.as_bytes();
-        memchr::memchr2(b'\n', b'\r', bytes).is_some()
-            || memchr::memchr2_iter(b'[', b'{', bytes).count() > BRACKETS_WITHOUT_CHECK
+    /// A payload from text serde_json checked: refused if nested deeper than
+    /// [`MAX_DEPTH`]; kept as it is if [plain](super::scan::Scan::plain); otherwise parsed
+    /// (which refuses what serde_json skimmed but cannot read: an unpaired surrogate, a
+    /// number out of range) and written again on one line (a line break between tokens
+    /// would split the IPC line an agent reads).
+    fn from_checked(text: String) -> Result<Self, String> {
+        let found = scan(&text);
+        if found.depth > MAX_DEPTH {
+            return Err(format!("payload nested deeper than {MAX_DEPTH} levels"));
+        }
+        if found.plain {
+            return Ok(Self(text.into_boxed_str()));
+        }
+        // serde_json's `Value` parser treats an object keyed by this token as raw text to
+        // parse afresh, with a fresh depth limit: refused here rather than parsed.
+        if text.contains(RAW_VALUE_TOKEN) {
+            return Err("payload uses a key reserved by the JSON parser".to_owned());
+        }
+        let value: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        Ok(Self::from(&value))
     }
 }
 
@@ -124,13 +140,9 @@ impl<'de> Visitor<'de> for PayloadVisitor {
             Some(key) if key == RAW_VALUE_TOKEN => {}
             _ => return Err(A::Error::custom("expected serde_json's raw value")),
         }
-        let text: String = map.next_value()?;
-        if Payload::needs_parse(&text) {
-            let value: Value = serde_json::from_str(&text).map_err(A::Error::custom)?;
-            return Ok(Payload::from(&value));
-        }
         // serde_json's parser checked the text it hands over.
-        Ok(Payload(text.into_boxed_str()))
+        let text: String = map.next_value()?;
+        Payload::from_checked(text).map_err(A::Error::custom)
     }
 
     /// Any other deserializer: the value as a tree.
@@ -150,11 +162,11 @@ mod tests {
 
     #[test]
     fn the_text_passes_through_as_it_came() {
-        let text = r#"{"b":1,"a":[1.0,2e3,"\u00e9"],"c":{}}"#;
+        let text = r#"{"b":1,"a":[1.0,-3.250,"\u00e9"],"c":{}}"#;
         let payload = parse(text).expect("valid");
         assert_eq!(payload.json(), text);
         assert_eq!(serde_json::to_string(&payload).expect("writes"), text);
-        assert_eq!(payload, json!({"a": [1.0, 2000.0, "é"], "b": 1, "c": {}}));
+        assert_eq!(payload, json!({"a": [1.0, -3.25, "é"], "b": 1, "c": {}}));
     }
 
     #[test]
@@ -169,8 +181,19 @@ mod tests {
     #[test]
     fn invalid_or_too_deep_payloads_are_refused() {
         assert!(parse(r#"{"a":}"#).is_err());
-        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
-        assert!(parse(&deep).is_err(), "nesting over serde_json's limit");
+        let deep = format!("{}{}", "[".repeat(121), "]".repeat(121));
+        assert!(parse(&deep).is_err(), "nesting over {MAX_DEPTH}");
+        let fits = format!("{}{}", "[".repeat(120), "]".repeat(120));
+        assert_eq!(parse(&fits).expect("120 levels").json(), fits);
+        // What serde_json skims but cannot read into a value.
+        assert!(parse(r#"{"s":"\ud800"}"#).is_err(), "unpaired surrogate");
+        assert!(parse(r#"{"n":1e400}"#).is_err(), "number out of range");
+        // The parser's raw-value key may not smuggle nesting past the limit.
+        let nested = r#"{"n":1e5,"x":{"$serde_json::private::RawValue":"[[1]]"}}"#;
+        assert!(parse(nested).is_err(), "reserved key");
+        // Valid ones of the same kinds are parsed and kept.
+        let valid = parse(r#"["\ud83d\ude00",2E3]"#).expect("valid");
+        assert_eq!(valid, json!(["\u{1F600}", 2000.0]));
         let wide = format!("[{}]", vec!["[]"; 200].join(","));
         assert_eq!(parse(&wide).expect("wide is fine").json(), wide);
         let in_strings = format!(r#"{{"s":"{}"}}"#, "[".repeat(500));
